@@ -1,0 +1,57 @@
+"""The ``tonezoo`` command: a thin layer over the library.
+
+Each group of sub-commands lives in ``tonezoo/_cli/<area>.py`` and exposes
+``register(subparsers)``; a sub-command's handler takes the parsed ``argparse.Namespace`` and
+returns an exit code. Exit codes: 0 ok, 2 bad input (a :class:`~tonezoo.errors.TonezooError`
+or a usage error, with its message), 1 an unexpected bug, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+__all__ = ["main", "build_parser"]
+
+_COMMAND_MODULES = ("train", "devices", "formats", "zoo", "hub")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    parser = argparse.ArgumentParser(
+        prog="tonezoo",
+        description="Neural captures of guitar pedals and amps, started from the closest pretrained model.")
+    parser.add_argument("--version", action="version", version=f"tonezoo {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"._cli.{name}", __package__)
+        except ModuleNotFoundError as e:
+            if e.name and e.name.endswith(f"_cli.{name}"):
+                continue  # that group is not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .errors import TonezooError
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except TonezooError as e:
+        print(f"tonezoo {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

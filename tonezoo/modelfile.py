@@ -1,0 +1,145 @@
+"""The tonezoo model directory: ``config.json`` + ``model.safetensors`` + ``README.md``.
+
+The layout is the same as a Hugging Face Hub repo snapshot, so a directory can be pushed as is.
+
+``config.json``::
+
+    {"format": "tonezoo-model", "format_version": 1,
+     "model": {"hidden_size": 20, "num_layers": 1, "cell": "lstm", "knobs": [], "skip": true,
+               "sample_rate": 44100},
+     "metadata": {"name": ..., "category": ..., "val_esr": ..., "base_model": ..., ...}}
+
+``model.safetensors`` holds float32 tensors named by :meth:`ModelConfig.param_shapes`
+(``layers.0.w_ih`` (in, G*H), ``layers.0.w_hh`` (H, G*H), ``layers.0.b_ih``, ``layers.0.b_hh``,
+``dense.w`` (H,), ``dense.b`` (), ``h0`` (L, H), ``c0`` (L, H)). Gate order is PyTorch's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError, ModelFileError
+from .model import FORMAT_VERSION, Model, ModelConfig, flatten_params, unflatten_params
+
+__all__ = ["save_model_dir", "load_model_dir", "read_config", "CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME"]
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+CARD_NAME = "README.md"
+MAX_CONFIG_BYTES = 1 << 20
+MAX_WEIGHTS_BYTES = 64 << 20
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def config_dict(model: Model) -> dict[str, Any]:
+    """The ``config.json`` content of ``model``."""
+    return {
+        "format": "tonezoo-model",
+        "format_version": FORMAT_VERSION,
+        "model": model.config.to_dict(),
+        "metadata": _jsonable(model.metadata),
+    }
+
+
+def write_model_files(model: Model, directory: Path, *, card: bool = True) -> None:
+    """Write the three files into an existing (temporary) directory."""
+    from safetensors.numpy import save_file
+    (directory / CONFIG_NAME).write_text(json.dumps(config_dict(model), indent=2, sort_keys=True) + "\n")
+    save_file(flatten_params(model.params), str(directory / WEIGHTS_NAME), metadata={"format": "tonezoo"})
+    if card:
+        from .card import render_card
+        (directory / CARD_NAME).write_text(render_card(model))
+
+
+def save_model_dir(model: Model, directory: str | os.PathLike, *, card: bool = True) -> Path:
+    """Save ``model`` to ``directory`` atomically (temp dir + rename); returns the path."""
+    target = Path(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not target.is_dir():
+        raise ModelFileError(f"{target}: exists and is not a directory; choose another output path")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        write_model_files(model, tmp, card=card)
+        if target.exists():
+            old = target.parent / f".{target.name}.old-{os.getpid()}"
+            os.replace(target, old)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def read_config(directory: str | os.PathLike) -> tuple[ModelConfig, dict[str, Any]]:
+    """Read and validate ``config.json`` of a model directory: (config, metadata)."""
+    path = Path(directory) / CONFIG_NAME
+    if not path.is_file():
+        raise ModelFileError(f"{Path(directory)}: not a tonezoo model directory (no {CONFIG_NAME}); "
+                             "import third-party files with `tonezoo import`")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ModelFileError(f"{path}: {path.stat().st_size} bytes is too large for a model config")
+    try:
+        d = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelFileError(f"{path}: not valid JSON ({e}); the file is damaged") from None
+    if not isinstance(d, dict) or d.get("format") != "tonezoo-model":
+        raise ModelFileError(f"{path}: not a tonezoo model config (missing \"format\": \"tonezoo-model\")")
+    if d.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{path}: format_version {d.get('format_version')!r} is not supported "
+                             f"(this tonezoo reads version {FORMAT_VERSION}); upgrade tonezoo")
+    try:
+        config = ModelConfig.from_dict(d.get("model", {}))
+    except (ConfigError, TypeError) as e:
+        raise ModelFileError(f"{path}: invalid model config: {e}") from None
+    metadata = d.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise ModelFileError(f"{path}: \"metadata\" must be a JSON object")
+    return config, metadata
+
+
+def load_model_dir(directory: str | os.PathLike) -> Model:
+    """Load and validate a model directory. Only JSON and safetensors are read."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+    directory = Path(directory)
+    if not directory.exists():
+        raise ModelFileError(f"{directory}: no such model directory")
+    config, metadata = read_config(directory)
+    wpath = directory / WEIGHTS_NAME
+    if not wpath.is_file():
+        pickles = [p.name for p in directory.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt")]
+        hint = f" (found {pickles}: pickled checkpoints are never loaded)" if pickles else ""
+        raise ModelFileError(f"{directory}: missing {WEIGHTS_NAME}{hint}")
+    if wpath.stat().st_size > MAX_WEIGHTS_BYTES:
+        raise ModelFileError(f"{wpath}: {wpath.stat().st_size} bytes exceeds the {MAX_WEIGHTS_BYTES} byte limit")
+    try:
+        flat = load_file(str(wpath))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelFileError(f"{wpath}: not a readable safetensors file ({e})") from None
+    params = unflatten_params(flat, config, where=str(wpath))
+    return Model(config, params, metadata)

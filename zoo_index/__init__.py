@@ -1,0 +1,1 @@
+"""The bundled default zoo (index + small model directories), shipped as package data."""
