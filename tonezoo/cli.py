@@ -15,7 +15,7 @@ from typing import Sequence
 
 __all__ = ["main", "build_parser"]
 
-_COMMAND_MODULES = ("train", "devices", "formats", "zoo", "hub")
+_COMMAND_MODULES = ("train", "capture", "devices", "formats", "zoo", "hub")
 
 
 def build_parser() -> argparse.ArgumentParser:
