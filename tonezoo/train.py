@@ -1,0 +1,770 @@
+"""Training and fine-tuning with the Automated-GuitarAmpModelling (AGAM) recipe.
+
+The recipe (every number is a :class:`TrainConfig` field):
+
+* the training audio is cut into segments of 22,050 samples, shuffled each epoch and grouped into
+  mini-batches of up to 50 segments;
+* truncated backpropagation through time: the first 200 samples of each segment warm the state up
+  without gradient, then the rest is stepped through in chunks of 1,000 samples with one Adam update
+  per chunk (lr 5e-3, L2 weight decay 1e-4), the state carried across chunks and detached;
+* the loss is ``0.75 * ESR + 0.25 * DC`` (optionally with a pre-emphasis filter on the ESR term)::
+
+      ESR = sum((y - y_hat)^2) / (sum(y^2) + 1e-5 * n)       DC = (mean(y) - mean(y_hat))^2 / (mean(y^2) + 1e-5)
+
+* the whole validation audio is evaluated every 2 epochs; the learning rate is halved after 5
+  validations without improvement (``optax.contrib.reduce_on_plateau``); training stops after more
+  than 25 validations in a row without improvement or at the epoch limit; the best model by
+  validation loss is kept.
+
+Transfer learning is training with ``init=`` a pretrained :class:`~tonezoo.model.Model` of the
+same architecture. :func:`train_many` trains several models of one architecture on the same
+capture in one vmapped program (races between candidate starting points, zoo building).
+
+One compiled program runs a whole epoch (a ``lax.scan`` over mini-batches, each a ``lax.scan``
+over TBPTT chunks with the optimizer inside), so an epoch is a single call whatever its length.
+Segments are balanced over the mini-batches and the last one padded with masked segments so every
+epoch has the same shapes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .errors import ConfigError, TrainingError
+from .model import Model, ModelConfig, apply, init, initial_state, stack_params, unstack_params
+
+__all__ = ["TrainConfig", "TrainResult", "train", "train_many", "esr", "esr_dc_loss", "plot_history"]
+
+_EPS = 1e-5
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of the AGAM recipe (defaults are AGAM's ``dist_model_recnet.py``).
+
+    Parameters
+    ----------
+    segment_length : int
+        Samples per training segment (22,050 = 0.5 s at 44.1 kHz).
+    batch_size : int
+        Segments per mini-batch (at most; segments are balanced over batches).
+    warmup : int
+        Samples at the start of each segment run without gradient to warm the state up.
+    tbptt : int
+        Samples per truncated-BPTT chunk; one optimizer update per chunk.
+    lr, weight_decay : float
+        Adam learning rate and L2 weight decay (added to the gradient, as ``torch.optim.Adam``).
+    val_every : int
+        Epochs between validations.
+    patience : int
+        Stop after more than this many validations in a row without improvement.
+    lr_patience, lr_factor : int, float
+        Reduce-on-plateau: multiply the learning rate by ``lr_factor`` after ``lr_patience``
+        validations without improvement.
+    max_epochs : int
+        Epoch limit.
+    pre_emphasis : float or None
+        Coefficient ``a`` of the pre-emphasis filter ``p[n] = s[n] - a s[n-1]`` applied before the
+        ESR term (AGAM's ``ESRPre`` uses 0.85); None for plain ESR.
+    esr_weight, dc_weight : float
+        Loss weights.
+    seed : int
+        Seeds initialisation (when training from scratch) and the shuffling.
+    """
+
+    segment_length: int = 22050
+    batch_size: int = 50
+    warmup: int = 200
+    tbptt: int = 1000
+    lr: float = 5e-3
+    weight_decay: float = 1e-4
+    val_every: int = 2
+    patience: int = 25
+    lr_patience: int = 5
+    lr_factor: float = 0.5
+    max_epochs: int = 2000
+    pre_emphasis: float | None = None
+    esr_weight: float = 0.75
+    dc_weight: float = 0.25
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        ints = {"segment_length": 1, "batch_size": 1, "warmup": 0, "tbptt": 1, "val_every": 1, "patience": 0,
+                "lr_patience": 0, "max_epochs": 1, "seed": 0}
+        for name, lo in ints.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+                raise ConfigError(f"{name} must be an integer >= {lo}, got {v!r}")
+        if self.warmup >= self.segment_length:
+            raise ConfigError(f"warmup ({self.warmup}) must be shorter than segment_length ({self.segment_length})")
+        for name in ("lr", "weight_decay", "esr_weight", "dc_weight"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ConfigError(f"{name} must be a finite number >= 0, got {v!r}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if not 0 < self.lr_factor < 1:
+            raise ConfigError(f"lr_factor must be in (0, 1), got {self.lr_factor}")
+        if self.pre_emphasis is not None and not 0 <= self.pre_emphasis < 1:
+            raise ConfigError(f"pre_emphasis must be in [0, 1) or None, got {self.pre_emphasis}")
+
+    def replace(self, **overrides: Any) -> "TrainConfig":
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown training options {sorted(unknown)}")
+        return dataclasses.replace(self, **overrides)
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    model : Model
+        The best model by validation loss (metadata filled in: ``val_esr``, ``training_seconds``, ...).
+    history : list of dict
+        One row per epoch: ``epoch``, ``train_loss``, ``val_loss`` and ``val_esr`` (None between
+        validations), ``lr``, ``seconds`` (wall time since the start).
+    first_val_esr, best_val_esr : float
+        Validation ESR before any update (epoch 0) and of the kept model.
+    first_val_loss, best_val_loss : float
+        The same for the training loss function (what the article's tables report).
+    best_epoch, epochs : int
+    seconds : float
+        Wall time of the training loop.
+    stop_reason : str
+        ``"patience"``, ``"max_epochs"``, ``"interrupted"`` or ``"target"``.
+    source : str or None
+        Name of the model training started from (transfer learning), None from scratch.
+    """
+
+    model: Model
+    history: list[dict[str, Any]]
+    first_val_esr: float
+    best_val_esr: float
+    first_val_loss: float
+    best_val_loss: float
+    best_epoch: int
+    epochs: int
+    seconds: float
+    stop_reason: str
+    source: str | None = None
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        return self.seconds / max(self.epochs, 1)
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-friendly summary the CLI prints."""
+        return {
+            "first_val_esr": self.first_val_esr, "best_val_esr": self.best_val_esr,
+            "first_val_loss": self.first_val_loss, "best_val_loss": self.best_val_loss,
+            "best_epoch": self.best_epoch, "epochs": self.epochs, "seconds": round(self.seconds, 3),
+            "seconds_per_epoch": round(self.seconds_per_epoch, 4), "stop_reason": self.stop_reason,
+            "from": self.source,
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# losses
+# --------------------------------------------------------------------------------------------
+def esr(y: np.ndarray, y_hat: np.ndarray, *, pre_emphasis: float | None = None) -> float:
+    """Error-to-signal ratio ``mean((y - y_hat)^2) / (mean(y^2) + 1e-5)``.
+
+    Parameters
+    ----------
+    y, y_hat : np.ndarray [shape=(..., n)]
+        Target and prediction.
+    pre_emphasis : float or None
+        Apply ``p[n] = s[n] - a s[n-1]`` to both first.
+
+    Examples
+    --------
+    >>> esr(np.ones(4), np.zeros(4))  # doctest: +ELLIPSIS
+    0.99999...
+    """
+    y = np.asarray(y, np.float64)
+    y_hat = np.asarray(y_hat, np.float64)
+    if y.shape != y_hat.shape:
+        raise ValueError(f"y and y_hat must have the same shape, got {y.shape} and {y_hat.shape}")
+    if pre_emphasis:
+        y = y[..., 1:] - pre_emphasis * y[..., :-1]
+        y_hat = y_hat[..., 1:] - pre_emphasis * y_hat[..., :-1]
+    return float(np.mean((y - y_hat) ** 2) / (np.mean(y ** 2) + _EPS))
+
+
+def esr_dc_loss(y: jax.Array, y_hat: jax.Array, mask: jax.Array, *, pre_emphasis: float | None,
+                esr_weight: float, dc_weight: float) -> tuple[jax.Array, jax.Array]:
+    """The training loss over a masked batch of sequences.
+
+    Parameters
+    ----------
+    y, y_hat : jax.Array [shape=(B, T)]
+    mask : jax.Array [shape=(B, T)], 1 for real samples, 0 for padding
+
+    Returns
+    -------
+    loss : scalar, ``esr_weight * ESR(+pre-emphasis) + dc_weight * DC``
+    plain_esr : scalar, ESR without pre-emphasis (for reporting)
+    """
+    n = jnp.maximum(mask.sum(), 1.0)
+    energy = (mask * y ** 2).sum() / n + _EPS
+    plain = (mask * (y - y_hat) ** 2).sum() / n / energy
+    if pre_emphasis:
+        py = y[:, 1:] - pre_emphasis * y[:, :-1]
+        pyh = y_hat[:, 1:] - pre_emphasis * y_hat[:, :-1]
+        m = mask[:, 1:] * mask[:, :-1]
+        nm = jnp.maximum(m.sum(), 1.0)
+        esr_term = ((m * (py - pyh) ** 2).sum() / nm) / ((m * py ** 2).sum() / nm + _EPS)
+    else:
+        esr_term = plain
+    seg_n = mask.sum(axis=1)
+    seg_valid = (seg_n > 0).astype(y.dtype)
+    seg_n = jnp.maximum(seg_n, 1.0)
+    dc_seg = ((mask * y).sum(1) / seg_n - (mask * y_hat).sum(1) / seg_n) ** 2
+    dc = (dc_seg * seg_valid).sum() / jnp.maximum(seg_valid.sum(), 1.0) / energy
+    return esr_weight * esr_term + dc_weight * dc, plain
+
+
+# --------------------------------------------------------------------------------------------
+# compiled programs (pure; config objects are static arguments)
+# --------------------------------------------------------------------------------------------
+def _split(params: dict) -> tuple[dict, dict]:
+    """Trainable part (weights) and frozen part (the initial state h0/c0)."""
+    return ({"layers": params["layers"], "dense": params["dense"]}, {"h0": params["h0"], "c0": params["c0"]})
+
+
+def _merge(trainable: dict, frozen: dict) -> dict:
+    return {**trainable, **frozen}
+
+
+def _optimizer(tcfg: TrainConfig):
+    import optax
+    # torch.optim.Adam(weight_decay=wd) adds wd * p to the gradient before the Adam moments
+    return optax.chain(optax.add_decayed_weights(tcfg.weight_decay), optax.scale_by_adam())
+
+
+def _plateau(tcfg: TrainConfig):
+    from optax import contrib
+    return contrib.reduce_on_plateau(factor=tcfg.lr_factor, patience=tcfg.lr_patience, rtol=1e-4, atol=0.0,
+                                     cooldown=0, accumulation_size=1)
+
+
+def _epoch_fn(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, mcfg: ModelConfig, tcfg: TrainConfig):
+    """One epoch: scan over mini-batches, each a scan over TBPTT chunks with one update per chunk.
+
+    xb, yb : (n_batches, B, S) ; mb : (n_batches, B) segment mask ; knobs : (K,) or None
+    """
+    import optax
+    tx = _optimizer(tcfg)
+    warm, chunk = tcfg.warmup, tcfg.tbptt
+    seg = xb.shape[-1]
+    rest = seg - warm
+    n_chunks = -(-rest // chunk)
+    pad = n_chunks * chunk - rest
+    tmask = jnp.concatenate([jnp.ones(rest, jnp.float32), jnp.zeros(pad, jnp.float32)]).reshape(n_chunks, chunk)
+
+    def loss_fn(tr, x, y, state, m):
+        y_hat, state = apply(_merge(tr, frozen), x, state, knobs, config=mcfg)
+        loss, plain = esr_dc_loss(y, y_hat, m, pre_emphasis=tcfg.pre_emphasis,
+                                  esr_weight=tcfg.esr_weight, dc_weight=tcfg.dc_weight)
+        return loss, (state, plain)
+
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def batch_step(carry, batch):
+        tr, opt = carry
+        x, y, segm = batch
+        b = x.shape[0]
+        params = _merge(tr, frozen)
+        _, state = apply(params, x[:, :warm], initial_state(params, (b,)), knobs, config=mcfg)
+        state = jax.lax.stop_gradient(state)
+        xr = jnp.pad(x[:, warm:], ((0, 0), (0, pad))).reshape(b, n_chunks, chunk).transpose(1, 0, 2)
+        yr = jnp.pad(y[:, warm:], ((0, 0), (0, pad))).reshape(b, n_chunks, chunk).transpose(1, 0, 2)
+        masks = tmask[:, None, :] * segm[None, :, None]
+
+        def chunk_step(c, inp):
+            tr, opt, state = c
+            xc, yc, mc = inp
+            (loss, (state, _)), grads = grad_fn(tr, xc, yc, state, mc)
+            updates, opt = tx.update(grads, opt, tr)
+            tr = optax.apply_updates(tr, jax.tree.map(lambda u: -lr * u, updates))
+            weight = mc.sum()
+            return (tr, opt, jax.lax.stop_gradient(state)), (loss * weight, weight)
+
+        (tr, opt, _), (lw, w) = jax.lax.scan(chunk_step, (tr, opt, state), (xr, yr, masks))
+        return (tr, opt), (lw.sum(), w.sum())
+
+    (trainable, opt_state), (lw, w) = jax.lax.scan(batch_step, (trainable, opt_state), (xb, yb, mb))
+    return trainable, opt_state, lw.sum() / jnp.maximum(w.sum(), 1.0)
+
+
+def _val_fn(params, x, y, knobs, *, mcfg: ModelConfig, tcfg: TrainConfig):
+    """Validation loss and ESR of the whole validation audio (one sequence from the initial state)."""
+    y_hat, _ = apply(params, x[None], None, knobs, config=mcfg)
+    loss, plain = esr_dc_loss(y[None], y_hat, jnp.ones_like(y[None]), pre_emphasis=tcfg.pre_emphasis,
+                              esr_weight=tcfg.esr_weight, dc_weight=tcfg.dc_weight)
+    return loss, plain
+
+
+@partial(jax.jit, static_argnames=("mcfg", "tcfg"), donate_argnums=(0, 2))
+def _epoch_single(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, mcfg, tcfg):
+    return _epoch_fn(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, mcfg=mcfg, tcfg=tcfg)
+
+
+@partial(jax.jit, static_argnames=("mcfg", "tcfg"), donate_argnums=(0, 2))
+def _epoch_many(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, mcfg, tcfg):
+    fn = partial(_epoch_fn, mcfg=mcfg, tcfg=tcfg)
+    return jax.vmap(fn, in_axes=(0, 0, 0, None, None, None, None, 0))(
+        trainable, frozen, opt_state, xb, yb, mb, knobs, lr)
+
+
+@partial(jax.jit, static_argnames=("mcfg", "tcfg"))
+def _val_single(params, x, y, knobs, *, mcfg, tcfg):
+    return _val_fn(params, x, y, knobs, mcfg=mcfg, tcfg=tcfg)
+
+
+@partial(jax.jit, static_argnames=("mcfg", "tcfg"))
+def _val_many(params, x, y, knobs, *, mcfg, tcfg):
+    return jax.vmap(partial(_val_fn, mcfg=mcfg, tcfg=tcfg), in_axes=(0, None, None, None))(params, x, y, knobs)
+
+
+# --------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------
+def _segments(x: np.ndarray, y: np.ndarray, seg: int) -> tuple[np.ndarray, np.ndarray]:
+    n = len(x) // seg
+    if n == 0:
+        raise ConfigError(f"the training audio has {len(x)} samples, shorter than one segment ({seg}); "
+                          "use more audio or a shorter segment_length")
+    return x[: n * seg].reshape(n, seg), y[: n * seg].reshape(n, seg)
+
+
+def _batches(xs: np.ndarray, ys: np.ndarray, batch_size: int, key: jax.Array) -> tuple[np.ndarray, ...]:
+    """Shuffle segments and group them into balanced, padded mini-batches (fixed shapes)."""
+    n, seg = xs.shape
+    n_batches = -(-n // batch_size)
+    per = -(-n // n_batches)
+    order = np.asarray(jax.random.permutation(key, n))
+    idx = np.full(n_batches * per, -1, np.int64)
+    idx[:n] = order
+    idx = idx.reshape(per, n_batches).T  # deal round-robin so padding spreads over batches
+    mask = (idx >= 0).astype(np.float32)
+    safe = np.where(idx >= 0, idx, 0)
+    return xs[safe] * mask[..., None], ys[safe] * mask[..., None], mask
+
+
+def _knob_vector(capture, mcfg: ModelConfig) -> np.ndarray | None:
+    if not mcfg.knobs:
+        return None
+    knobs = dict(getattr(capture, "knobs", {}) or {})
+    missing = [k for k in mcfg.knobs if k not in knobs]
+    if missing:
+        raise ConfigError(f"the model is conditioned on knobs {list(mcfg.knobs)} but the capture "
+                          f"{getattr(capture, 'name', '')!r} gives no value for {missing}; pass knobs=... to load_capture")
+    return np.asarray([float(knobs[k]) for k in mcfg.knobs], np.float32)
+
+
+def _resolve_config(capture, init_models: Sequence[Model] | None, model_config: ModelConfig | None) -> ModelConfig:
+    sr = int(capture.sample_rate)
+    if init_models:
+        cfg = init_models[0].config
+        for m in init_models[1:]:
+            if m.config != cfg:
+                raise ConfigError(f"models trained together must share one architecture: {m.config} != {cfg}")
+        if model_config is not None and model_config != cfg:
+            raise ConfigError(
+                f"the starting model {init_models[0].name!r} is {cfg.cell.upper()}-{cfg.hidden_size} "
+                f"({cfg.num_layers} layer(s), knobs {list(cfg.knobs)}, skip {cfg.skip}) but "
+                f"{model_config.cell.upper()}-{model_config.hidden_size} (knobs {list(model_config.knobs)}, "
+                f"skip {model_config.skip}) was asked for; transfer learning needs the same architecture")
+        if cfg.sample_rate != sr:
+            raise ConfigError(
+                f"the starting model {init_models[0].name!r} was trained at {cfg.sample_rate} Hz but the capture is at "
+                f"{sr} Hz; load the capture with resample=True at {cfg.sample_rate} Hz or pick a model at {sr} Hz")
+        return cfg
+    cfg = model_config or ModelConfig(sample_rate=sr)
+    if cfg.sample_rate != sr:
+        cfg = dataclasses.replace(cfg, sample_rate=sr)
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------
+# checkpoints (safetensors + JSON; never pickled)
+# --------------------------------------------------------------------------------------------
+def _save_checkpoint(path: Path, arrays: Any, meta: dict[str, Any]) -> None:
+    from safetensors.numpy import save_file
+    leaves = jax.tree.leaves(arrays)
+    path.mkdir(parents=True, exist_ok=True)
+    tmp = path / "state.safetensors.tmp"
+    save_file({f"{i:05d}": np.asarray(a) for i, a in enumerate(leaves)}, str(tmp))
+    os.replace(tmp, path / "state.safetensors")
+    tmpj = path / "state.json.tmp"
+    tmpj.write_text(json.dumps(meta, indent=1))
+    os.replace(tmpj, path / "state.json")
+
+
+def _load_checkpoint(path: Path, like: Any) -> tuple[Any, dict[str, Any]]:
+    from safetensors.numpy import load_file
+    try:
+        meta = json.loads((path / "state.json").read_text())
+        flat = load_file(str(path / "state.safetensors"))
+    except (OSError, ValueError) as e:
+        raise TrainingError(f"{path}: cannot read the training checkpoint ({e}); start without resume") from None
+    leaves, treedef = jax.tree.flatten(like)
+    if len(flat) != len(leaves):
+        raise TrainingError(f"{path}: the checkpoint holds {len(flat)} arrays, this run needs {len(leaves)}; "
+                            "it was made with other settings; start without resume")
+    new = []
+    for i, ref in enumerate(leaves):
+        a = flat[f"{i:05d}"]
+        if a.shape != np.shape(ref):
+            raise TrainingError(f"{path}: checkpoint array {i} has shape {a.shape}, expected {np.shape(ref)}")
+        new.append(jnp.asarray(a, dtype=jnp.asarray(ref).dtype))
+    return jax.tree.unflatten(treedef, new), meta
+
+
+# --------------------------------------------------------------------------------------------
+# the loop
+# --------------------------------------------------------------------------------------------
+class _Progress:
+    """A rich progress bar with epoch, losses, learning rate and ETA (silent when disabled)."""
+
+    def __init__(self, enabled: bool, total: int, label: str):
+        self.enabled = enabled
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[info]}"), TimeRemainingColumn(), transient=False,
+                            console=Console(stderr=True))
+        self.task = self.bar.add_task(label, total=total, info="")
+        self.bar.start()
+
+    def update(self, epoch: int, info: str) -> None:
+        if self.enabled:
+            self.bar.update(self.task, completed=epoch, info=info)
+
+    def close(self) -> None:
+        if self.enabled:
+            self.bar.stop()
+
+
+def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | None, config: TrainConfig,
+         n_models: int, *, progress: bool, checkpoint_dir: str | os.PathLike | None, resume: bool,
+         target_esr: float | None, label: str, epoch_callback: Callable[[int, list[dict]], None] | None
+         ) -> list[TrainResult]:
+    import optax
+    mcfg = _resolve_config(capture, init_models, model_config)
+    tcfg = config
+    knobs = _knob_vector(capture, mcfg)
+    kj = None if knobs is None else jnp.asarray(knobs)
+    xs, ys = _segments(np.asarray(capture.train_x, np.float32), np.asarray(capture.train_y, np.float32),
+                       tcfg.segment_length)
+    vx = jnp.asarray(capture.val_x, jnp.float32)
+    vy = jnp.asarray(capture.val_y, jnp.float32)
+    many = n_models > 1 or init_models is not None and len(init_models) > 1
+    key = jax.random.PRNGKey(tcfg.seed)
+    if init_models:
+        params_list = [m.params for m in init_models]
+    else:
+        params_list = [init(mcfg, jax.random.fold_in(key, 1000 + i)) for i in range(n_models)]
+    n_models = len(params_list)
+    tx = _optimizer(tcfg)
+    plateau = _plateau(tcfg)
+    splits = [_split(jax.tree.map(jnp.asarray, p)) for p in params_list]
+    if many:
+        trainable = stack_params([s[0] for s in splits])
+        frozen = stack_params([s[1] for s in splits])
+        opt_state = jax.vmap(tx.init)(trainable)
+        rop_state = jax.vmap(plateau.init)(trainable)
+    else:
+        trainable, frozen = splits[0]
+        opt_state = tx.init(trainable)
+        rop_state = plateau.init(trainable)
+
+    def validate(tr):
+        if many:
+            loss, e = _val_many(_merge(tr, frozen), vx, vy, kj, mcfg=mcfg, tcfg=tcfg)
+        else:
+            loss, e = _val_single(_merge(tr, frozen), vx, vy, kj, mcfg=mcfg, tcfg=tcfg)
+        return np.atleast_1d(np.asarray(loss, np.float64)), np.atleast_1d(np.asarray(e, np.float64))
+
+    def host(tree):
+        return jax.tree.map(lambda a: np.array(a), tree)
+
+    histories: list[list[dict]] = [[] for _ in range(n_models)]
+    start_epoch = 0
+    ckpt = Path(checkpoint_dir) if checkpoint_dir else None
+    if resume and ckpt and (ckpt / "state.json").exists():
+        bundle = {"trainable": trainable, "opt": opt_state, "rop": rop_state, "best": trainable}
+        loaded, meta = _load_checkpoint(ckpt, bundle)
+        trainable, opt_state, rop_state, best_tr = loaded["trainable"], loaded["opt"], loaded["rop"], loaded["best"]
+        histories = meta["histories"]
+        start_epoch = int(meta["epoch"])
+        first_loss, first_esr = np.asarray(meta["first_loss"]), np.asarray(meta["first_esr"])
+        best_loss, best_esr = np.asarray(meta["best_loss"]), np.asarray(meta["best_esr"])
+        best_epoch, since_best = np.asarray(meta["best_epoch"]), np.asarray(meta["since_best"])
+        best_tr = host(best_tr)
+    else:
+        if resume and ckpt:
+            raise TrainingError(f"{ckpt}: no checkpoint to resume from; run without --resume first")
+        first_loss, first_esr = validate(trainable)
+        best_loss, best_esr = first_loss.copy(), first_esr.copy()
+        best_epoch = np.zeros(n_models, np.int64)
+        since_best = np.zeros(n_models, np.int64)
+        best_tr = host(trainable)
+        for i in range(n_models):
+            histories[i].append({"epoch": 0, "train_loss": None, "val_loss": float(first_loss[i]),
+                                 "val_esr": float(first_esr[i]), "lr": tcfg.lr, "seconds": 0.0})
+    for i in range(n_models):
+        if not np.all(np.isfinite([first_loss[i]])):
+            raise TrainingError("the validation loss of the starting model is not finite; check the capture")
+
+    done = since_best > tcfg.patience
+    stop_reason = "max_epochs"
+    bar = _Progress(progress, tcfg.max_epochs, label)
+    bar.update(start_epoch, "")
+    t0 = time.perf_counter() - (histories[0][-1]["seconds"] if histories[0] else 0.0)
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch + 1, tcfg.max_epochs + 1):
+            xb, yb, mb = _batches(xs, ys, tcfg.batch_size, jax.random.fold_in(key, epoch))
+            scale = np.atleast_1d(np.asarray(rop_state.scale, np.float32))
+            lr = jnp.asarray(tcfg.lr * scale, jnp.float32)
+            if many:
+                trainable, opt_state, tl = _epoch_many(trainable, frozen, opt_state, xb, yb, mb, kj, lr,
+                                                       mcfg=mcfg, tcfg=tcfg)
+            else:
+                trainable, opt_state, tl = _epoch_single(trainable, frozen, opt_state, xb, yb, mb, kj, lr[0],
+                                                         mcfg=mcfg, tcfg=tcfg)
+            tl = np.atleast_1d(np.asarray(tl, np.float64))
+            if not np.all(np.isfinite(tl)):
+                raise TrainingError(f"training diverged at epoch {epoch} (loss {tl}); try a lower lr")
+            vloss = vesr = None
+            if epoch % tcfg.val_every == 0:
+                vloss, vesr = validate(trainable)
+                if many:
+                    rop_state = _rop_many(plateau, rop_state, trainable, vloss)
+                else:
+                    _, rop_state = plateau.update(updates=trainable, state=rop_state, value=jnp.float32(vloss[0]))
+                improved = vloss < best_loss
+                tr_host = None
+                for i in range(n_models):
+                    if done[i]:
+                        continue
+                    if improved[i]:
+                        tr_host = tr_host or host(trainable)
+                        best_tr = tr_host if not many else _set_slice(best_tr, tr_host, i)
+                        best_loss[i], best_esr[i], best_epoch[i] = vloss[i], vesr[i], epoch
+                        since_best[i] = 0
+                    else:
+                        since_best[i] += 1
+                done = done | (since_best > tcfg.patience)
+                if target_esr is not None and np.all(best_esr <= target_esr):
+                    stop_reason = "target"
+            elapsed = time.perf_counter() - t0
+            for i in range(n_models):
+                histories[i].append({
+                    "epoch": epoch, "train_loss": float(tl[i]),
+                    "val_loss": None if vloss is None else float(vloss[i]),
+                    "val_esr": None if vesr is None else float(vesr[i]),
+                    "lr": float(tcfg.lr * scale[min(i, len(scale) - 1)]), "seconds": round(elapsed, 4)})
+            info = f"loss {tl.min():.4f}  best val ESR {best_esr.min():.4f}  lr {tcfg.lr * scale.min():.1e}"
+            bar.update(epoch, info)
+            if vloss is not None and ckpt is not None:
+                _save_checkpoint(ckpt, {"trainable": trainable, "opt": opt_state, "rop": rop_state, "best": best_tr},
+                                 {"epoch": epoch, "histories": histories, "first_loss": first_loss.tolist(),
+                                  "first_esr": first_esr.tolist(), "best_loss": best_loss.tolist(),
+                                  "best_esr": best_esr.tolist(), "best_epoch": best_epoch.tolist(),
+                                  "since_best": since_best.tolist()})
+            if epoch_callback is not None:
+                epoch_callback(epoch, [h[-1] for h in histories])
+            if stop_reason == "target":
+                break
+            if np.all(done):
+                stop_reason = "patience"
+                break
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    epochs_run = max(epoch, start_epoch)
+
+    best_list = unstack_params(jax.tree.map(jnp.asarray, best_tr)) if many else [best_tr]
+    frozen_list = unstack_params(frozen) if many else [frozen]
+    results = []
+    train_seconds = round(xs.size / capture.sample_rate, 3)
+    for i in range(n_models):
+        src = init_models[i] if init_models else None
+        md: dict[str, Any] = dict(src.metadata) if src is not None else {}
+        for k in ("val_esr", "training_seconds", "history_file"):
+            md.pop(k, None)
+        md.update({
+            "name": getattr(capture, "name", None) or md.get("name", "model"),
+            "val_esr": round(float(best_esr[i]), 6),
+            "training_seconds": train_seconds,
+            "epochs": int(epochs_run),
+            "capture_name": getattr(capture, "name", None),
+        })
+        if getattr(capture, "knobs", None):
+            md["knob_values"] = {k: float(v) for k, v in capture.knobs.items()}
+        if capture.metadata.get("category") if hasattr(capture, "metadata") else False:
+            md["category"] = capture.metadata["category"]
+        if src is not None:
+            md["base_model"] = src.metadata.get("repo_id") or src.metadata.get("id") or src.name
+        else:
+            md.pop("base_model", None)
+        params = _merge(jax.tree.map(jnp.asarray, best_list[i]), frozen_list[i])
+        results.append(TrainResult(
+            model=Model(mcfg, params, md), history=histories[i], first_val_esr=float(first_esr[i]),
+            best_val_esr=float(best_esr[i]), first_val_loss=float(first_loss[i]),
+            best_val_loss=float(best_loss[i]), best_epoch=int(best_epoch[i]), epochs=int(epochs_run),
+            seconds=seconds, stop_reason=stop_reason, source=None if src is None else md["base_model"]))
+    return results
+
+
+def _rop_many(plateau, rop_state, trainable, vloss):
+    return jax.vmap(lambda s, u, v: plateau.update(updates=u, state=s, value=v)[1])(
+        rop_state, trainable, jnp.asarray(vloss, jnp.float32))
+
+
+def _set_slice(stacked_host: Any, new_host: Any, i: int) -> Any:
+    def put(a, b):
+        a = np.array(a)
+        a[i] = b[i]
+        return a
+    return jax.tree.map(put, stacked_host, new_host)
+
+
+def train(capture, *, init: Model | None = None, model_config: ModelConfig | None = None,
+          config: TrainConfig | None = None, progress: bool = True,
+          checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
+          target_esr: float | None = None,
+          epoch_callback: Callable[[int, list[dict]], None] | None = None, **overrides: Any) -> TrainResult:
+    """Train a model on a capture, from scratch or from a pretrained model (transfer learning).
+
+    Parameters
+    ----------
+    capture : Capture
+        Uses ``train_x``, ``train_y``, ``val_x``, ``val_y``, ``sample_rate``, ``knobs``, ``name``.
+    init : Model, optional
+        Start from this model's weights (same architecture and sample rate, else ``ConfigError``).
+    model_config : ModelConfig, optional
+        Architecture when training from scratch (default LSTM-20 with skip at the capture's rate).
+    config : TrainConfig, optional
+        The recipe; keyword ``overrides`` replace single fields (``max_epochs=100``, ``patience=10``).
+    progress : bool
+        Show a progress bar (epoch, loss, best validation ESR, learning rate, ETA).
+    checkpoint_dir : path, optional
+        Write a checkpoint there at every validation; with ``resume=True`` continue from it.
+    target_esr : float, optional
+        Stop as soon as the best validation ESR reaches this value.
+    epoch_callback : callable(epoch, [history row]), optional
+
+    Returns
+    -------
+    TrainResult
+        Ctrl-C stops training cleanly and returns the best model so far (``stop_reason="interrupted"``).
+
+    Examples
+    --------
+    >>> result = train(capture, max_epochs=50)                    # doctest: +SKIP
+    >>> result = train(capture, init=tonezoo.Model.load("ts9"))   # doctest: +SKIP
+    """
+    tcfg = (config or TrainConfig()).replace(**overrides) if overrides else (config or TrainConfig())
+    label = f"fine-tune from {init.name}" if init is not None else "train"
+    return _run(capture, [init] if init is not None else None, model_config, tcfg, 1, progress=progress,
+                checkpoint_dir=checkpoint_dir, resume=resume, target_esr=target_esr, label=label,
+                epoch_callback=epoch_callback)[0]
+
+
+def train_many(capture, inits: Sequence[Model] | None = None, *, n_models: int | None = None,
+               model_config: ModelConfig | None = None, config: TrainConfig | None = None,
+               progress: bool = True, epoch_callback: Callable[[int, list[dict]], None] | None = None,
+               **overrides: Any) -> list[TrainResult]:
+    """Train several models of one architecture on one capture in a single vmapped program.
+
+    Parameters
+    ----------
+    capture : Capture
+    inits : sequence of Model, optional
+        Starting points (a race between candidates); all must share one :class:`ModelConfig`.
+    n_models : int, optional
+        Without ``inits``: train this many models from scratch with different seeds.
+    model_config, config, progress, epoch_callback, **overrides
+        As for :func:`train`. Each model keeps its own learning-rate schedule, best weights and
+        early stopping; the loop ends when every model has stopped.
+
+    Returns
+    -------
+    list of TrainResult, in the order of ``inits``.
+    """
+    tcfg = (config or TrainConfig()).replace(**overrides) if overrides else (config or TrainConfig())
+    if inits is not None and len(inits) == 0:
+        raise ConfigError("train_many needs at least one starting model")
+    if inits is None and not n_models:
+        raise ConfigError("train_many needs inits=[...] or n_models=N")
+    if inits is not None and len(inits) == 1:
+        return [train(capture, init=inits[0], config=tcfg, progress=progress, epoch_callback=epoch_callback)]
+    n = len(inits) if inits is not None else int(n_models)
+    if inits is None and n == 1:
+        return [train(capture, model_config=model_config, config=tcfg, progress=progress,
+                      epoch_callback=epoch_callback)]
+    return _run(capture, list(inits) if inits is not None else None, model_config, tcfg, n, progress=progress,
+                checkpoint_dir=None, resume=False, target_esr=None, label=f"train {n} models",
+                epoch_callback=epoch_callback)
+
+
+def plot_history(results: TrainResult | Mapping[str, TrainResult], path: str | os.PathLike, *,
+                 title: str | None = None, metric: str = "val_loss") -> Path:
+    """Validation loss against epoch, one line per run (the article's Figures 1-4), log scale.
+
+    Parameters
+    ----------
+    results : TrainResult or mapping label -> TrainResult
+    path : output image path (png, svg, pdf)
+    metric : "val_loss" or "val_esr"
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    if isinstance(results, TrainResult):
+        results = {"training": results}
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    for label, res in results.items():
+        pts = [(h["epoch"], h[metric]) for h in res.history if h.get(metric) is not None]
+        if not pts:
+            continue
+        e, v = zip(*pts)
+        line, = ax.plot(e, v, label=f"{label} (best {min(v):.4f})")
+        ax.scatter([res.best_epoch], [getattr(res, "best_" + metric)], color=line.get_color(), s=18, zorder=3)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation loss" if metric == "val_loss" else "validation ESR")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
