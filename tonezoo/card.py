@@ -1,29 +1,73 @@
-"""Model cards: ``README.md`` with YAML front matter, rendered from a jinja2 template of ours."""
+"""Model cards: ``README.md`` with Hub YAML front matter, rendered from a jinja2 template of ours.
+
+The YAML follows the Hugging Face Hub's model card metadata (``library_name``, ``tags``,
+``license``, ``pipeline_tag``, ``base_model``, ``model-index``) plus tonezoo's own keys, which
+the Hub keeps as card data and returns from ``list_models(cardData=True)``::
+
+    library_name: tonezoo
+    tags: [tonezoo, guitar-effects, audio-to-audio, overdrive]
+    pipeline_tag: audio-to-audio
+    license: mit
+    base_model: someone/ts9-like          # only when fine-tuned from a Hub model
+    base_model_relation: finetune
+    model_name: my-mt2
+    category: overdrive
+    sample_rate: 44100
+    architecture: {cell: lstm, hidden_size: 20, num_layers: 1, skip: true, parameters: 1861}
+    knobs: [gain]                         # conditioning inputs, when any
+    knob_values: {gain: 0.5}              # settings of the captured device
+    training_data_seconds: 30.0
+    model-index: [{name: my-mt2, results: [{task: {type: audio-to-audio, ...},
+                   metrics: [{type: esr, name: Validation ESR, value: 0.012}]}]}]
+
+Nothing from the environment (paths, user names, tokens) is written: only the model's own
+config and a fixed set of metadata keys.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
 
-__all__ = ["card_data", "render_card"]
+__all__ = ["card_data", "render_card", "parse_card", "hub_base_model", "esr_verdict", "TAGS"]
+
+TAGS = ("tonezoo", "guitar-effects", "audio-to-audio")
+_REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+# licence ids the Hub knows that models in this field commonly carry
+_LICENSES = {"mit", "apache-2.0", "gpl-3.0", "gpl-2.0", "lgpl-3.0", "agpl-3.0", "bsd-3-clause", "cc0-1.0",
+             "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0", "cc-by-nc-nd-4.0", "unlicense",
+             "other"}
 
 _TEMPLATE = """---
 {{ yaml }}---
 
 # {{ name }}
 
-A tonezoo neural capture{% if category %} of a device in the `{{ category }}` category{% endif %}: a {{ cell | upper }}-{{ hidden }}
-recurrent network ({{ params }} parameters) at {{ sample_rate }} Hz{% if skip %} with a skip connection{% endif %}.
+A tonezoo neural capture{% if category %} of a `{{ category }}` device{% endif %}:
+{{ "an" if cell == "lstm" else "a" }} {{ cell | upper }}-{{ hidden }} recurrent network{% if layers > 1 %} ({{ layers }} layers){% endif %} with {{ params }} parameters,
+running at {{ sample_rate }} Hz{% if skip %}, with a skip connection (the dry input is added to the output){% endif %}.
 {% if knobs %}
-Knobs (inputs in [0, 1]): {{ knobs | join(", ") }}.{% if knob_values %} Captured at {% for k, v in knob_values.items() %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}.{% endif %}
+It is conditioned on {{ knobs | length }} knob{{ "s" if knobs | length > 1 else "" }}: {{ knobs | join(", ") }} (each in [0, 1]).
+{%- if knob_values %} The device was captured at {% for k, v in knob_values.items() %}{{ k }} = {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}.{% endif %}
 {% endif %}
 ## How it was made
-{% if base_model %}Fine-tuned from `{{ base_model }}` (transfer learning){% else %}Trained from scratch{% endif %}
-{%- if training_seconds %} on {{ training_seconds }} s of capture audio{% endif %} with the
-Automated-GuitarAmpModelling recipe (ESR + DC loss, truncated backpropagation through time).
-{% if val_esr is not none %}Validation error-to-signal ratio: **{{ "%.4f" | format(val_esr) }}**.{% endif %}
-{% if description %}
+
+{% if base_model %}Fine-tuned (transfer learning) from {% if base_model_hub %}the Hub model `{{ base_model }}`{% else %}the zoo model `{{ base_model }}`{% endif %}: the weights of a model of a similar device were the starting point, then trained on this device's capture.
+{%- else %}Trained from scratch on a capture of the device.{% endif %}
+A capture is a dry guitar signal re-amped through the device and the device's output, recorded together;
+the network learns to predict the output from the input
+{%- if training_seconds or epochs %} ({% if training_seconds %}{{ training_seconds }} s of training audio{% endif %}{% if training_seconds and epochs %}, {% endif %}{% if epochs %}{{ epochs }} epochs{% endif %}){% endif %},
+with the Automated-GuitarAmpModelling recipe (error-to-signal ratio + DC loss, truncated backpropagation
+through time, the best model by validation loss kept).
+{% if val_esr is not none %}
+| metric | value |
+|---|---|
+| validation error-to-signal ratio (ESR, lower is better) | {{ "%.4g" | format(val_esr) }} ({{ verdict }}) |
+{% if training_seconds %}| training audio | {{ training_seconds }} s |
+{% endif %}{% endif %}
+{%- if description %}
 {{ description }}
 {% endif %}
 ## How to play it
@@ -31,62 +75,166 @@ Automated-GuitarAmpModelling recipe (ESR + DC loss, truncated backpropagation th
 ```python
 import tonezoo
 model = tonezoo.Model.from_pretrained("{{ repo_id or "path/to/this/model" }}")
-wet = model.process(dry_audio)  # mono float32 at {{ sample_rate }} Hz
+wet = model.process(dry){% if knobs %}  # or model.process(dry, knobs={ {%- for k in knobs %}"{{ k }}": {{ knob_values.get(k, 0.5) }}{% if not loop.last %}, {% endif %}{% endfor -%} }){% endif %}
+# dry: mono float32 guitar DI at {{ sample_rate }} Hz
 ```
 
-or export it for a player: `tonezoo export MODEL_DIR --format agam|aidax|nam -o FILE`.
+From the command line: `tonezoo pull {{ repo_id or "REPO_ID" }} -o my-model`, then export it for a player
+(NeuralPi, Proteus, AIDA-X, Neural Amp Modeler) with `tonezoo export my-model --format ... -o FILE`.
+Only `config.json` and `model.safetensors` are needed; nothing in this repo is pickled.
 """
 
 
+def esr_verdict(esr: float) -> str:
+    """Neural Amp Modeler's reading of a validation ESR."""
+    if esr < 0.01:
+        return "great"
+    if esr < 0.035:
+        return "not bad"
+    if esr < 0.1:
+        return "may sound ok"
+    if esr < 0.3:
+        return "probably won't sound great"
+    return "poor"
+
+
+def hub_base_model(metadata: dict[str, Any]) -> str | None:
+    """The Hub id of the model this one was fine-tuned from, when there is one.
+
+    ``metadata["base_model_repo"]`` wins; otherwise ``metadata["base_model"]`` counts when it is a
+    namespaced Hub id (``owner/name``). A local zoo name such as ``ts9-like`` is not a Hub id.
+    """
+    for key in ("base_model_repo", "base_model"):
+        value = metadata.get(key)
+        if isinstance(value, str) and _REPO_ID_RE.match(value):
+            return value
+    return None
+
+
+def _license(metadata: dict[str, Any]) -> tuple[str, str | None]:
+    """(Hub licence id, licence name when it is "other")."""
+    raw = metadata.get("license")
+    if raw is None:
+        # trained with tonezoo: the user's own work; imported from elsewhere: unknown
+        imported = metadata.get("source_format") not in (None, "tonezoo")
+        return ("other", "see the original model's licence") if imported else ("mit", None)
+    value = str(raw).strip().lower()
+    if value in _LICENSES:
+        return value, None
+    return "other", str(raw)
+
+
 def card_data(model: Any, repo_id: str | None = None) -> dict[str, Any]:
-    """The YAML front matter of the card of ``model``."""
+    """The YAML front matter of the card of ``model``.
+
+    Parameters
+    ----------
+    model : tonezoo.Model
+    repo_id : str, optional
+        The Hub repo the card is for (names the model when it has no ``name``).
+
+    Returns
+    -------
+    dict, in the key order written to the card.
+    """
     md = model.metadata
     cfg = model.config
-    tags = ["tonezoo", "guitar-effects", "audio-to-audio"]
-    if md.get("category"):
-        tags.append(str(md["category"]))
+    name = str(md.get("name") or (repo_id.split("/")[-1] if repo_id else "unnamed"))
+    category = md.get("category")
+    tags = list(TAGS)
+    if category and str(category) not in tags:
+        tags.append(str(category))
+    if cfg.knobs:
+        tags.append("knob-conditioned")
+    license_id, license_name = _license(md)
     data: dict[str, Any] = {
         "library_name": "tonezoo",
         "tags": tags,
         "pipeline_tag": "audio-to-audio",
-        "license": md.get("license", "mit"),
-        "model_name": md.get("name", "unnamed"),
-        "sample_rate": cfg.sample_rate,
-        "architecture": {"cell": cfg.cell, "hidden_size": cfg.hidden_size, "num_layers": cfg.num_layers,
-                         "skip": cfg.skip},
+        "license": license_id,
     }
-    if md.get("category"):
-        data["category"] = md["category"]
+    if license_name:
+        data["license_name"] = license_name
+    base = hub_base_model(md)
+    if base:
+        data["base_model"] = base
+        data["base_model_relation"] = "finetune"
+    elif md.get("base_model"):
+        data["base_model_name"] = str(md["base_model"])
+    data["model_name"] = name
+    if category:
+        data["category"] = str(category)
+    data["sample_rate"] = int(cfg.sample_rate)
+    from .model import param_count
+    data["architecture"] = {"cell": cfg.cell, "hidden_size": int(cfg.hidden_size),
+                            "num_layers": int(cfg.num_layers), "skip": bool(cfg.skip),
+                            "parameters": param_count(cfg)}
     if cfg.knobs:
         data["knobs"] = list(cfg.knobs)
     if md.get("knob_values"):
         data["knob_values"] = {str(k): float(v) for k, v in md["knob_values"].items()}
     if md.get("training_seconds") is not None:
-        data["training_data_seconds"] = float(md["training_seconds"])
-    if md.get("base_model"):
-        data["base_model"] = str(md["base_model"])
+        data["training_data_seconds"] = round(float(md["training_seconds"]), 3)
     if md.get("val_esr") is not None:
         data["model-index"] = [{
-            "name": str(md.get("name", "unnamed")),
+            "name": name,
             "results": [{
-                "task": {"type": "audio-to-audio", "name": "Device capture"},
-                "dataset": {"type": "capture", "name": str(md.get("capture_name", md.get("name", "capture")))},
-                "metrics": [{"type": "esr", "name": "validation ESR", "value": float(md["val_esr"])}],
+                "task": {"type": "audio-to-audio", "name": "Guitar device capture"},
+                "dataset": {"type": "capture", "name": str(md.get("capture_name") or name)},
+                "metrics": [{"type": "esr", "name": "Validation ESR", "value": float(md["val_esr"])}],
             }],
         }]
     return data
 
 
 def render_card(model: Any, repo_id: str | None = None) -> str:
-    """Render ``README.md`` for ``model`` (YAML front matter + a short human-readable body)."""
+    """Render ``README.md`` for ``model``: YAML front matter + how it was made + how to play it.
+
+    Parameters
+    ----------
+    model : tonezoo.Model
+    repo_id : str, optional
+        The Hub repo the card is for; used in the loading example.
+
+    Returns
+    -------
+    str, the markdown text.
+    """
     import jinja2
     from .model import param_count
     md = model.metadata
+    data = card_data(model, repo_id)
+    base_hub = data.get("base_model")
+    base_any = base_hub or data.get("base_model_name")
+    val_esr = md.get("val_esr")
+    val_esr = None if val_esr is None else float(val_esr)
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     return env.from_string(_TEMPLATE).render(
-        yaml=yaml.safe_dump(card_data(model, repo_id), sort_keys=False),
-        name=md.get("name", "unnamed"), category=md.get("category"), cell=model.config.cell,
-        hidden=model.config.hidden_size, params=param_count(model.config), sample_rate=model.config.sample_rate,
-        skip=model.config.skip, knobs=list(model.config.knobs), knob_values=md.get("knob_values") or {},
-        base_model=md.get("base_model"), training_seconds=md.get("training_seconds"), val_esr=md.get("val_esr"),
-        description=md.get("description"), repo_id=repo_id)
+        yaml=yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+        name=data["model_name"], category=md.get("category"), cell=model.config.cell,
+        hidden=model.config.hidden_size, layers=model.config.num_layers, params=param_count(model.config),
+        sample_rate=model.config.sample_rate, skip=model.config.skip, knobs=list(model.config.knobs),
+        knob_values=data.get("knob_values") or {}, base_model=base_any, base_model_hub=bool(base_hub),
+        training_seconds=data.get("training_data_seconds"), epochs=md.get("epochs"), val_esr=val_esr,
+        verdict=esr_verdict(val_esr) if val_esr is not None else "", description=md.get("description"),
+        repo_id=repo_id)
+
+
+def parse_card(text: str) -> dict[str, Any]:
+    """Parse and check a card with ``huggingface_hub.ModelCard`` (offline); returns its YAML data.
+
+    Raises
+    ------
+    ConfigError
+        The YAML front matter is missing or does not parse as Hub model card data (for example a
+        malformed ``model-index``).
+    """
+    from huggingface_hub import ModelCard
+    from .errors import ConfigError
+    if not text.startswith("---"):
+        raise ConfigError("model card has no YAML front matter (it must start with '---')")
+    try:
+        card = ModelCard(text, ignore_metadata_errors=False)
+    except Exception as e:  # huggingface_hub raises ValueError / yaml errors of several kinds
+        raise ConfigError(f"model card metadata is invalid: {e}") from None
+    return card.data.to_dict()
