@@ -1,0 +1,838 @@
+"""The model zoo: a library of pretrained models, ranked against a new capture.
+
+A zoo is a directory::
+
+    index.json          {"format": "tonezoo-zoo", "format_version": 1, "feature_version": 1,
+                         "feature_names": [...], "entries": [{"id", "name", "category", "knob_values",
+                         "source", "sample_rate", "architecture", "val_esr", "path", "added"}, ...]}
+    fingerprints.npy    float32 (n_entries, n_features); row i belongs to entries[i]
+    models/<id>/        one tonezoo model directory per entry, loaded only when needed
+
+Both files are written atomically (temporary file + ``os.replace``), fingerprints first; a row
+count mismatch or unreadable file raises :class:`~tonezoo.errors.ZooError`.
+
+Choosing a starting model (:meth:`Zoo.suggest`) has two stages:
+
+1. *fingerprint neighbours*: the capture's fingerprint (:mod:`tonezoo.embed`) is standardised with
+   the zoo's scaler (scikit-learn ``StandardScaler``), optionally weighted per feature, and the
+   ``shortlist`` nearest zoo entries are found with scikit-learn ``NearestNeighbors``;
+2. *zero-shot re-rank*: every shortlisted model runs on up to ``stage2_seconds`` of the capture's
+   own input (all models of one architecture in one ``jax.jit(jax.vmap(apply))`` over stacked
+   parameters, the audio cut into segments processed side by side after a short warm-up) and is
+   ranked by its error-to-signal ratio against the capture's output.
+
+:meth:`Zoo.transfer` then fine-tunes from the winner (optionally racing the top few first).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import embed
+from .errors import ConfigError, ModelFileError, ZooError
+from .model import Model, ModelConfig, apply, stack_params
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .capture import Capture
+    from .train import TrainResult
+
+__all__ = ["Zoo", "ZooEntry", "Suggestion", "run_models", "zero_shot_esr", "adapt_model",
+           "INDEX_NAME", "FINGERPRINTS_NAME", "ZOO_FORMAT_VERSION"]
+
+INDEX_NAME = "index.json"
+FINGERPRINTS_NAME = "fingerprints.npy"
+MODELS_DIR = "models"
+ZOO_FORMAT_VERSION = 1
+SEGMENT = 4096          # samples scored per segment in stage 2 / model runs
+WARMUP = 1024           # samples of preceding audio run (not scored) to settle each segment's state
+MIN_ZOO_FOR_OWN_SCALER = 8
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+# ---------------------------------------------------------------------------------------------
+# running many models at once
+# ---------------------------------------------------------------------------------------------
+@partial(jax.jit, static_argnames=("config",))
+def _scores(stacked, xs, ys, mask, knobs, *, config: ModelConfig):
+    """ESR and gain-matched ESR of each stacked model over masked segments.
+
+    stacked : params with a leading model axis M; xs, ys, mask : (S, W + L); knobs : (M, K) or None.
+    Returns (esr (M,), matched_esr (M,)).
+    """
+    def one(p, k):
+        y_hat, _ = apply(p, xs, None, k, config=config)
+        err = jnp.sum(mask * (ys - y_hat) ** 2)
+        ref = jnp.sum(mask * ys ** 2)
+        count = jnp.sum(mask)
+        cross = jnp.sum(mask * ys * y_hat)
+        power = jnp.sum(mask * y_hat ** 2)
+        gain = cross / (power + 1e-12)
+        matched = jnp.sum(mask * (ys - gain * y_hat) ** 2)
+        denom = ref / count + 1e-5
+        return err / count / denom, matched / count / denom
+
+    return jax.vmap(one)(stacked, knobs)
+
+
+@partial(jax.jit, static_argnames=("config",))
+def _outputs(stacked, xs, knobs, *, config: ModelConfig):
+    """Outputs (M, S, W + L) of each stacked model on segments xs (S, W + L)."""
+    return jax.vmap(lambda p, k: apply(p, xs, None, k, config=config)[0])(stacked, knobs)
+
+
+def _bucket(n: int) -> int:
+    """Next power of two >= n (so compiled programs are reused across similar sizes)."""
+    return 1 << max(0, int(np.ceil(np.log2(max(n, 1)))))
+
+
+def _stack(models: Sequence[Model], knobs: Sequence[np.ndarray | None]) -> tuple[Any, Any, int]:
+    m = len(models)
+    mb = _bucket(m)
+    params = [mod.params for mod in models] + [models[0].params] * (mb - m)
+    stacked = stack_params(params)
+    if models[0].config.knobs:
+        kv = [np.asarray(k, np.float32) for k in knobs] + [np.asarray(knobs[0], np.float32)] * (mb - m)
+        return stacked, jnp.asarray(np.stack(kv)), m
+    return stacked, None, m
+
+
+def _tile(x: np.ndarray, starts: np.ndarray, seg: int, warm: int) -> np.ndarray:
+    """Segments ``x[s - warm : s + seg]`` (zero-padded outside x) stacked: (len(starts), warm + seg)."""
+    x = np.asarray(x, np.float32)
+    tail = max(0, int(starts.max()) + seg - x.size)
+    padded = np.concatenate([np.zeros(warm, np.float32), x, np.zeros(tail, np.float32)])
+    idx = starts[:, None] + np.arange(warm + seg)[None, :]
+    return padded[idx]
+
+
+def run_models(models: Sequence[Model], x: np.ndarray, *, knobs: Sequence[np.ndarray | None] | None = None,
+               segment: int = 4 * SEGMENT, warmup: int = 2 * WARMUP) -> np.ndarray:
+    """Run several models of one architecture on the same audio in one vmapped program.
+
+    The audio is cut into ``segment``-sample pieces run side by side, each after ``warmup`` samples
+    of the audio before it (so the state has settled; the first starts from silence), which
+    shortens the sequential scan from ``n`` to ``segment + warmup`` steps.
+
+    Parameters
+    ----------
+    models : sequence of Model, one :class:`ModelConfig`
+    x : np.ndarray [shape=(n,)]
+    knobs : sequence of knob vectors [shape=(K,)] (or None for unconditioned models)
+
+    Returns
+    -------
+    y : np.ndarray [shape=(len(models), n)]
+    """
+    if not models:
+        return np.zeros((0, len(x)), np.float32)
+    cfg = models[0].config
+    if any(m.config != cfg for m in models):
+        raise ConfigError("run_models needs models of one architecture; group them by config first")
+    knobs = list(knobs) if knobs is not None else [m.knob_vector() if m.config.knobs else None for m in models]
+    x = np.asarray(x, np.float32)
+    n = x.size
+    n_seg = max(1, int(np.ceil(n / segment)))
+    starts = np.arange(_bucket(n_seg)) * segment
+    xs = _tile(x, starts, segment, warmup)
+    stacked, kv, m = _stack(models, knobs)
+    out = np.asarray(_outputs(stacked, xs, kv, config=cfg))[:m, :, warmup:]
+    return out.reshape(m, -1)[:, :n]
+
+
+def zero_shot_esr(models: Sequence[Model], x: np.ndarray, y: np.ndarray, *,
+                  knobs: Sequence[np.ndarray | None] | None = None, sample_rate: int,
+                  seconds: float = 10.0, segment: int = SEGMENT, warmup: int = WARMUP) -> tuple[np.ndarray, np.ndarray]:
+    """ESR of each model (one architecture) on up to ``seconds`` of a capture, without training.
+
+    ``seconds`` of audio are scored as segments spread evenly over the capture (or the whole
+    capture when shorter, zero-padded and masked), so shapes depend only on ``seconds``,
+    ``sample_rate`` and the model count rounded up to a power of two: compiled programs are reused.
+
+    Parameters
+    ----------
+    models : sequence of Model sharing one config
+    x, y : np.ndarray [shape=(n,)], at ``sample_rate``
+    seconds : float
+        Audio scored per model.
+
+    Returns
+    -------
+    esr : np.ndarray [shape=(len(models),)]
+        ``mean((y - y_hat)^2) / (mean(y^2) + 1e-5)`` over the scored samples.
+    matched_esr : np.ndarray [shape=(len(models),)]
+        The same after the best output gain (how far off the model is apart from its level).
+    """
+    cfg = models[0].config
+    knobs = list(knobs) if knobs is not None else [m.knob_vector() if m.config.knobs else None for m in models]
+    x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+    n = x.size
+    n_seg = max(1, int(np.ceil(seconds * sample_rate / segment)))
+    if n >= n_seg * segment:
+        starts = np.linspace(0, n - segment, n_seg).astype(np.int64)
+        valid = np.ones(n_seg, bool)
+    else:
+        starts = np.arange(n_seg, dtype=np.int64) * segment
+        valid = starts < n
+    xs, ys = _tile(x, starts, segment, warmup), _tile(y, starts, segment, warmup)
+    pos = starts[:, None] + np.arange(segment)[None, :]
+    mask = np.zeros_like(xs)
+    mask[:, warmup:] = ((pos < n) & valid[:, None]).astype(np.float32)
+    stacked, kv, m = _stack(models, knobs)
+    e, g = _scores(stacked, jnp.asarray(xs), jnp.asarray(ys), jnp.asarray(mask), kv, config=cfg)
+    return np.asarray(e)[:m].astype(float), np.asarray(g)[:m].astype(float)
+
+
+def adapt_model(model: Model, *, knobs: Sequence[str] = (), knob_values: Mapping[str, float] | None = None,
+                sample_rate: int | None = None) -> Model:
+    """An equivalent model with the capture's knob inputs and sample rate, ready to fine-tune.
+
+    * Knobs the model has but the capture lacks are folded into the first layer's bias at their
+      ``knob_values`` (default the model's metadata, else 0.5): the output is unchanged.
+    * Knobs the capture has but the model lacks get zero input weights: the output is unchanged
+      until fine-tuning learns to use them.
+    * ``sample_rate`` only relabels the model (its weights are kept; fine-tuning adapts them).
+    """
+    cfg = model.config
+    knobs = tuple(knobs)
+    values = {k: 0.5 for k in cfg.knobs}
+    values.update({k: float(v) for k, v in (model.metadata.get("knob_values") or {}).items() if k in cfg.knobs})
+    values.update({k: float(v) for k, v in (knob_values or {}).items() if k in cfg.knobs})
+    layer0 = dict(model.params["layers"][0])
+    w = np.asarray(layer0["w_ih"])
+    rows = {name: w[1 + i] for i, name in enumerate(cfg.knobs)}
+    bias = np.asarray(layer0["b_ih"]).copy()
+    for name in cfg.knobs:
+        if name not in knobs:
+            bias += values[name] * rows[name]
+    new_w = [w[0]] + [rows.get(name, np.zeros_like(w[0])) for name in knobs]
+    layer0["w_ih"] = jnp.asarray(np.stack(new_w))
+    layer0["b_ih"] = jnp.asarray(bias)
+    params = dict(model.params)
+    params["layers"] = [layer0] + list(model.params["layers"][1:])
+    new_cfg = dataclasses.replace(cfg, knobs=knobs, sample_rate=int(sample_rate or cfg.sample_rate))
+    md = dict(model.metadata)
+    md["knob_values"] = {k: v for k, v in values.items() if k in knobs} or md.get("knob_values", {})
+    if not knobs:
+        md.pop("knob_values", None)
+    return Model(new_cfg, params, md)
+
+
+# ---------------------------------------------------------------------------------------------
+# entries and suggestions
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class ZooEntry:
+    """One model of a zoo (the index row; the weights load lazily with :meth:`Zoo.get`)."""
+
+    id: str
+    name: str
+    category: str = "unknown"
+    knob_values: dict[str, float] = field(default_factory=dict)
+    source: str = ""
+    sample_rate: int = 44100
+    architecture: dict[str, Any] = field(default_factory=dict)
+    val_esr: float | None = None
+    path: str = ""
+    added: str = ""
+    description: str = ""
+
+    @property
+    def config(self) -> ModelConfig:
+        return ModelConfig.from_dict(self.architecture)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str) -> "ZooEntry":
+        known = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(d, Mapping) or "id" not in d:
+            raise ZooError(f"{where}: every entry must be an object with an \"id\"; got {str(d)[:80]}")
+        try:
+            entry = cls(**{k: v for k, v in d.items() if k in known})
+            entry.config  # validates the architecture
+        except (TypeError, ConfigError) as e:
+            raise ZooError(f"{where}: entry {d.get('id')!r} is invalid ({e}); rebuild or re-add that model") from None
+        return entry
+
+
+@dataclass
+class Suggestion:
+    """A ranked starting model for a capture, with both stages' scores and a short reason."""
+
+    rank: int
+    id: str
+    name: str
+    category: str
+    distance: float
+    zero_shot_esr: float | None
+    score: float
+    reason: str
+    matched_esr: float | None = None
+    fingerprint_rank: int = 0
+    sample_rate: int = 44100
+    resampled: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _categories() -> tuple[str, ...]:
+    from .devices import CATEGORIES
+    return tuple(CATEGORIES) + ("unknown",)
+
+
+def _slug(text: str) -> str:
+    s = re.sub(r"[^a-z0-9._-]+", "-", str(text).lower()).strip("-._")
+    return (s or "model")[:48]
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_index(directory: Path, entries: Sequence["ZooEntry"], fps: np.ndarray) -> None:
+    """Write fingerprints.npy then index.json, each atomically."""
+    d = {
+        "format": "tonezoo-zoo",
+        "format_version": ZOO_FORMAT_VERSION,
+        "feature_version": embed.FEATURE_VERSION,
+        "feature_names": embed.feature_names(),
+        "entries": [e.to_dict() for e in entries],
+    }
+
+    def save_npy(p: Path) -> None:
+        with open(p, "wb") as f:
+            np.save(f, np.asarray(fps, np.float32), allow_pickle=False)
+
+    _atomic_write(directory / FINGERPRINTS_NAME, save_npy)
+    _atomic_write(directory / INDEX_NAME, lambda p: p.write_text(json.dumps(d, indent=1, sort_keys=True) + "\n"))
+
+
+# ---------------------------------------------------------------------------------------------
+# the zoo
+# ---------------------------------------------------------------------------------------------
+class Zoo:
+    """A directory of models with an index of their fingerprints.
+
+    Use :meth:`Zoo.default` (the bundled zoo, read-only) or :meth:`Zoo.open`.
+
+    Examples
+    --------
+    >>> zoo = Zoo.default()                                  # doctest: +SKIP
+    >>> [s.id for s in zoo.suggest(capture, top=3)]          # doctest: +SKIP
+    """
+
+    def __init__(self, directory: str | os.PathLike, *, read_only: bool = False):
+        self.directory = Path(directory)
+        self.read_only = read_only
+        self._entries: list[ZooEntry] = []
+        self._fps = np.zeros((0, len(embed.feature_names())), np.float32)
+        self._models: dict[str, Model] = {}
+        self._index_cache: tuple | None = None
+        self._load()
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def default(cls) -> "Zoo":
+        """The zoo bundled with tonezoo (read-only; copy it with :meth:`copy` to change it)."""
+        from importlib.resources import files
+        return cls(Path(str(files("tonezoo.zoo_index"))), read_only=True)
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike, *, create: bool = False) -> "Zoo":
+        """Open the zoo in ``directory``; with ``create=True`` an empty zoo is made if none is there."""
+        directory = Path(directory)
+        if not (directory / INDEX_NAME).is_file():
+            if not create:
+                raise ZooError(f"{directory}: no zoo here (no {INDEX_NAME}); create one with "
+                               f"`tonezoo zoo add MODEL --zoo {directory}` or Zoo.open(dir, create=True)")
+            if directory.exists() and not directory.is_dir():
+                raise ZooError(f"{directory}: exists and is not a directory")
+            directory.mkdir(parents=True, exist_ok=True)
+            _write_index(directory, [], np.zeros((0, len(embed.feature_names())), np.float32))
+        return cls(directory)
+
+    @classmethod
+    def from_hub(cls, directory: str | os.PathLike, *args: Any, **kwargs: Any) -> "Zoo":
+        """Create/open a zoo in ``directory`` and pull models from the Hub into it (:meth:`pull`)."""
+        zoo = cls.open(directory, create=True)
+        zoo.pull(*args, **kwargs)
+        return zoo
+
+    def pull(self, *args: Any, **kwargs: Any) -> Any:
+        """Add models from the Hugging Face Hub (see :func:`tonezoo.hub.pull_into_zoo`)."""
+        self._check_writable()
+        from .hub import pull_into_zoo
+        return pull_into_zoo(self, *args, **kwargs)
+
+    def copy(self, directory: str | os.PathLike) -> "Zoo":
+        """Copy this zoo (index, fingerprints, models) into a new writable ``directory``."""
+        directory = Path(directory)
+        if (directory / INDEX_NAME).exists():
+            raise ZooError(f"{directory}: a zoo is already there; open it with Zoo.open")
+        directory.mkdir(parents=True, exist_ok=True)
+        for e in self._entries:
+            shutil.copytree(self.directory / e.path, directory / e.path, dirs_exist_ok=True)
+        shutil.copy2(self.directory / FINGERPRINTS_NAME, directory / FINGERPRINTS_NAME)
+        shutil.copy2(self.directory / INDEX_NAME, directory / INDEX_NAME)
+        return Zoo(directory)
+
+    # -- index I/O -------------------------------------------------------------------------
+    def _load(self) -> None:
+        ipath, fpath = self.directory / INDEX_NAME, self.directory / FINGERPRINTS_NAME
+        if not ipath.is_file():
+            hint = (" (the bundled zoo is missing: reinstall tonezoo or build it with "
+                    "`tonezoo zoo build --from-devices DIR`)") if self.read_only else ""
+            raise ZooError(f"{self.directory}: no zoo index ({INDEX_NAME}){hint}")
+        try:
+            d = json.loads(ipath.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ZooError(f"{ipath}: the zoo index is corrupt ({e}); restore it or rebuild the zoo") from None
+        if not isinstance(d, dict) or d.get("format") != "tonezoo-zoo":
+            raise ZooError(f"{ipath}: not a tonezoo zoo index (missing \"format\": \"tonezoo-zoo\")")
+        if d.get("format_version") != ZOO_FORMAT_VERSION:
+            raise ZooError(f"{ipath}: zoo format_version {d.get('format_version')!r} is not supported "
+                           f"(this tonezoo reads {ZOO_FORMAT_VERSION}); upgrade tonezoo")
+        entries = d.get("entries")
+        if not isinstance(entries, list):
+            raise ZooError(f"{ipath}: \"entries\" must be a list")
+        self._entries = [ZooEntry.from_dict(e, str(ipath)) for e in entries]
+        ids = [e.id for e in self._entries]
+        if len(set(ids)) != len(ids):
+            raise ZooError(f"{ipath}: duplicate entry ids; the index is corrupt")
+        try:
+            fps = np.load(fpath, allow_pickle=False) if fpath.exists() else None
+        except (OSError, ValueError) as e:
+            raise ZooError(f"{fpath}: unreadable fingerprints ({e}); run `tonezoo zoo refresh --zoo "
+                           f"{self.directory}`") from None
+        nf = len(embed.feature_names())
+        if fps is None and not self._entries:
+            fps = np.zeros((0, nf), np.float32)
+        if fps is None or fps.ndim != 2 or fps.shape[0] != len(self._entries):
+            found = "missing" if fps is None else f"shape {fps.shape}"
+            raise ZooError(f"{fpath}: {found} does not match the {len(self._entries)} index entries; the zoo is "
+                           f"inconsistent: run `tonezoo zoo refresh --zoo {self.directory}`")
+        self._stale = d.get("feature_version") != embed.FEATURE_VERSION or fps.shape[1] != nf
+        self._fps = fps.astype(np.float32) if not self._stale else np.zeros((len(self._entries), nf), np.float32)
+        self._index_cache = None
+
+    def _write(self) -> None:
+        self._check_writable()
+        _write_index(self.directory, self._entries, self._fps)
+        self._stale = False
+        self._index_cache = None
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ZooError("the bundled default zoo is read-only; copy it first with "
+                           "Zoo.default().copy(DIR) (or `tonezoo zoo init DIR --copy-default`) "
+                           "and add to that, or open another zoo with Zoo.open(DIR, create=True)")
+
+    # -- contents --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, model_id: str) -> bool:
+        return any(e.id == model_id for e in self._entries)
+
+    def __repr__(self) -> str:
+        return f"Zoo({str(self.directory)!r}, {len(self)} models{', read-only' if self.read_only else ''})"
+
+    def list(self, *, category: str | None = None) -> list[ZooEntry]:
+        """Entries, optionally of one category."""
+        return [e for e in self._entries if category is None or e.category == category]
+
+    def entry(self, model_id: str) -> ZooEntry:
+        for e in self._entries:
+            if e.id == model_id:
+                return e
+        raise ZooError(f"no model {model_id!r} in {self.directory}; `tonezoo zoo list` shows the ids")
+
+    def get(self, model_id: str) -> Model:
+        """The model ``model_id`` (loaded from disk on first use, then cached)."""
+        if model_id not in self._models:
+            e = self.entry(model_id)
+            try:
+                self._models[model_id] = Model.load(self.directory / e.path)
+            except ModelFileError as err:
+                raise ZooError(f"zoo entry {model_id!r}: {err}") from None
+        return self._models[model_id]
+
+    @property
+    def fingerprints(self) -> np.ndarray:
+        """All fingerprints, [shape=(len(zoo), n_features)] (row i = ``list()[i]``)."""
+        self._check_fresh()
+        return self._fps
+
+    def _check_fresh(self) -> None:
+        if self._stale and self._entries:
+            raise ZooError(f"{self.directory}: the fingerprints were computed by another tonezoo version; "
+                           f"run `tonezoo zoo refresh --zoo {self.directory}` (Zoo.refresh())")
+
+    # -- changing ----------------------------------------------------------------------------
+    def add(self, model_or_path: Model | str | os.PathLike, *, id: str | None = None, name: str | None = None,
+            category: str | None = None, knob_values: Mapping[str, float] | None = None,
+            source: str | None = None, fingerprint: np.ndarray | None = None, sample_rate: int | None = None) -> ZooEntry:
+        """Add a model (a :class:`Model`, a model directory or any file :func:`tonezoo.import_model` reads).
+
+        The model is copied into ``models/<id>/`` and fingerprinted on the standard probe (unless
+        ``fingerprint`` is given). Returns the new entry.
+        """
+        return self.add_many([model_or_path], ids=[id], names=[name], categories=[category],
+                             knob_values=[knob_values], sources=[source],
+                             fingerprints=None if fingerprint is None else np.asarray(fingerprint)[None],
+                             sample_rate=sample_rate)[0]
+
+    def add_many(self, models: Sequence[Model | str | os.PathLike], *, ids: Sequence[str | None] | None = None,
+                 names: Sequence[str | None] | None = None, categories: Sequence[str | None] | None = None,
+                 knob_values: Sequence[Mapping[str, float] | None] | None = None,
+                 sources: Sequence[str | None] | None = None, fingerprints: np.ndarray | None = None,
+                 sample_rate: int | None = None) -> list[ZooEntry]:
+        """Add several models at once (fingerprinted together, one index write)."""
+        self._check_writable()
+        self._check_fresh()
+        n = len(models)
+        ids, names = list(ids or [None] * n), list(names or [None] * n)
+        categories, sources = list(categories or [None] * n), list(sources or [None] * n)
+        knob_values = list(knob_values or [None] * n)
+        loaded: list[Model] = []
+        origin: list[str] = []
+        for m, src in zip(models, sources):
+            if isinstance(m, Model):
+                loaded.append(m)
+                origin.append(src or m.metadata.get("source_format", "") or "tonezoo")
+            else:
+                loaded.append(_load_any(Path(m), sample_rate))
+                origin.append(src or str(m))
+        taken = {e.id for e in self._entries}
+        entries = []
+        allowed = _categories()
+        for i, m in enumerate(loaded):
+            label = names[i] or m.name
+            mid = ids[i] or _slug(label)
+            if ids[i] is not None and not _ID_RE.match(mid):
+                raise ZooError(f"model id {mid!r} is invalid: use lowercase letters, digits, '.', '_' and '-'")
+            if ids[i] is not None and mid in taken:
+                raise ZooError(f"{self.directory}: id {mid!r} already exists; remove it first or choose another id")
+            base, k = mid, 2
+            while mid in taken:
+                mid, k = f"{base}-{k}", k + 1
+            taken.add(mid)
+            cat = categories[i] or m.metadata.get("category") or "unknown"
+            if cat not in allowed:
+                raise ZooError(f"category {cat!r} of model {label!r} is not one of {list(allowed)}")
+            kv = dict(knob_values[i] or m.metadata.get("knob_values") or {})
+            md = dict(m.metadata, name=label, category=cat)
+            if kv:
+                md["knob_values"] = kv
+            loaded[i] = Model(m.config, m.params, md)
+            val = m.metadata.get("val_esr")
+            entries.append(ZooEntry(
+                id=mid, name=label, category=cat, knob_values={k: float(v) for k, v in kv.items()},
+                source=origin[i], sample_rate=m.sample_rate, architecture=m.config.to_dict(),
+                val_esr=float(val) if isinstance(val, (int, float)) else None, path=f"{MODELS_DIR}/{mid}",
+                added=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                description=str(m.metadata.get("description", ""))[:200]))
+        fps = np.asarray(fingerprints, np.float32) if fingerprints is not None else _fingerprint_all(loaded)
+        if fps.shape != (n, len(embed.feature_names())):
+            raise ZooError(f"fingerprints must have shape ({n}, {len(embed.feature_names())}), got {fps.shape}")
+        for e, m in zip(entries, loaded):
+            m.save(self.directory / e.path, card=False)
+        self._entries.extend(entries)
+        self._fps = np.concatenate([self._fps, fps]) if len(self._fps) else fps
+        self._write()
+        return entries
+
+    def remove(self, model_id: str) -> ZooEntry:
+        """Remove an entry and its model directory."""
+        self._check_writable()
+        e = self.entry(model_id)
+        i = self._entries.index(e)
+        self._entries.pop(i)
+        self._fps = np.delete(self._fps, i, axis=0)
+        self._models.pop(model_id, None)
+        self._write()
+        shutil.rmtree(self.directory / e.path, ignore_errors=True)
+        return e
+
+    def refresh(self) -> None:
+        """Recompute every fingerprint with this tonezoo version (after an upgrade)."""
+        self._check_writable()
+        self._fps = _fingerprint_all([self.get(e.id) for e in self._entries])
+        self._write()
+
+    # -- ranking ---------------------------------------------------------------------------
+    def _index(self, weighting: bool):
+        """(scaler, weights, NearestNeighbors) fitted on this zoo's fingerprints (cached)."""
+        if self._index_cache is not None and self._index_cache[0] == weighting:
+            return self._index_cache[1:]
+        from sklearn.neighbors import NearestNeighbors
+        fps = self.fingerprints
+        ref = fps
+        if len(fps) < MIN_ZOO_FOR_OWN_SCALER and not self.read_only:
+            try:  # a small zoo borrows the bundled zoo's spread of features
+                ref = np.concatenate([fps, Zoo.default().fingerprints])
+            except ZooError:
+                pass
+        scaler = embed.fit_scaler(ref)
+        z = scaler.transform(fps)
+        weights = embed.feature_weights(z, [e.category for e in self._entries]) if weighting \
+            else np.ones(fps.shape[1])
+        nn = NearestNeighbors().fit(z * weights)
+        self._index_cache = (weighting, scaler, weights, nn)
+        return scaler, weights, nn
+
+    def distances(self, fp: np.ndarray, *, weighting: bool = True) -> np.ndarray:
+        """Distance of fingerprint ``fp`` to every entry, in standardised (weighted) feature space."""
+        scaler, weights, _ = self._index(weighting)
+        z = scaler.transform(np.asarray(fp, np.float64)[None]) * weights
+        return np.linalg.norm(scaler.transform(self.fingerprints) * weights - z, axis=1)
+
+    def suggest(self, capture: "Capture", top: int = 5, *, shortlist: int = 16, stage2_seconds: float = 10.0,
+                weighting: bool = True, fingerprint: np.ndarray | None = None) -> list[Suggestion]:
+        """Rank this zoo's models as starting points for ``capture``.
+
+        Parameters
+        ----------
+        capture : Capture
+        top : int
+            Suggestions returned (best first).
+        shortlist : int
+            Stage 1 keeps this many nearest fingerprints; stage 2 re-ranks them by zero-shot ESR.
+            ``shortlist=0`` skips stage 2 (fingerprint distance only).
+        stage2_seconds : float
+            Audio of the capture each shortlisted model is scored on.
+        weighting : bool
+            Weight features by how well they separate the zoo's categories (:func:`embed.feature_weights`).
+        fingerprint : np.ndarray, optional
+            The capture's fingerprint if already computed.
+
+        Returns
+        -------
+        list of Suggestion, best first (``score`` = zero-shot ESR when stage 2 ran, else distance).
+        """
+        if not self._entries:
+            raise ZooError(f"{self.directory}: the zoo is empty; add models first (`tonezoo zoo add`)")
+        if top < 1:
+            raise ConfigError(f"top must be >= 1, got {top}")
+        fp = embed.fingerprint_capture(capture) if fingerprint is None else np.asarray(fingerprint)
+        scaler, weights, nn = self._index(weighting)
+        z = scaler.transform(np.asarray(fp, np.float64)[None]) * weights
+        k = min(len(self._entries), max(shortlist, top))
+        dist, idx = nn.kneighbors(z, n_neighbors=k)
+        dist, idx = dist[0], idx[0]
+        groups = _group_diffs(z[0], scaler.transform(self._fps[idx]) * weights)
+        cand = [self._entries[i] for i in idx]
+        esr = np.full(k, np.nan)
+        matched = np.full(k, np.nan)
+        notes: list[list[str]] = [[] for _ in range(k)]
+        if shortlist > 0:
+            esr, matched, notes = self._stage2(capture, cand, stage2_seconds)
+        order = np.arange(k) if shortlist <= 0 else np.lexsort((dist, esr))
+        out = []
+        for rank, j in enumerate(order[:top], 1):
+            e = cand[j]
+            ranked = f"fingerprint #{j + 1} (distance {dist[j]:.2f}; closest in {groups[j][0]}, " \
+                     f"furthest in {groups[j][1]})"
+            reason = ranked
+            if shortlist > 0:
+                reason += f"; zero-shot ESR {esr[j]:.3g} (#{rank} of {k})"
+                if matched[j] < 0.5 * esr[j]:
+                    reason += f", {matched[j]:.3g} after level matching"
+            reason = "; ".join([reason] + notes[j])
+            out.append(Suggestion(
+                rank=rank, id=e.id, name=e.name, category=e.category, distance=float(dist[j]),
+                zero_shot_esr=None if np.isnan(esr[j]) else float(esr[j]),
+                score=float(dist[j]) if shortlist <= 0 else float(esr[j]), reason=reason,
+                matched_esr=None if np.isnan(matched[j]) else float(matched[j]), fingerprint_rank=int(j + 1),
+                sample_rate=e.sample_rate, resampled=e.sample_rate != capture.sample_rate))
+        return out
+
+    def _stage2(self, capture: "Capture", cand: Sequence[ZooEntry], seconds: float):
+        """Zero-shot ESR of each candidate on the capture (grouped by architecture)."""
+        k = len(cand)
+        esr, matched = np.full(k, np.inf), np.full(k, np.inf)
+        notes: list[list[str]] = [[] for _ in range(k)]
+        groups: dict[ModelConfig, list[int]] = {}
+        for j, e in enumerate(cand):
+            groups.setdefault(e.config, []).append(j)
+        audio: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for cfg, js in groups.items():
+            rate = cfg.sample_rate
+            if rate not in audio:
+                audio[rate] = _audio_at(capture, rate, seconds)
+            x, y = audio[rate]
+            models, knobs = [], []
+            for j in js:
+                m = self.get(cand[j].id)
+                kv, note = _knobs_for(m, capture)
+                models.append(m)
+                knobs.append(kv)
+                if note:
+                    notes[j].append(note)
+                if rate != capture.sample_rate:
+                    notes[j].append(f"model runs at {rate} Hz: capture resampled from {capture.sample_rate} Hz")
+            e, g = zero_shot_esr(models, x, y, knobs=knobs, sample_rate=rate, seconds=seconds)
+            esr[js], matched[js] = e, g
+        return esr, matched, notes
+
+    # -- transfer --------------------------------------------------------------------------
+    def transfer(self, capture: "Capture", *, race: int = 0, race_epochs: int = 6, top: int = 5,
+                 shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,
+                 **train_overrides: Any) -> "TrainResult":
+        """Suggest a starting model for ``capture`` and fine-tune from it.
+
+        Parameters
+        ----------
+        capture : Capture
+        race : int
+            With ``race >= 2``, fine-tune the top ``race`` suggestions together (one vmapped run per
+            architecture) for ``race_epochs`` epochs, then continue the one with the best validation ESR.
+        top, shortlist : see :meth:`suggest`
+        progress : bool
+        **train_overrides
+            Passed to :func:`tonezoo.train.train` (``max_epochs=...``, ``patience=...``, ``config=...``).
+
+        Returns
+        -------
+        TrainResult; ``result.model.metadata`` records ``base_model`` (the zoo id started from),
+        ``suggestions`` (the ranking table) and, after a race, ``race`` (each contender's ESR).
+        """
+        from .train import train, train_many
+        sugg = list(suggestions) if suggestions is not None else \
+            self.suggest(capture, top=max(top, race), shortlist=shortlist)
+        if not sugg:
+            raise ZooError("no suggestion to start from")
+        chosen = sugg[0]
+        race_rows: list[dict[str, Any]] = []
+        if race >= 2:
+            contenders = sugg[:race]
+            inits = {s.id: self.start_model(s.id, capture) for s in contenders}
+            by_cfg: dict[ModelConfig, list[str]] = {}
+            for sid, m in inits.items():
+                by_cfg.setdefault(m.config, []).append(sid)
+            race_kw = {k: v for k, v in train_overrides.items() if k not in ("max_epochs",)}
+            for ids in by_cfg.values():
+                results = train_many(capture, [inits[i] for i in ids], progress=progress,
+                                     max_epochs=race_epochs, **race_kw)
+                race_rows += [{"id": i, "val_esr": float(r.best_val_esr), "model": r.model}
+                              for i, r in zip(ids, results)]
+            best = min(race_rows, key=lambda r: r["val_esr"])
+            chosen = next(s for s in sugg if s.id == best["id"])
+            init = best["model"]
+        else:
+            init = self.start_model(chosen.id, capture)
+        result = train(capture, init=init, progress=progress, **train_overrides)
+        md = result.model.metadata
+        md["base_model"] = chosen.id
+        md["base_model_name"] = chosen.name
+        md["suggestions"] = [{k: s.to_dict()[k] for k in ("rank", "id", "name", "category", "distance",
+                                                           "zero_shot_esr", "reason")} for s in sugg]
+        if race_rows:
+            md["race"] = [{"id": r["id"], "val_esr": r["val_esr"], "epochs": race_epochs} for r in race_rows]
+        result.source = chosen.id
+        return result
+
+    def start_model(self, model_id: str, capture: "Capture") -> Model:
+        """Zoo model ``model_id`` adapted to the capture's knobs and sample rate (see :func:`adapt_model`)."""
+        m = self.get(model_id)
+        knobs = tuple(sorted((capture.knobs or {}).keys())) if capture.knobs else ()
+        if set(knobs) == set(m.config.knobs):
+            knobs = m.config.knobs
+        out = adapt_model(m, knobs=knobs, sample_rate=capture.sample_rate)
+        out.metadata["name"] = m.name
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def _load_any(path: Path, sample_rate: int | None) -> Model:
+    if not path.exists():
+        raise ZooError(f"{path}: no such model file or directory")
+    if path.is_dir() and (path / "config.json").is_file():
+        return Model.load(path)
+    from .formats import import_model
+    return import_model(path, sample_rate=sample_rate)
+
+
+def _fingerprint_all(models: Sequence[Model]) -> np.ndarray:
+    if not models:
+        return np.zeros((0, len(embed.feature_names())), np.float32)
+    out = np.zeros((len(models), len(embed.feature_names())), np.float32)
+    groups: dict[ModelConfig, list[int]] = {}
+    for i, m in enumerate(models):
+        groups.setdefault(m.config, []).append(i)
+    for idx in groups.values():
+        out[idx] = embed.fingerprint_models([models[i] for i in idx])
+    return out
+
+
+def _knobs_for(model: Model, capture: "Capture") -> tuple[np.ndarray | None, str]:
+    """Knob values for a zero-shot run: the capture's, else the model's metadata, else 0.5 (with a note)."""
+    names = model.config.knobs
+    if not names:
+        return None, ""
+    cap = {k: float(v) for k, v in (capture.knobs or {}).items() if k in names}
+    meta = {k: float(v) for k, v in (model.metadata.get("knob_values") or {}).items() if k in names}
+    values = {k: cap.get(k, meta.get(k, 0.5)) for k in names}
+    src = "capture" if len(cap) == len(names) else "model metadata" if len(meta) == len(names) and not cap \
+        else "defaults (0.5 where unknown)"
+    text = ", ".join(f"{k}={v:g}" for k, v in values.items())
+    return np.asarray([values[k] for k in names], np.float32), f"knobs from {src}: {text}"
+
+
+def _audio_at(capture: "Capture", rate: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """The capture's x, y at ``rate`` (resampled with librosa when needed; only the needed span)."""
+    x, y = np.asarray(capture.x, np.float32), np.asarray(capture.y, np.float32)
+    if rate == capture.sample_rate:
+        return x, y
+    import librosa
+    spans = embed.select_excerpt(x.size, capture.sample_rate, max_seconds=max(seconds * 2, 1.0))
+    xs = [librosa.resample(x[s:e], orig_sr=capture.sample_rate, target_sr=rate) for s, e in spans]
+    ys = [librosa.resample(y[s:e], orig_sr=capture.sample_rate, target_sr=rate) for s, e in spans]
+    return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.float32)
+
+
+def _group_diffs(z: np.ndarray, zs: np.ndarray) -> list[tuple[str, str]]:
+    """For each candidate row, the feature groups closest to and furthest from the target ``z``."""
+    groups = embed.feature_groups()
+    names = embed.feature_names()
+    pos = {n: i for i, n in enumerate(names)}
+    out = []
+    for row in zs:
+        d = {g: float(np.sqrt(np.mean([(row[pos[n]] - z[pos[n]]) ** 2 for n in ns]))) for g, ns in groups.items()}
+        ranked = sorted(d, key=d.get)
+        out.append((ranked[0].replace("_", " "), ranked[-1].replace("_", " ")))
+    return out
+
+
+def entries_table(entries: Iterable[ZooEntry]) -> list[dict[str, Any]]:
+    """Plain rows for printing a zoo listing."""
+    return [{"id": e.id, "name": e.name, "category": e.category,
+             "knobs": ", ".join(f"{k}={v:g}" for k, v in e.knob_values.items()),
+             "rate": e.sample_rate, "arch": f"{e.architecture.get('cell', 'lstm').upper()}-"
+                                            f"{e.architecture.get('hidden_size')}",
+             "val_esr": e.val_esr} for e in entries]
