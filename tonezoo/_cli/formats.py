@@ -1,0 +1,98 @@
+"""``tonezoo import`` and ``tonezoo export``: third-party model files in and out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["register"]
+
+_FORMATS = ("agam", "aidax", "nam")
+_PLAYERS = ("neuralpi", "proteus", "chameleon", "aida-x")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="import AGAM/NeuralPi/Proteus, AIDA-X or NAM model files",
+                       description="Import model files (format detected from content) into tonezoo model "
+                                   "directories, one per file, named after the file.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="model files (.json, .nam)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to create the models in")
+    p.add_argument("--sample-rate", type=int, default=None, metavar="SR",
+                   help="training sample rate for files that do not state it (AGAM JSON; default 44100)")
+    p.add_argument("--force", action="store_true", help="replace model directories that already exist")
+    p.set_defaults(func=run_import)
+
+    q = sub.add_parser("export", help="export a model for a player (NeuralPi, Proteus, Chameleon, AIDA-X, NAM)",
+                       description="Write a tonezoo model directory as a third-party model file.")
+    q.add_argument("model", metavar="MODEL_DIR", help="tonezoo model directory")
+    q.add_argument("--format", required=True, choices=_FORMATS, help="file format to write")
+    q.add_argument("--player", choices=_PLAYERS, default=None,
+                   help="check the player's fixed architecture (agam: neuralpi/proteus/chameleon; aidax: aida-x)")
+    q.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                   help="bake this knob value into the exported model (repeat for each knob; needed for nam)")
+    q.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
+    q.set_defaults(func=run_export)
+
+
+def _describe(model) -> str:
+    cfg = model.config
+    rate = f"{cfg.sample_rate} Hz{' assumed' if model.metadata.get('sample_rate_assumed') else ''}"
+    layers = f"{cfg.num_layers}x" if cfg.num_layers > 1 else ""
+    knobs = f", knobs {', '.join(cfg.knobs)}" if cfg.knobs else ""
+    return (f"{model.metadata.get('source_format')}: {layers}{cfg.cell.upper()}-{cfg.hidden_size}"
+            f"{', skip' if cfg.skip else ''}{knobs}, {rate}")
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from ..errors import TonezooError
+    from ..formats import import_model
+    out_dir = Path(args.output)
+    seen: dict[str, str] = {}
+    failed = 0
+    for name in args.files:
+        path = Path(name)
+        target = out_dir / path.stem
+        try:
+            if path.stem in seen:
+                raise TonezooError(f"{path}: same name as {seen[path.stem]}; both would become {target}. "
+                                   "Rename one of the files")
+            seen[path.stem] = str(path)
+            if target.exists() and not args.force:
+                raise TonezooError(f"{target} already exists; pass --force to replace it")
+            model = import_model(path, sample_rate=args.sample_rate)
+            model.save(target)
+        except TonezooError as e:
+            print(f"tonezoo import: error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"imported {path} -> {target} ({_describe(model)})")
+    if failed:
+        print(f"{failed} of {len(args.files)} file(s) not imported", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _parse_knobs(items: list[str]) -> dict[str, float]:
+    from ..errors import ConfigError
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            v = float(value)
+        except ValueError:
+            v = float("nan")
+        if not sep or not name or not 0.0 <= v <= 1.0:
+            raise ConfigError(f"--knob expects NAME=VALUE with VALUE in [0, 1], got {item!r}")
+        out[name] = v
+    return out
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from ..formats import export_model
+    from ..model import Model
+    model = Model.load(args.model)
+    knobs = _parse_knobs(args.knob) or None
+    path = export_model(model, args.output, format=args.format, player=args.player, knobs=knobs)
+    print(f"exported {args.model} -> {path} ({args.format}{', for ' + args.player if args.player else ''})")
+    return 0
