@@ -33,18 +33,20 @@ import base64
 import datetime as _dt
 import hashlib
 import json
+import os
 import re
 import socket
 import threading
 import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import yaml
 
-__all__ = ["HubServer", "git_blob_sha1"]
+__all__ = ["HubServer", "git_blob_sha1", "point_client_at", "set_offline"]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -593,3 +595,87 @@ class _Handler(BaseHTTPRequestHandler):
             qs = "&".join(f"{quote(k)}={quote(v)}" for k, v in params)
             headers["Link"] = f'<{self.hub.url}/api/models?{qs}>; rel="next"'
         self._json(200, page, headers)
+
+
+def point_client_at(monkeypatch: Any, server: HubServer, home: "os.PathLike[str] | str") -> Callable[[], None]:
+    """Point the (already imported or not) ``huggingface_hub`` client at ``server`` for one test.
+
+    huggingface_hub reads ``HF_ENDPOINT``, ``HF_HOME``, ``HF_HUB_OFFLINE`` ... once, at import
+    time, and another test module may have imported it already; so this sets the environment
+    *and* patches ``huggingface_hub.constants`` (restored by ``monkeypatch``). A fresh ``home``
+    gives a fresh cache. Every HTTP request the client makes is checked to go to 127.0.0.1:
+    anything else raises before it leaves the process.
+
+    Returns
+    -------
+    restore : callable
+        Call it at teardown to put the default HTTP client back.
+    """
+    home = Path(home)
+    env = {
+        "HF_ENDPOINT": server.url,
+        "HF_HOME": str(home),
+        "HF_HUB_CACHE": str(home / "hub"),
+        "HF_TOKEN": server.token,
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HUGGING_FACE_HUB_TOKEN", "HF_TOKEN_PATH",
+                "HUGGINGFACE_HUB_CACHE", "HF_XET_CACHE", "HUGGINGFACE_CO_STAGING"):
+        monkeypatch.delenv(key, raising=False)
+
+    from huggingface_hub import constants
+    from huggingface_hub.utils import _http
+
+    patches = {
+        "ENDPOINT": server.url,
+        "HUGGINGFACE_CO_URL_TEMPLATE": server.url + "/{repo_id}/resolve/{revision}/{filename}",
+        "HF_URL_HOSTS": frozenset(constants.HF_URL_HOSTS | {"127.0.0.1"}),
+        "HF_HOME": str(home),
+        "HF_HUB_CACHE": str(home / "hub"),
+        "HUGGINGFACE_HUB_CACHE": str(home / "hub"),
+        "HF_XET_CACHE": str(home / "xet"),
+        "HF_ASSETS_CACHE": str(home / "assets"),
+        "HF_TOKEN_PATH": str(home / "token"),
+        "HF_STORED_TOKENS_PATH": str(home / "stored_tokens"),
+        "HF_HUB_OFFLINE": False,
+        "HF_HUB_DISABLE_TELEMETRY": True,
+        "HF_HUB_DISABLE_XET": True,
+    }
+    for key, value in patches.items():
+        if hasattr(constants, key):
+            monkeypatch.setattr(constants, key, value)
+
+    def only_localhost(request: Any) -> None:
+        host = request.url.host
+        if host not in ("127.0.0.1",):
+            raise RuntimeError(f"test tried to reach {host!r}: only 127.0.0.1 is allowed")
+
+    def factory():
+        client = _http.default_client_factory()
+        hooks = client.event_hooks
+        hooks["request"] = [only_localhost, *hooks.get("request", [])]
+        client.event_hooks = hooks
+        return client
+
+    _http.set_client_factory(factory)  # also closes the shared client (pooled connections)
+
+    def restore() -> None:
+        _http.set_client_factory(_http.default_client_factory)
+
+    return restore
+
+
+def set_offline(monkeypatch: Any, offline: bool = True) -> None:
+    """Switch huggingface_hub's offline mode for the rest of the test (env + constants)."""
+    from huggingface_hub import constants
+    if offline:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    else:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
