@@ -251,7 +251,8 @@ def bake_knobs(model: Model, knobs: Mapping[str, float]) -> Model:
     params = dict(model.params, layers=layers)
     config = ModelConfig(**{**model.config.to_dict(), "knobs": ()})
     metadata = dict(model.metadata)
-    metadata["knob_values"] = {n: float(v) for n, v in zip(names, k)}
+    given = {**(model.metadata.get("knob_values") or {}), **dict(knobs)}
+    metadata["knob_values"] = {n: float(given[n]) for n in names}
     metadata["baked_knobs"] = list(names)
     return Model(config, params, metadata)
 
