@@ -1,0 +1,106 @@
+"""``tonezoo capture-signal`` and ``tonezoo check-capture``: make the re-amp signal, check a recording."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("capture-signal", help="write the standard re-amp signal to play through a device",
+                       description="Write tonezoo's standard re-amp signal (sync marker, sweeps, noise bursts, "
+                                   "guitar phrases, validation section) as a 24-bit WAV, and print its layout. "
+                                   "Play it through the device, record the output at the same rate, then run "
+                                   "'tonezoo check-capture' or 'tonezoo train' on the two files.")
+    p.add_argument("output", metavar="OUT.wav", help="WAV file to write")
+    p.add_argument("--sr", type=int, choices=(44100, 48000), default=44100, help="sample rate (default 44100)")
+    p.add_argument("--seconds", type=float, default=None, metavar="N",
+                   help="total length in seconds (default 120, at least 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the guitar phrases and noise (default 0)")
+    p.set_defaults(func=run_capture_signal)
+
+    q = sub.add_parser("check-capture", help="load a capture (input + recorded output) and report what was found",
+                       description="Run every check of load_capture on an input/target pair and print the sample "
+                                   "rate, lengths, latency shift and train/validation split. Exit 2 with the "
+                                   "reason if the pair is unusable.")
+    q.add_argument("input", metavar="IN.wav", help="the dry input that was played into the device")
+    q.add_argument("target", metavar="OUT.wav", help="the recording of the device's output")
+    q.add_argument("--resample", action="store_true", help="resample the target to the input's rate if they differ")
+    q.add_argument("--channel", type=int, default=None, metavar="N", help="channel of multi-channel files (0 = left)")
+    q.add_argument("--max-latency-ms", type=float, default=100.0, metavar="MS",
+                   help="refuse a larger input-to-target delay (default 100)")
+    q.add_argument("--no-align", action="store_true", help="do not estimate or remove the delay")
+    q.add_argument("--val-fraction", type=float, default=None, metavar="F",
+                   help="validation fraction (default: the standard signal's validation section, else 0.2)")
+    q.add_argument("--limit-seconds", type=float, default=None, metavar="S",
+                   help="train on only the first S seconds")
+    q.set_defaults(func=run_check_capture)
+
+
+def _write_wav_atomic(path: Path, audio, sample_rate: int) -> None:
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".wav", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, audio, sample_rate, subtype="PCM_24", format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run_capture_signal(args: argparse.Namespace) -> int:
+    from ..signals import capture_signal, signal_layout
+
+    layout = signal_layout(args.sr, args.seconds)        # validates the length first
+    audio = capture_signal(args.sr, args.seconds, seed=args.seed)
+    out = Path(args.output)
+    _write_wav_atomic(out, audio, args.sr)
+    print(f"wrote {out} ({audio.size / args.sr:.2f} s, {args.sr} Hz, 24-bit, seed {args.seed})")
+    print(f"{'section':<18} {'start':>9} {'stop':>9} {'start s':>8} {'length s':>9}")
+    for s in layout:
+        print(f"{s.name:<18} {s.start:>9} {s.stop:>9} {s.start / args.sr:>8.2f} {s.length / args.sr:>9.2f}")
+    return 0
+
+
+def run_check_capture(args: argparse.Namespace) -> int:
+    from ..capture import load_capture
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cap = load_capture(args.input, args.target, resample=args.resample, channel=args.channel,
+                           align=not args.no_align, max_latency_ms=args.max_latency_ms,
+                           val_fraction=args.val_fraction, limit_seconds=args.limit_seconds)
+    for w in caught:
+        print(f"tonezoo check-capture: warning: {w.message}", file=sys.stderr)
+    m = cap.metadata
+    sr = cap.sample_rate
+    train_stop, val_start = cap.split_points()
+    rate = f"{sr} Hz" + (f" (target resampled from {m['target_rate']} Hz)" if m.get("resampled") else "")
+    print(f"capture      {cap.name}")
+    print(f"sample rate  {rate}")
+    print(f"input        {m['input_samples']} samples ({m['input_samples'] / m['input_rate']:.2f} s), "
+          f"{m['input_file']['subtype']}")
+    print(f"target       {m['target_samples']} samples ({m['target_samples'] / m['target_rate']:.2f} s), "
+          f"{m['target_file']['subtype']}")
+    signal = "tonezoo standard re-amp signal" if m.get("signal") == "standard" else "other (no sync marker)"
+    print(f"signal       {signal}")
+    print(f"alignment    {m['alignment']}: target shifted by {m['latency_samples']} samples "
+          f"({m['latency_ms']:.2f} ms)"
+          + (f", confidence {m['latency_confidence']:.1f}" if "latency_confidence" in m else "")
+          + (", polarity inverted" if m.get("polarity") == "inverted" else ""))
+    if "drift_samples" in m:
+        print(f"clock drift  {m['drift_samples']} samples between the start and validation markers")
+    print(f"trimmed      {m['trimmed_samples']} samples")
+    print(f"aligned      {cap.x.size} samples ({cap.duration:.2f} s)")
+    print(f"train        samples 0..{train_stop} ({cap.train_seconds:.2f} s)")
+    print(f"validation   samples {val_start}..{cap.x.size} ({cap.val_seconds:.2f} s)")
+    return 0

@@ -1,0 +1,689 @@
+"""Captures: a dry input and a device's output, validated, aligned and split.
+
+A capture is two mono signals at one sample rate: ``x``, the dry guitar re-amped into a device,
+and ``y``, what the device put out. :func:`load_capture` reads them from two audio files,
+:meth:`Capture.from_arrays` takes them from memory (virtual devices); both run the same checks and
+raise a specific :class:`~tonezoo.errors.CaptureError` subclass for every problem, naming the
+file, what is wrong and what to do.
+
+Alignment. The device (and the audio interface round trip) delays ``y``. When ``x`` is tonezoo's
+standard re-amp signal, its sync marker is found in both files (a matched filter) and gives the
+delay; otherwise a whitened cross-correlation of the whole first 30 s does. Either way the delay
+is refined on the device's best linear approximation ``h`` (the whitened cross-correlation)::
+
+    H(f) = Y(f) X*(f) / (smooth(|X(f)|^2) + lambda),   h = irfft(H)
+
+taking the strongest peak of ``|h|``, or an earlier local maximum within 2 ms before it that
+reaches half its height (a first arrival), so the aligned target never leads the input (an LSTM can learn a delay; it cannot predict).
+``|h|`` makes this immune to polarity inversion; distortion only adds uncorrelated harmonics.
+
+Split. The last ``val_fraction`` of the audio (or everything from ``val_start``: the standard
+signal's validation section) is validation; ``limit_seconds`` keeps only the first N seconds of
+the rest for training, leaving the validation audio as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import scipy.fft
+import scipy.ndimage
+
+from . import signals
+from .errors import CaptureError
+
+__all__ = [
+    "Capture",
+    "load_capture",
+    "estimate_latency",
+    "CaptureWarning",
+    "UnreadableAudioError",
+    "AudioFileNotFoundError",
+    "EmptyAudioError",
+    "StereoInputError",
+    "ChannelError",
+    "UnsupportedSampleRateError",
+    "SampleRateMismatchError",
+    "NonFiniteAudioError",
+    "SilentAudioError",
+    "ClippedTargetError",
+    "LengthMismatchError",
+    "LatencyTooLargeError",
+    "SplitError",
+    "MIN_SAMPLE_RATE",
+    "SILENCE_DBFS",
+    "MAX_TRIM_SECONDS",
+    "MIN_TRAIN_SECONDS",
+    "MIN_VAL_SECONDS",
+]
+
+MIN_SAMPLE_RATE = 16000
+SILENCE_DBFS = -70.0          # RMS below this is "silent"
+MAX_TRIM_SECONDS = 1.0        # longer length differences are an error, shorter ones are trimmed
+MIN_TRAIN_SECONDS = 1.0
+MIN_VAL_SECONDS = 0.5
+_CLIP_RUN = 3                 # this many consecutive full-scale samples mean clipping
+_LATENCY_SECONDS_ANALYSED = 30.0
+_ONSET_WINDOW_MS = 2.0
+_ONSET_FRACTION = 0.5
+_LOW_CONFIDENCE = 8.0         # peak / RMS of the lag function below this: no clear delay
+_DRIFT_WARN_MS = 0.5
+
+
+# --------------------------------------------------------------------------------------------
+# errors
+# --------------------------------------------------------------------------------------------
+
+class CaptureWarning(UserWarning):
+    """Something about a capture was fixed up (trimmed, low alignment confidence, clock drift)."""
+
+
+class UnreadableAudioError(CaptureError):
+    """An audio file is corrupt, truncated, or not WAV/FLAC/AIFF."""
+
+
+class AudioFileNotFoundError(UnreadableAudioError, FileNotFoundError):
+    """An audio file does not exist."""
+
+
+class EmptyAudioError(CaptureError):
+    """An audio file holds no samples."""
+
+
+class StereoInputError(CaptureError):
+    """A file has several different channels and no ``channel`` was chosen."""
+
+
+class ChannelError(CaptureError):
+    """The chosen ``channel`` does not exist in a file."""
+
+
+class UnsupportedSampleRateError(CaptureError):
+    """A sample rate below 16 kHz."""
+
+
+class SampleRateMismatchError(CaptureError):
+    """Input and target have different sample rates and ``resample`` is off."""
+
+
+class NonFiniteAudioError(CaptureError):
+    """NaN or infinite samples."""
+
+
+class SilentAudioError(CaptureError):
+    """The input or the target is (nearly) silent."""
+
+
+class ClippedTargetError(CaptureError):
+    """The target reaches full scale: the recording clipped."""
+
+
+class LengthMismatchError(CaptureError):
+    """Input and target lengths differ by more than one second."""
+
+
+class LatencyTooLargeError(CaptureError):
+    """The target lags (or leads) the input by more than ``max_latency_ms``."""
+
+
+class SplitError(CaptureError):
+    """The train/validation split leaves too little audio on one side."""
+
+
+# --------------------------------------------------------------------------------------------
+# the Capture
+# --------------------------------------------------------------------------------------------
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<unchanged>"
+
+
+_UNSET: Any = _Unset()
+
+
+@dataclass(eq=False)
+class Capture:
+    """An aligned input/target pair with its train/validation split.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n,), dtype=float32]
+        The dry input, aligned with ``y``.
+    y : np.ndarray [shape=(n,), dtype=float32]
+        The device output.
+    sample_rate : int
+        Hz.
+    knobs : dict of str to float
+        Knob settings of the captured device (conditioning inputs of a model).
+    name : str
+        A label (default: the target file's name).
+    metadata : dict
+        What loading found and did: source files, ``latency_samples`` shifted, ``trimmed_samples``...
+    val_fraction : float in (0, 1)
+        The last ``val_fraction`` of the audio is validation, unless ``val_start`` is set.
+    val_start : int, optional
+        Explicit first validation sample (the standard signal's validation section).
+    limit_seconds : float, optional
+        Train on only the first N seconds of the training part; validation is unchanged.
+
+    The constructor checks shapes and parameters; the split sizes are checked when a split is
+    used (``train_x``, ``val_x``, ... raise :class:`SplitError`) and at once by :func:`load_capture`
+    and :meth:`with_split`.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    sample_rate: int
+    knobs: dict[str, float] = field(default_factory=dict)
+    name: str = "capture"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    val_fraction: float = 0.2
+    val_start: int | None = None
+    limit_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        self.x = np.ascontiguousarray(self.x, dtype=np.float32)
+        self.y = np.ascontiguousarray(self.y, dtype=np.float32)
+        if self.x.ndim != 1 or self.y.ndim != 1:
+            raise CaptureError(f"capture {self.name!r}: x and y must be 1-D (mono) arrays, "
+                               f"got shapes {self.x.shape} and {self.y.shape}")
+        if self.x.shape != self.y.shape:
+            raise CaptureError(f"capture {self.name!r}: x and y must have the same length, "
+                               f"got {self.x.size} and {self.y.size} samples")
+        self.sample_rate = int(self.sample_rate)
+        if self.sample_rate <= 0:
+            raise CaptureError(f"capture {self.name!r}: sample_rate must be positive, got {self.sample_rate}")
+        self.knobs = {str(k): float(v) for k, v in (self.knobs or {}).items()}
+        if not 0.0 < float(self.val_fraction) < 1.0:
+            raise SplitError(f"capture {self.name!r}: val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.val_start is not None:
+            self.val_start = int(self.val_start)
+            if not 0 < self.val_start < self.x.size:
+                raise SplitError(f"capture {self.name!r}: val_start={self.val_start} is outside the audio "
+                                 f"(1..{self.x.size - 1} samples)")
+        if self.limit_seconds is not None and not float(self.limit_seconds) > 0:
+            raise SplitError(f"capture {self.name!r}: limit_seconds must be > 0, got {self.limit_seconds}")
+
+    # ---- split ---------------------------------------------------------------------------
+    def split_points(self) -> tuple[int, int]:
+        """``(train_stop, val_start)`` in samples: train is ``[0, train_stop)``, validation ``[val_start, n)``.
+
+        Raises
+        ------
+        SplitError
+            If training would get less than 1 s or validation less than 0.5 s.
+        """
+        n, sr = self.x.size, self.sample_rate
+        val_start = self.val_start if self.val_start is not None else int(round(n * (1.0 - self.val_fraction)))
+        train_stop = val_start
+        if self.limit_seconds is not None:
+            train_stop = min(val_start, int(round(self.limit_seconds * sr)))
+        how = (f"val_start={self.val_start}" if self.val_start is not None
+               else f"val_fraction={self.val_fraction:g}")
+        if train_stop < MIN_TRAIN_SECONDS * sr:
+            limit = f", limit_seconds={self.limit_seconds:g}" if self.limit_seconds is not None else ""
+            raise SplitError(
+                f"capture {self.name!r}: the split ({how}{limit}) leaves {train_stop / sr:.2f} s for training, "
+                f"at least {MIN_TRAIN_SECONDS:g} s is needed: use longer audio, a smaller val_fraction or a "
+                f"larger limit_seconds")
+        if n - val_start < MIN_VAL_SECONDS * sr:
+            raise SplitError(
+                f"capture {self.name!r}: the split ({how}) leaves {(n - val_start) / sr:.2f} s for validation, "
+                f"at least {MIN_VAL_SECONDS:g} s is needed: use longer audio or a larger val_fraction")
+        return train_stop, val_start
+
+    @property
+    def train_x(self) -> np.ndarray:
+        """Training input, shape (n_train,) float32."""
+        return self.x[: self.split_points()[0]]
+
+    @property
+    def train_y(self) -> np.ndarray:
+        """Training target, shape (n_train,) float32."""
+        return self.y[: self.split_points()[0]]
+
+    @property
+    def val_x(self) -> np.ndarray:
+        """Validation input, shape (n_val,) float32."""
+        return self.x[self.split_points()[1]:]
+
+    @property
+    def val_y(self) -> np.ndarray:
+        """Validation target, shape (n_val,) float32."""
+        return self.y[self.split_points()[1]:]
+
+    @property
+    def duration(self) -> float:
+        """Length of the whole capture in seconds."""
+        return self.x.size / self.sample_rate
+
+    @property
+    def train_seconds(self) -> float:
+        return self.split_points()[0] / self.sample_rate
+
+    @property
+    def val_seconds(self) -> float:
+        return (self.x.size - self.split_points()[1]) / self.sample_rate
+
+    def with_split(self, *, val_fraction: float = _UNSET, val_start: int | None = _UNSET,
+                   limit_seconds: float | None = _UNSET) -> "Capture":
+        """A copy with another split (checked at once); the audio arrays are shared, not copied.
+
+        Giving ``val_fraction`` alone clears ``val_start``, so the fraction takes effect.
+
+        Examples
+        --------
+        >>> short = capture.with_split(limit_seconds=30.0)     # doctest: +SKIP
+        """
+        changes: dict[str, Any] = {}
+        if val_fraction is not _UNSET:
+            changes["val_fraction"] = val_fraction
+            changes["val_start"] = None
+        if val_start is not _UNSET:
+            changes["val_start"] = val_start
+        if limit_seconds is not _UNSET:
+            changes["limit_seconds"] = limit_seconds
+        out = dataclasses.replace(self, metadata=dict(self.metadata), **changes)
+        out.split_points()
+        return out
+
+    def __repr__(self) -> str:
+        return (f"Capture(name={self.name!r}, sample_rate={self.sample_rate}, seconds={self.duration:.2f}, "
+                f"knobs={self.knobs}, val_fraction={self.val_fraction}, val_start={self.val_start}, "
+                f"limit_seconds={self.limit_seconds})")
+
+    @classmethod
+    def from_arrays(cls, x: np.ndarray, y: np.ndarray, sample_rate: int, *, knobs: Mapping[str, float] | None = None,
+                    name: str = "capture", align: bool = True, max_latency_ms: float = 100.0,
+                    metadata: Mapping[str, Any] | None = None, **split: Any) -> "Capture":
+        """A validated capture from arrays in memory (e.g. a virtual device's output).
+
+        Runs the checks of :func:`load_capture` (rate, finite, silent, clipped target, lengths) and
+        aligns ``y`` to ``x`` unless ``align=False``.
+
+        Parameters
+        ----------
+        x, y : np.ndarray [shape=(n,)]
+            Input and device output; float, full scale 1.0.
+        sample_rate : int >= 16000
+        knobs, name, metadata
+            Stored on the capture.
+        align : bool
+            Estimate and remove the delay of ``y`` (standard signal markers are used when found).
+        max_latency_ms : float
+            Refuse a larger delay.
+        **split
+            ``val_fraction``, ``val_start``, ``limit_seconds``.
+        """
+        xa, ya = (_as_mono_array(a, f"<array {label}>") for a, label in ((x, "x"), (y, "y")))
+        for a, label in ((xa, "x"), (ya, "y")):
+            _check_samples(a, f"<array {label}>", sample_rate)
+        _check_clipping(ya, "<array y>", full_scale=1.0)
+        meta = dict(metadata or {})
+        meta.update(input_rate=int(sample_rate), target_rate=int(sample_rate), resampled=False)
+        return _assemble(xa, ya, int(sample_rate), "<array x>", "<array y>", align=align,
+                         max_latency_ms=max_latency_ms, knobs=knobs, name=name, metadata=meta, split=split)
+
+
+# --------------------------------------------------------------------------------------------
+# checks
+# --------------------------------------------------------------------------------------------
+
+def _as_mono_array(a: np.ndarray, label: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim == 2 and 1 in a.shape:
+        a = a.reshape(-1)
+    if a.ndim != 1:
+        raise StereoInputError(f"{label}: expected a mono 1-D array, got shape {a.shape}: pass one channel "
+                               f"(e.g. audio[:, 0])")
+    if not np.issubdtype(a.dtype, np.floating):
+        raise CaptureError(f"{label}: expected float audio (full scale 1.0), got dtype {a.dtype}: convert with "
+                           f"audio / np.iinfo(audio.dtype).max")
+    if a.size == 0:
+        raise EmptyAudioError(f"{label}: the array holds no samples")
+    return a.astype(np.float32, copy=False)
+
+
+def _check_rate(sample_rate: int, label: str) -> None:
+    if sample_rate < MIN_SAMPLE_RATE:
+        raise UnsupportedSampleRateError(
+            f"{label}: sample rate {sample_rate} Hz is below the {MIN_SAMPLE_RATE} Hz tonezoo supports (guitar "
+            f"tone needs the top octaves): record or export at 44100 or 48000 Hz")
+
+
+def _check_samples(a: np.ndarray, label: str, sample_rate: int) -> None:
+    """Rate, NaN/Inf and silence checks shared by files and arrays."""
+    _check_rate(sample_rate, label)
+    bad = ~np.isfinite(a)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise NonFiniteAudioError(
+            f"{label}: {int(bad.sum())} samples are NaN or infinite (first at {first / sample_rate:.3f} s, "
+            f"sample {first}): a plug-in or export produced invalid floats; re-export as 24-bit integer WAV "
+            f"or remove the offending plug-in")
+    rms = float(np.sqrt(np.mean(np.square(a, dtype=np.float64))))
+    if rms < 10 ** (SILENCE_DBFS / 20):
+        level = 20 * np.log10(rms) if rms > 0 else -np.inf
+        raise SilentAudioError(
+            f"{label}: the audio is silent (RMS {level:.1f} dBFS, below {SILENCE_DBFS:g} dBFS): check that the "
+            f"right file/track was exported and that the device and interface input were actually recording")
+
+
+def _check_clipping(y: np.ndarray, label: str, *, full_scale: float) -> None:
+    """Refuse a target over full scale, or with runs of samples at full scale (clipped)."""
+    over = np.abs(y) > 1.0
+    at_full = np.abs(y) >= full_scale - 1e-7
+    runs = np.convolve(at_full.astype(np.int8), np.ones(_CLIP_RUN, np.int8), mode="valid") >= _CLIP_RUN \
+        if y.size >= _CLIP_RUN else np.zeros(0, bool)
+    if over.any() or runs.any():
+        peak = float(np.max(np.abs(y)))
+        what = (f"{int(over.sum())} samples exceed full scale (peak {20 * np.log10(peak):+.1f} dBFS)" if over.any()
+                else f"{int(at_full.sum())} samples sit at full scale in runs of {_CLIP_RUN} or more")
+        raise ClippedTargetError(
+            f"{label}: the target clipped ({what}); a model would learn the clipping of your interface, not "
+            f"the device: record again with the device output or the interface input gain lower, peaks below "
+            f"-1 dBFS")
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+# --------------------------------------------------------------------------------------------
+
+def _full_scale(subtype: str) -> float:
+    """Largest positive value an integer subtype reads as (e.g. 32767/32768 for PCM_16), 1.0 for floats."""
+    if subtype.startswith("PCM_") and subtype[4:].isdigit():
+        return 1.0 - 2.0 ** -(int(subtype[4:]) - 1)
+    if subtype == "PCM_U8":
+        return 1.0 - 2.0 ** -7
+    return 1.0
+
+
+def _read(path: Path, label: str, channel: int | None) -> tuple[np.ndarray, int, dict[str, Any]]:
+    import soundfile as sf
+
+    if not path.exists():
+        raise AudioFileNotFoundError(f"{label} file {str(path)!r} does not exist: check the path")
+    if path.is_dir():
+        raise UnreadableAudioError(f"{label} file {str(path)!r} is a directory, not an audio file")
+    try:
+        with sf.SoundFile(str(path)) as f:
+            sample_rate, subtype, fmt, channels = f.samplerate, f.subtype, f.format, f.channels
+            data = f.read(dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
+        size = path.stat().st_size
+        raise UnreadableAudioError(
+            f"{label} file {str(path)!r} ({size} bytes) cannot be read as audio ({e}): it is corrupt, "
+            f"truncated, or not WAV/FLAC/AIFF; export it again (24-bit WAV is safest)") from None
+    name = f"{label} file {str(path)!r}"
+    if data.shape[0] == 0:
+        raise EmptyAudioError(f"{name} holds no samples (0 frames): the recording or export failed; export it again")
+    info: dict[str, Any] = {"format": fmt, "subtype": subtype, "channels": channels}
+    if channels > 1:
+        if channel is None:
+            if all(np.array_equal(data[:, 0], data[:, c]) for c in range(1, channels)):
+                channel = 0           # identical channels: a mono signal stored as stereo
+                info["dual_mono"] = True
+            else:
+                raise StereoInputError(
+                    f"{name} has {channels} different channels; tonezoo needs one: pass channel=0 (left) or "
+                    f"channel=1 (right) (--channel on the command line), or export the file as mono")
+        if not 0 <= channel < channels:
+            raise ChannelError(f"{name} has {channels} channels (0..{channels - 1}); channel={channel} does not "
+                               f"exist")
+        info["channel"] = channel
+        mono = data[:, channel]
+    else:
+        mono = data[:, 0]
+    return np.ascontiguousarray(mono), int(sample_rate), info
+
+
+# --------------------------------------------------------------------------------------------
+# latency
+# --------------------------------------------------------------------------------------------
+
+def _lag_function(x: np.ndarray, y: np.ndarray, sample_rate: int, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """Whitened cross-correlation (the device's best linear impulse response) at lags -max_lag..max_lag.
+
+    Returns (lags (2 max_lag + 1,), h (2 max_lag + 1,)).
+    """
+    n = min(x.size, y.size)
+    nfft = scipy.fft.next_fast_len(n + max_lag + 1, real=True)
+    xf = scipy.fft.rfft(x[:n].astype(np.float64), nfft)
+    yf = scipy.fft.rfft(y[:n].astype(np.float64), nfft)
+    df = sample_rate / nfft
+    power = scipy.ndimage.uniform_filter1d(np.abs(xf) ** 2, size=max(3, int(20.0 / df) | 1), mode="nearest")
+    f = np.arange(xf.size) * df
+    band = np.clip((f - 30.0) / 30.0, 0.0, 1.0)          # ignore DC and rumble below ~60 Hz
+    cross = yf * np.conj(xf) * band / (power + 1e-3 * np.mean(power) + 1e-30)
+    h = scipy.fft.irfft(cross, nfft)
+    lags = np.arange(-max_lag, max_lag + 1)
+    return lags, h[lags]
+
+
+def estimate_latency(x: np.ndarray, y: np.ndarray, sample_rate: int, *, max_lag: int | None = None,
+                     around: int | None = None, tolerance: int | None = None) -> tuple[int, dict[str, Any]]:
+    """Delay of ``y`` relative to ``x``, in samples (negative: ``y`` leads).
+
+    Parameters
+    ----------
+    x, y : np.ndarray [shape=(n,)]
+        Input and device output; only the first 30 s are analysed.
+    sample_rate : int
+    max_lag : int, optional
+        Largest delay searched, either way (default: 2 s, or less for short audio).
+    around, tolerance : int, optional
+        Search only ``around +- tolerance`` (a coarse delay from the sync markers).
+
+    Returns
+    -------
+    lag : int
+        The strongest peak of ``|h|``, or an earlier local maximum of ``|h|`` within 2 ms before it
+        that reaches half its height (a first arrival).
+    info : dict
+        ``confidence`` (peak over RMS of ``|h|`` in the searched range; below 8 means no clear
+        delay), ``polarity`` (+1 or -1), ``peak_lag``.
+    """
+    n = min(x.size, y.size, int(_LATENCY_SECONDS_ANALYSED * sample_rate))
+    if around is not None:
+        tol = tolerance if tolerance is not None else int(0.005 * sample_rate)
+        max_lag = abs(int(around)) + tol
+    elif max_lag is None:
+        max_lag = int(2.0 * sample_rate)
+    max_lag = max(1, min(int(max_lag), n - 1))
+    # the analysed windows start together; a large delay just moves the peak
+    lags, h = _lag_function(x[:n], y[:n], sample_rate, max_lag)
+    mag = np.abs(h)
+    if around is not None:
+        keep = np.abs(lags - around) <= tol
+        lags, h, mag = lags[keep], h[keep], mag[keep]
+    p = int(np.argmax(mag))
+    confidence = float(mag[p] / (np.sqrt(np.mean(mag ** 2)) + 1e-30))
+    # an earlier arrival (a separate local maximum) reaching half the peak wins: the aligned
+    # target must not lead the input
+    window = int(round(_ONSET_WINDOW_MS * 1e-3 * sample_rate))
+    lo = max(1, p - window)
+    seg = mag[lo: p + 1]
+    local_max = (seg >= mag[lo - 1: p]) & (seg >= mag[lo + 1: p + 2] if p + 2 <= mag.size else True)
+    candidates = np.flatnonzero(local_max & (seg >= _ONSET_FRACTION * mag[p]))
+    onset = lo + int(candidates[0]) if candidates.size else p
+    return int(lags[onset]), {"confidence": confidence, "polarity": 1 if h[p] >= 0 else -1,
+                              "peak_lag": int(lags[p])}
+
+
+def _align(x: np.ndarray, y: np.ndarray, sample_rate: int, y_label: str, max_latency_ms: float,
+           meta: dict[str, Any]) -> tuple[int, int | None]:
+    """Find the delay (markers first, else correlation) and the validation start, in x's samples."""
+    sr = sample_rate
+    val_start = None
+    mx = signals.find_sync_marker(x, sr, search=(0, int(30 * sr)))
+    my = None
+    if mx is not None:
+        meta["signal"] = "standard"
+        meta["marker_input"] = mx
+        my = signals.find_sync_marker(y, sr, search=(max(0, mx - sr), mx + 5 * sr))
+        if my is None:
+            warnings.warn(f"{y_label}: the input is tonezoo's standard signal but its sync marker was not found in "
+                          f"the target; aligning by cross-correlation instead", CaptureWarning, stacklevel=3)
+    if my is not None:
+        meta["marker_target"] = my
+        lag, info = estimate_latency(x, y, sr, around=my - mx, tolerance=int(0.005 * sr))
+        meta["alignment"] = "marker"
+        vx = signals.find_sync_marker(x, sr, which="validation", search=(mx, x.size))
+        if vx is not None:
+            val_start = vx + int(round(signals.MARKER_SECONDS * sr))
+            meta["validation_marker_input"] = vx
+            vy = signals.find_sync_marker(y, sr, which="validation",
+                                          search=(vx + my - mx - int(0.1 * sr), vx + my - mx + int(0.1 * sr)))
+            if vy is not None:
+                drift = (vy - vx) - (my - mx)
+                meta["drift_samples"] = int(drift)
+                if abs(drift) > _DRIFT_WARN_MS * 1e-3 * sr:
+                    warnings.warn(
+                        f"{y_label}: the target drifts by {drift} samples against the input between the start and "
+                        f"validation markers: playback and recording ran on different clocks; record through one "
+                        f"audio interface", CaptureWarning, stacklevel=3)
+    else:
+        lag, info = estimate_latency(x, y, sr)
+        meta["alignment"] = "correlation"
+    meta["latency_confidence"] = round(info["confidence"], 2)
+    meta["polarity"] = "inverted" if info["polarity"] < 0 else "normal"
+    max_lag = int(max_latency_ms * 1e-3 * sr)
+    if abs(lag) > max_lag:
+        low = info["confidence"] < _LOW_CONFIDENCE
+        raise LatencyTooLargeError(
+            f"{y_label}: the target {'lags' if lag > 0 else 'leads'} the input by {abs(lag)} samples "
+            f"({abs(lag) / sr * 1e3:.1f} ms), more than max_latency_ms={max_latency_ms:g}"
+            + (" (and no clear delay was found: are these two files one re-amp take?)" if low else "")
+            + ": export both files from the same start point, bypass latency-adding plug-ins, or pass a larger "
+              "max_latency_ms if the delay is real")
+    if info["confidence"] < _LOW_CONFIDENCE and meta["alignment"] == "correlation":
+        warnings.warn(f"{y_label}: no clear delay between input and target (confidence {info['confidence']:.1f}); "
+                      f"shifted by {lag} samples anyway: check that the files are one re-amp take",
+                      CaptureWarning, stacklevel=3)
+    return lag, val_start
+
+
+def _assemble(x: np.ndarray, y: np.ndarray, sample_rate: int, x_label: str, y_label: str, *, align: bool,
+              max_latency_ms: float, knobs: Mapping[str, float] | None, name: str,
+              metadata: dict[str, Any], split: Mapping[str, Any]) -> Capture:
+    """Length check, alignment, trimming, split: the part shared by files and arrays."""
+    unknown = set(split) - {"val_fraction", "val_start", "limit_seconds"}
+    if unknown:
+        raise TypeError(f"unexpected split arguments {sorted(unknown)}: use val_fraction, val_start, limit_seconds")
+    sr = sample_rate
+    diff = abs(x.size - y.size)
+    if diff > MAX_TRIM_SECONDS * sr:
+        raise LengthMismatchError(
+            f"{x_label} has {x.size / sr:.2f} s and {y_label} has {y.size / sr:.2f} s ({diff / sr:.2f} s apart, more "
+            f"than {MAX_TRIM_SECONDS:g} s): the target must be the recording of this input; export both over the "
+            f"same time range")
+    meta = dict(metadata)
+    lag, val_start = 0, None
+    if align:
+        lag, val_start = _align(x, y, sr, y_label, max_latency_ms, meta)
+    else:
+        meta["alignment"] = "none"
+    if lag >= 0:
+        y = y[lag:]
+    else:
+        x = x[-lag:]
+        val_start = None if val_start is None else val_start + lag
+    n = min(x.size, y.size)
+    meta["latency_samples"] = int(lag)
+    meta["latency_ms"] = round(lag / sr * 1e3, 3)
+    meta["trimmed_samples"] = int(max(x.size, y.size) - n)
+    if diff:
+        warnings.warn(f"{x_label} and {y_label} differ in length by {diff} samples ({diff / sr * 1e3:.0f} ms); "
+                      f"trimmed to the common {n / sr:.2f} s", CaptureWarning, stacklevel=3)
+    split = dict(split)
+    if val_start is not None and "val_start" not in split and "val_fraction" not in split and 0 < val_start < n:
+        split["val_start"] = val_start
+    return Capture(x[:n], y[:n], sr, knobs=dict(knobs or {}), name=name, metadata=meta, **split)
+
+
+# --------------------------------------------------------------------------------------------
+# load_capture
+# --------------------------------------------------------------------------------------------
+
+def load_capture(input_path: str | os.PathLike, target_path: str | os.PathLike, *, resample: bool = False,
+                 channel: int | None = None, align: bool = True, max_latency_ms: float = 100.0,
+                 val_fraction: float | None = None, limit_seconds: float | None = None,
+                 knobs: Mapping[str, float] | None = None, name: str | None = None) -> Capture:
+    """Read, check, align and split a capture from two audio files.
+
+    Parameters
+    ----------
+    input_path : path
+        The dry input that was played into the device (WAV, FLAC or AIFF, any bit depth).
+    target_path : path
+        The recording of the device's output, same format rules.
+    resample : bool
+        If the rates differ, resample the target to the input's rate (librosa) instead of failing.
+    channel : int, optional
+        Channel to use from multi-channel files (0 = left). Files whose channels are all
+        identical are accepted as mono without it.
+    align : bool
+        Remove the target's delay (sync markers of the standard signal, else cross-correlation).
+    max_latency_ms : float
+        Refuse a larger delay.
+    val_fraction : float in (0, 1), optional
+        The last fraction of the audio is validation. Default: the standard signal's validation
+        section when the input is tonezoo's standard signal, else 0.2. Giving it overrides both.
+    limit_seconds : float, optional
+        Train on only the first N seconds (validation unchanged).
+    knobs : dict, optional
+        Knob settings of the device during the recording.
+    name : str, optional
+        Default: the target file's stem.
+
+    Returns
+    -------
+    Capture
+        ``metadata`` records the files, rates, ``latency_samples`` shifted, ``trimmed_samples``,
+        ``alignment`` ("marker", "correlation" or "none"), ``signal`` ("standard" if recognised).
+
+    Raises
+    ------
+    CaptureError
+        One of the subclasses in this module, naming the file, the problem and the fix.
+
+    Examples
+    --------
+    >>> cap = load_capture("di.wav", "amp.wav", limit_seconds=30)      # doctest: +SKIP
+    >>> cap.metadata["latency_samples"], cap.train_seconds, cap.val_seconds  # doctest: +SKIP
+    (112, 30.0, 24.0)
+    """
+    xp, yp = Path(input_path), Path(target_path)
+    x, sr_x, x_info = _read(xp, "input", channel)
+    y, sr_y, y_info = _read(yp, "target", channel)
+    x_label, y_label = f"input file {str(xp)!r}", f"target file {str(yp)!r}"
+    _check_samples(x, x_label, sr_x)
+    _check_samples(y, y_label, sr_y)
+    _check_clipping(y, y_label, full_scale=_full_scale(y_info["subtype"]))
+    resampled = False
+    if sr_x != sr_y:
+        if not resample:
+            raise SampleRateMismatchError(
+                f"{x_label} is {sr_x} Hz but {y_label} is {sr_y} Hz: pass resample=True (--resample) to resample "
+                f"the target to {sr_x} Hz, or record the target at {sr_x} Hz")
+        import librosa
+
+        y = librosa.resample(y, orig_sr=sr_y, target_sr=sr_x).astype(np.float32)
+        resampled = True
+    meta = {"input_path": str(xp), "target_path": str(yp), "input_rate": sr_x, "target_rate": sr_y,
+            "resampled": resampled, "input_file": x_info, "target_file": y_info,
+            "input_samples": int(x.size), "target_samples": int(y.size)}
+    split: dict[str, Any] = {} if val_fraction is None else {"val_fraction": val_fraction}
+    if limit_seconds is not None:
+        split["limit_seconds"] = limit_seconds
+    capture = _assemble(x, y, sr_x, x_label, y_label, align=align, max_latency_ms=max_latency_ms, knobs=knobs,
+                        name=name if name is not None else yp.stem, metadata=meta, split=split)
+    capture.split_points()
+    return capture
