@@ -627,7 +627,7 @@ def pull_into_zoo(zoo: Any, *, filter: str | Iterable[str] | None = "tonezoo", s
     Parameters
     ----------
     zoo : tonezoo.Zoo
-        Anything with ``add(model)`` and ``list()``.
+        Anything with ``add(model, source=...)`` and ``list()`` (``add_many`` is used when present).
     filter, search, author, limit, token, cache_dir
         As in :func:`list_hub_models`.
 
@@ -639,6 +639,7 @@ def pull_into_zoo(zoo: Any, *, filter: str | Iterable[str] | None = "tonezoo", s
                             cache_dir=cache_dir)
     report = PullReport(offline=offline)
     have = _zoo_hub_repos(zoo)
+    ready: list[tuple[str, Any]] = []
     for item in listed:
         if item.repo_id in have:
             report.skipped.append((item.repo_id, "already in the zoo"))
@@ -646,13 +647,30 @@ def pull_into_zoo(zoo: Any, *, filter: str | Iterable[str] | None = "tonezoo", s
         try:
             fetched = _fetch(item.repo_id, revision=None, token=token, cache_dir=cache_dir, force_download=False)
             model = _load_fetched(fetched, item.repo_id)
-            if not model.metadata.get("name"):
-                model.metadata["name"] = item.repo_id
-            report.offline = report.offline or fetched.from_cache
-            report.entries.append(zoo.add(model))
-        except (HubError, ModelFileError, ConfigError, ZooError) as e:
+        except (HubError, ModelFileError, ConfigError) as e:
             report.skipped.append((item.repo_id, str(e)))
             logger.warning("skipped %s: %s", item.repo_id, e)
             continue
-        report.added.append(item.repo_id)
+        if not model.metadata.get("name"):
+            model.metadata["name"] = item.repo_id.split("/")[-1]
+        report.offline = report.offline or fetched.from_cache
+        ready.append((item.repo_id, model))
+    if not ready:
+        return report
+    sources = [f"hf://{repo_id}" for repo_id, _ in ready]
+    if hasattr(zoo, "add_many"):
+        try:  # one batch: the zoo fingerprints all models together
+            report.entries.extend(zoo.add_many([m for _, m in ready], sources=sources))
+            report.added.extend(repo_id for repo_id, _ in ready)
+            return report
+        except (ZooError, ConfigError) as e:
+            logger.info("adding the batch failed (%s); adding models one by one", e)
+    for (repo_id, model), source in zip(ready, sources):
+        try:
+            report.entries.append(zoo.add(model, source=source))
+        except (ZooError, ConfigError, ModelFileError) as e:
+            report.skipped.append((repo_id, str(e)))
+            logger.warning("skipped %s: %s", repo_id, e)
+            continue
+        report.added.append(repo_id)
     return report
