@@ -15,7 +15,7 @@ from tonezoo.cli import main
 from tonezoo.errors import FormatError, UnsupportedArchitectureError
 from tonezoo.formats import detect_format, export_model, import_model, list_formats, register_format
 from tonezoo.formats._common import MAX_FILE_BYTES, bake_knobs, probe_signal
-from tonezoo.model import Model, ModelConfig
+from tonezoo.model import Model, ModelConfig, unflatten_params
 
 FIXTURES = Path(__file__).parents[1].parent / "shared" / "fixtures"
 needs_fixtures = pytest.mark.skipif(
@@ -44,16 +44,20 @@ def _write(path: Path, doc) -> Path:
 
 
 def _random_model(seed: int = 0, **cfg) -> Model:
-    """A small model with every parameter non-trivial (including b_hh and the initial state)."""
+    """A small model with every parameter non-trivial (including b_hh and the initial state).
+
+    Built with numpy from the config's parameter shapes (no Flax init: fast for many configs).
+    """
     base = dict(hidden_size=8, sample_rate=48000)
     base.update(cfg)
-    model = Model.create(ModelConfig(**base), seed=seed, name=f"test-{seed}")
+    config = ModelConfig(**base)
     rng = np.random.default_rng(seed)
-    layers = [{k: jnp.asarray(np.asarray(v) + rng.normal(0, 0.05, np.shape(v)).astype(np.float32))
-               for k, v in lay.items()} for lay in model.params["layers"]]
-    dense = {"w": model.params["dense"]["w"], "b": jnp.asarray(np.float32(0.01))}
-    params = dict(model.params, layers=layers, dense=dense)
-    return Model(model.config, params, model.metadata)
+    bound = 1.0 / np.sqrt(config.hidden_size)
+    flat = {name: rng.uniform(-bound, bound, shape).astype(np.float32)
+            for name, shape in config.param_shapes().items()}
+    flat["h0"] *= 0.1
+    flat["c0"] *= 0.1
+    return Model(config, unflatten_params(flat, config), {"name": f"test-{seed}"})
 
 
 # -- fixtures reproduce their reference outputs ------------------------------------------------
@@ -211,7 +215,8 @@ def _keras_gru(doc: dict, x: np.ndarray) -> np.ndarray:
 
 def test_aidax_gru_matches_keras_semantics_and_round_trips(tmp_path: Path) -> None:
     model = _random_model(2, cell="gru", skip=False)
-    model = Model(model.config, dict(model.params, h0=jnp.zeros_like(model.params["h0"])), model.metadata)
+    model = Model(model.config, dict(model.params, h0=jnp.zeros_like(model.params["h0"]),
+                                     c0=jnp.zeros_like(model.params["c0"])), model.metadata)
     doc = _load(export_model(model, tmp_path / "g.json", format="aidax"))
     assert np.asarray(doc["layers"][0]["weights"][2]).shape == (2, 24)
     x = probe_signal(400)
