@@ -77,6 +77,10 @@ def test_push_then_from_pretrained_reproduces_output(hub, dry):
     assert all(auth for method, path, auth in hub.requests if method == "POST" and "commit" in path)
     fetched = {p.rsplit("/", 1)[-1] for m, p, _ in hub.requests if m == "GET" and "/resolve/" in p}
     assert fetched == {"config.json", "model.safetensors"}
+    # a loaded model pushed elsewhere does not carry its old Hub provenance along
+    loaded.push_to_hub("alice/copy")
+    assert "hub_repo" not in json.loads(hub.file("alice/copy", "config.json"))["metadata"]
+    assert tonezoo.Model.from_pretrained("alice/copy").metadata["hub_repo"] == "alice/copy"
 
 
 def test_push_again_adds_a_commit_and_revision_pins_the_old_one(hub, dry):

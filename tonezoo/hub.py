@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 MAX_CARD_BYTES = 1 << 20
+_PROVENANCE_KEYS = ("hub_repo", "hub_revision")
 _REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
 
 
@@ -333,6 +334,10 @@ def push_to_hub(model: Any, repo_id: str, *, private: bool = False, token: str |
     _check_repo_id(repo_id)
     if is_offline():
         raise HubError(f"cannot push to {repo_id!r}: offline mode is on (HF_HUB_OFFLINE); unset it to publish")
+    # where a loaded copy came from is filled in on load; a stale value must not be published
+    model = model.copy()
+    for key in _PROVENANCE_KEYS:
+        model.metadata.pop(key, None)
     with tempfile.TemporaryDirectory(prefix="tonezoo-push-") as tmp:
         stage = model.save(Path(tmp) / "model", card=False)
         text = render_card(model, repo_id=repo_id)
@@ -418,7 +423,7 @@ def _load_fetched(fetched: _Fetched, repo_id: str):
         model = load_model_dir(fetched.directory)
     except ModelFileError as e:
         raise HubError(f"refusing model {repo_id!r}: {e}") from None
-    model.metadata.setdefault("hub_repo", repo_id)
+    model.metadata["hub_repo"] = repo_id
     model.metadata["hub_revision"] = fetched.commit
     return model
 
