@@ -599,7 +599,7 @@ def _assemble(x: np.ndarray, y: np.ndarray, sample_rate: int, x_label: str, y_la
     meta["latency_samples"] = int(lag)
     meta["latency_ms"] = round(lag / sr * 1e3, 3)
     meta["trimmed_samples"] = int(max(x.size, y.size) - n)
-    if diff:
+    if diff and abs(x.size - y.size) > 0.002 * sr:     # more than the delay explains
         warnings.warn(f"{x_label} and {y_label} differ in length by {diff} samples ({diff / sr * 1e3:.0f} ms); "
                       f"trimmed to the common {n / sr:.2f} s", CaptureWarning, stacklevel=3)
     split = dict(split)
