@@ -487,7 +487,7 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
     n_models = len(params_list)
     tx = _optimizer(tcfg)
     plateau = _plateau(tcfg)
-    splits = [_split(jax.tree.map(jnp.asarray, p)) for p in params_list]
+    splits = [_split(jax.tree.map(jnp.array, p)) for p in params_list]  # copies: the epoch program donates
     if many:
         trainable = stack_params([s[0] for s in splits])
         frozen = stack_params([s[1] for s in splits])

@@ -1,0 +1,77 @@
+"""`tonezoo train` and `tonezoo process` end to end on real WAV files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tonezoo.cli import main
+from tonezoo.model import Model
+
+
+@pytest.fixture(scope="module")
+def wavs(tmp_path_factory, od_arrays):
+    x, y, sr = od_arrays
+    d = tmp_path_factory.mktemp("wavs")
+    sf.write(d / "in.wav", x, sr, subtype="PCM_24")
+    sf.write(d / "out.wav", y, sr, subtype="PCM_24")
+    return d / "in.wav", d / "out.wav"
+
+
+@pytest.fixture(scope="module")
+def trained_dir(wavs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("models") / "od"
+    rc = main(["train", str(wavs[0]), str(wavs[1]), "-o", str(out), "--epochs", "4", "--hidden", "6", "--quiet"])
+    assert rc == 0
+    return out
+
+
+def test_train_writes_a_model_and_json_summary(wavs, tmp_path, capsys):
+    out = tmp_path / "m"
+    rc = main(["train", str(wavs[0]), str(wavs[1]), "-o", str(out), "--epochs", "2", "--hidden", "6",
+               "--json", "--quiet", "--plot", str(tmp_path / "loss.png")])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("first_val_esr", "best_val_esr", "epochs", "seconds", "stop_reason", "model", "from"):
+        assert key in summary
+    assert summary["epochs"] == 2 and summary["from"] is None and summary["model"] == str(out)
+    assert summary["best_val_esr"] <= summary["first_val_esr"]
+    m = Model.load(out)
+    assert m.config.hidden_size == 6 and m.metadata["val_esr"] == pytest.approx(summary["best_val_esr"], rel=1e-4)
+    assert (tmp_path / "loss.png").stat().st_size > 1000
+
+
+def test_fine_tune_from_a_model_directory(wavs, trained_dir, tmp_path, capsys):
+    src = Model.load(trained_dir)
+    rc = main(["train", str(wavs[0]), str(wavs[1]), "-o", str(tmp_path / "ft"), "--from", str(trained_dir),
+               "--epochs", "2", "--json", "--quiet"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["from"] == str(trained_dir)
+    assert summary["first_val_esr"] == pytest.approx(src.metadata["val_esr"], rel=1e-3)
+    assert Model.load(tmp_path / "ft").metadata["base_model"]
+
+
+def test_bad_inputs_exit_2_with_a_message(wavs, trained_dir, tmp_path, capsys):
+    rc = main(["train", str(tmp_path / "nope.wav"), str(wavs[1]), "-o", str(tmp_path / "x"), "--quiet"])
+    assert rc == 2
+    assert "nope.wav" in capsys.readouterr().err
+    rc = main(["train", str(wavs[0]), str(wavs[1]), "-o", str(tmp_path / "x"), "--from", str(trained_dir),
+               "--hidden", "20", "--quiet"])
+    assert rc == 2
+    assert "same architecture" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    rc = main(["train", str(wavs[0]), str(wavs[1]), "-o", str(tmp_path / "x"), "--knob", "gain=7", "--quiet"])
+    assert rc == 2
+
+
+def test_process_runs_the_model(wavs, trained_dir, tmp_path, capsys):
+    out = tmp_path / "wet.wav"
+    assert main(["process", str(trained_dir), str(wavs[0]), str(out)]) == 0
+    y, sr = sf.read(out, dtype="float32")
+    x, _ = sf.read(wavs[0], dtype="float32")
+    np.testing.assert_allclose(y, Model.load(trained_dir).process(x), atol=1e-6)
+    assert main(["process", str(tmp_path / "missing"), str(wavs[0]), str(out)]) == 2
