@@ -14,7 +14,7 @@ Feature groups (``feature_names()`` lists them in order):
   coherence in the same bands (1 for a linear device, lower the more the device distorts);
   ``nonlinear_residual_db`` - the part of the output no linear filter explains;
 * level behaviour: a quadratic fit of frame output level against frame input level
-  (``level_slope``, ``level_curvature``, ``level_gain_at_-20db``), the spread ratio of the levels;
+  (``level_slope``, ``level_gain_at_-20db``), the spread ratio of the levels;
 * ``d_flatness``, ``d_centroid``, ``d_rolloff``, ``d_bandwidth``, ``d_contrast_X``,
   ``d_crest_db``, ``d_hf_ratio``: changes of librosa spectral descriptors from input to output;
 * ``d_skewness``, ``peak_asymmetry``: output asymmetry (even-harmonic proxy);
@@ -61,8 +61,8 @@ FMIN, FMAX = 40.0, 16000.0
 N_FFT = 2048
 HOP = 512
 ENV_HOP = 256
-LIN_BANDS = np.array([40.0, 100.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0])
-N_CONTRAST = 7               # librosa.feature.spectral_contrast: 6 bands + 1
+LIN_BANDS = np.array([100.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0])
+CONTRAST_BANDS = (4, 5, 6)   # of librosa.feature.spectral_contrast (6 bands + 1); the lower ones follow the song
 ACTIVE_DB = -45.0            # frames within this many dB of the loudest input frame are "active"
 EPS = 1e-10
 PROBE_SECONDS = 8.0
@@ -76,9 +76,9 @@ def feature_groups() -> dict[str, list[str]]:
         "spectral_transfer": [f"transfer_mel_{i:02d}" for i in range(N_MELS)] + ["gain_db"],
         "linear_filter": [f"lin_gain_{b}" for b in lin],
         "nonlinearity": [f"coherence_{b}" for b in lin] + ["nonlinear_residual_db"],
-        "level": ["level_slope", "level_curvature", "level_gain_at_-20db", "level_spread_ratio"],
+        "level": ["level_slope", "level_gain_at_-20db", "level_spread_ratio"],
         "spectral_shape": ["d_flatness", "d_centroid", "d_rolloff", "d_bandwidth", "d_hf_ratio", "d_crest_db"]
-                          + [f"d_contrast_{i}" for i in range(N_CONTRAST)],
+                          + [f"d_contrast_{i}" for i in CONTRAST_BANDS],
         "asymmetry": ["d_skewness", "peak_asymmetry"],
         "envelope": ["env_corr", "env_lag_ms", "env_attack_slope", "env_release_slope"],
     }
@@ -195,7 +195,7 @@ def _linear_features(x: np.ndarray, y: np.ndarray, sample_rate: int) -> tuple[np
 
 
 def _level_features(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Output level vs input level per frame: quadratic fit slope, curvature, gain at -20 dBFS, spread."""
+    """Output level vs input level per frame: quadratic-fit slope and gain at -20 dBFS, spread ratio."""
     import librosa
     rx = librosa.feature.rms(y=x, frame_length=N_FFT, hop_length=HOP)[0]
     ry = librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP)[0]
@@ -203,13 +203,12 @@ def _level_features(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     mask = lx > lx.max() - 40.0
     lx, ly = lx[mask], ly[mask]
     if lx.size < 8 or np.std(lx) < 0.5:     # no level variation to learn from: treat as linear
-        return np.array([1.0, 0.0, float(np.mean(ly - lx)) if lx.size else 0.0, 1.0])
-    c2, c1, c0 = np.polyfit((lx + 20.0) / 10.0, ly, 2)   # in units of 10 dB around -20 dBFS input
+        return np.array([1.0, float(np.mean(ly - lx)) if lx.size else 0.0, 1.0])
+    _, c1, c0 = np.polyfit((lx + 20.0) / 10.0, ly, 2)    # in units of 10 dB around -20 dBFS input
     slope = c1 / 10.0                                    # dB out per dB in at -20 dBFS
-    curvature = c2 / 10.0
     gain20 = c0 + 20.0                                   # output level - input level at -20 dBFS
     spread = np.std(ly) / (np.std(lx) + 1e-6)
-    return np.clip(np.array([slope, curvature, gain20, spread]), -60.0, 60.0)
+    return np.clip(np.array([slope, gain20, spread]), -60.0, 60.0)
 
 
 def _spectral_shape_features(x: np.ndarray, y: np.ndarray, px: np.ndarray, py: np.ndarray,
@@ -233,7 +232,7 @@ def _spectral_shape_features(x: np.ndarray, y: np.ndarray, px: np.ndarray, py: n
         return np.concatenate([
             [np.mean(np.log10(flat + EPS)), np.median(np.log2(cent + 1.0)),
              np.median(np.log2(roll + 1.0)), np.median(np.log2(bw + 1.0)), 10.0 * hf],
-            np.mean(con, axis=1),
+            np.mean(con, axis=1)[list(CONTRAST_BANDS)],
         ])
 
     dx, dy = desc(sx[:, ymask]), desc(sy[:, ymask])

@@ -181,6 +181,7 @@ def zero_shot_esr(models: Sequence[Model], x: np.ndarray, y: np.ndarray, *,
     x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
     n = x.size
     n_seg = max(1, int(np.ceil(seconds * sample_rate / segment)))
+    n_seg = min(n_seg, _bucket(int(np.ceil(n / segment))))      # short captures: fewer, all-real segments
     if n >= n_seg * segment:
         starts = np.linspace(0, n - segment, n_seg).astype(np.int64)
         valid = np.ones(n_seg, bool)
@@ -249,6 +250,7 @@ class ZooEntry:
     path: str = ""
     added: str = ""
     description: str = ""
+    hub_repo: str = ""
 
     @property
     def config(self) -> ModelConfig:
@@ -541,6 +543,8 @@ class Zoo:
                 mid, k = f"{base}-{k}", k + 1
             taken.add(mid)
             cat = categories[i] or m.metadata.get("category") or "unknown"
+            if categories[i] is None and cat not in allowed:
+                cat = "unknown"          # a free-form category in third-party metadata
             if cat not in allowed:
                 raise ZooError(f"category {cat!r} of model {label!r} is not one of {list(allowed)}")
             kv = dict(knob_values[i] or m.metadata.get("knob_values") or {})
@@ -554,7 +558,8 @@ class Zoo:
                 source=origin[i], sample_rate=m.sample_rate, architecture=m.config.to_dict(),
                 val_esr=float(val) if isinstance(val, (int, float)) else None, path=f"{MODELS_DIR}/{mid}",
                 added=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                description=str(m.metadata.get("description", ""))[:200]))
+                description=str(m.metadata.get("description", ""))[:200],
+                hub_repo=str(m.metadata.get("hub_repo", "") or "")))
         fps = np.asarray(fingerprints, np.float32) if fingerprints is not None else _fingerprint_all(loaded)
         if fps.shape != (n, len(embed.feature_names())):
             raise ZooError(f"fingerprints must have shape ({n}, {len(embed.feature_names())}), got {fps.shape}")
@@ -611,7 +616,8 @@ class Zoo:
         return np.linalg.norm(scaler.transform(self.fingerprints) * weights - z, axis=1)
 
     def suggest(self, capture: "Capture", top: int = 5, *, shortlist: int = 16, stage2_seconds: float = 10.0,
-                weighting: bool = True, fingerprint: np.ndarray | None = None) -> list[Suggestion]:
+                weighting: bool = True, fingerprint: np.ndarray | None = None,
+                exclude: Sequence[str] = ()) -> list[Suggestion]:
         """Rank this zoo's models as starting points for ``capture``.
 
         Parameters
@@ -628,6 +634,8 @@ class Zoo:
             Weight features by how well they separate the zoo's categories (:func:`embed.feature_weights`).
         fingerprint : np.ndarray, optional
             The capture's fingerprint if already computed.
+        exclude : sequence of str
+            Entry ids never suggested (e.g. leave-one-out evaluation).
 
         Returns
         -------
@@ -640,9 +648,14 @@ class Zoo:
         fp = embed.fingerprint_capture(capture) if fingerprint is None else np.asarray(fingerprint)
         scaler, weights, nn = self._index(weighting)
         z = scaler.transform(np.asarray(fp, np.float64)[None]) * weights
-        k = min(len(self._entries), max(shortlist, top))
+        skip = {i for i, e in enumerate(self._entries) if e.id in set(exclude)}
+        if len(skip) >= len(self._entries):
+            raise ZooError("every zoo entry is excluded; nothing left to suggest")
+        k = min(len(self._entries), max(shortlist, top) + len(skip))
         dist, idx = nn.kneighbors(z, n_neighbors=k)
-        dist, idx = dist[0], idx[0]
+        keep = [j for j in range(k) if idx[0, j] not in skip][:max(shortlist, top)]
+        dist, idx = dist[0, keep], idx[0, keep]
+        k = len(idx)
         groups = _group_diffs(z[0], scaler.transform(self._fps[idx]) * weights)
         cand = [self._entries[i] for i in idx]
         esr = np.full(k, np.nan)
@@ -764,6 +777,85 @@ class Zoo:
         out = adapt_model(m, knobs=knobs, sample_rate=capture.sample_rate)
         out.metadata["name"] = m.name
         return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the bundled zoo: built from the virtual devices
+# ---------------------------------------------------------------------------------------------
+# (id, device, knob overrides): every category at several settings. Devices named in HELD_OUT
+# are never in the zoo; the demo and benchmarks/selection.py use them as unseen targets.
+ZOO_PLAN: tuple[tuple[str, str, dict[str, float]], ...] = (
+    ("screamer", "screamer", {}),
+    ("ts9-like", "ts9-like", {}),
+    ("screamer-d30-t40", "screamer", {"drive": 0.3, "tone": 0.4}),
+    ("screamer-d75-t70", "screamer", {"drive": 0.75, "tone": 0.7}),
+    ("metal", "metal", {}),
+    ("metal-scooped", "metal-scooped", {}),
+    ("metal-d60-mid70", "metal", {"dist": 0.6, "mid": 0.7}),
+    ("muff", "muff", {}),
+    ("bigmuff-like", "bigmuff-like", {}),
+    ("muff-s40-t75", "muff", {"sustain": 0.4, "tone": 0.75}),
+    ("boost", "boost", {}),
+    ("boost-g90-t30", "boost", {"gain": 0.9, "tone": 0.3}),
+    ("boost-g20-t60", "boost", {"gain": 0.2, "tone": 0.6}),
+    ("compressor", "compressor", {}),
+    ("dynacomp-like", "dynacomp-like", {}),
+    ("compressor-s25-a60", "compressor", {"sustain": 0.25, "attack": 0.6}),
+    ("clean-amp", "clean-amp", {}),
+    ("clean-amp-g15-t70", "clean-amp", {"gain": 0.15, "treble": 0.7}),
+    ("clean-amp-fat-g50", "clean-amp", {"gain": 0.5, "fat": 1.0}),
+    ("crunch-amp", "crunch-amp", {}),
+    ("bluesjr-like", "bluesjr-like", {}),
+    ("plexi-crunch", "plexi-crunch", {}),
+    ("crunch-amp-g35", "crunch-amp", {"gain": 0.35}),
+    ("lead-amp", "lead-amp", {}),
+    ("5150-like", "5150-like", {}),
+    ("lead-amp-g90-mid60", "lead-amp", {"gain": 0.9, "mid": 0.6}),
+)
+HELD_OUT: tuple[str, ...] = ("ts-light", "mt2-like", "fuzz-dark", "treble-booster", "opto-like", "twin-clean",
+                             "ht40-like", "lead-amp-tight")
+
+
+def build_from_devices(directory: str | os.PathLike, *, seconds: float = 12.0, epochs: int = 50,
+                       sample_rate: int = 44100, hidden_size: int = 20, seed: int = 0,
+                       plan: Sequence[tuple[str, str, dict[str, float]]] | None = None,
+                       progress: bool = True, log=print) -> "Zoo":
+    """Train one model per planned virtual device and setting and index them in a new zoo.
+
+    Each device renders ``seconds`` of synthetic guitar (:func:`tonezoo.devices.render_capture`,
+    its own seed) and an LSTM-``hidden_size`` trains on it for ``epochs`` epochs with the AGAM
+    recipe. The captures differ, so each model trains in its own call (all of the same shape, so
+    one compiled program serves them all); the fingerprints are then computed for all models
+    together in one vmapped run on the standard probe. Models already in ``directory`` are kept
+    (an interrupted build resumes).
+
+    Returns
+    -------
+    Zoo (writable) in ``directory``.
+    """
+    import time
+    from .devices import get_device, render_capture
+    from .train import train
+    zoo = Zoo.open(directory, create=True)
+    plan = list(plan if plan is not None else ZOO_PLAN)
+    cfg = ModelConfig(hidden_size=hidden_size, sample_rate=sample_rate)
+    t0 = time.perf_counter()
+    for i, (mid, device, knobs) in enumerate(plan):
+        if mid in zoo:
+            continue
+        dev = get_device(device)
+        cap = render_capture(dev, seconds=seconds, sample_rate=sample_rate, seed=seed + 101 * (i + 1), knobs=knobs)
+        result = train(cap, model_config=cfg, progress=False, max_epochs=epochs, seed=seed + i)
+        settings = dict(cap.knobs)
+        md = dict(result.model.metadata, name=mid, category=dev.category, knob_values=settings,
+                  device=dev.name, design=dev.design, description=dev.description,
+                  training_seconds=float(seconds), val_esr=float(result.best_val_esr))
+        zoo.add(Model(result.model.config, result.model.params, md), id=mid, category=dev.category,
+                source=f"tonezoo virtual device {dev.name} ({dev.design})")
+        if progress:
+            log(f"[{i + 1}/{len(plan)}] {mid:22s} {dev.category:13s} val ESR {result.best_val_esr:.4f} "
+                f"({result.epochs} epochs, {time.perf_counter() - t0:.0f} s so far)")
+    return zoo
 
 
 # ---------------------------------------------------------------------------------------------

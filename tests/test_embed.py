@@ -1,0 +1,98 @@
+"""Tests for tonezoo.embed: device fingerprints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.signal import butter, lfilter
+
+from tonezoo import embed
+from tonezoo.devices import render
+from tonezoo.errors import CaptureError
+from tonezoo.model import Model, ModelConfig
+from tonezoo.signals import synth_di
+
+SR = 44100
+
+
+@pytest.fixture(scope="module")
+def dis():
+    return [synth_di(3.0, SR, seed=s) for s in (11, 12)]
+
+
+def test_feature_names_match_fingerprint(dis):
+    x = dis[0]
+    fp = embed.fingerprint(x, np.tanh(3 * x), SR)
+    assert fp.shape == (len(embed.feature_names()),)
+    assert fp.dtype == np.float32 and np.all(np.isfinite(fp))
+    assert len(set(embed.feature_names())) == len(embed.feature_names())
+    assert sum(len(v) for v in embed.feature_groups().values()) == fp.size
+    np.testing.assert_array_equal(fp, embed.fingerprint(x, np.tanh(3 * x), SR))   # deterministic
+
+
+def test_same_device_closer_than_same_song(dis):
+    devices = ["ts9-like", "bigmuff-like", "dynacomp-like", "clean-amp", "5150-like"]
+    fps = {(d, i): embed.fingerprint(x, render(d, x, SR), SR) for d in devices for i, x in enumerate(dis)}
+    scaler = embed.fit_scaler(np.stack(list(fps.values())))
+    z = {k: scaler.transform(v[None])[0] for k, v in fps.items()}
+    for d in devices:
+        same_device = np.linalg.norm(z[d, 0] - z[d, 1])
+        for other in devices:
+            if other != d:
+                for i in range(2):
+                    assert same_device < np.linalg.norm(z[d, i] - z[other, i]), (d, other)
+
+
+def test_linear_gain_gives_flat_transfer(dis):
+    x = dis[0]
+    curve, gain = embed.mel_transfer(x, 2.0 * x, SR)
+    assert gain == pytest.approx(20 * np.log10(2.0), abs=0.05)
+    assert np.max(np.abs(curve)) < 0.5
+    b, a = butter(2, 1000 / (SR / 2))
+    curve, _ = embed.mel_transfer(x, lfilter(b, a, x), SR)
+    assert curve[10] < curve[0] - 15        # a low-pass falls off above its corner
+    fp = dict(zip(embed.feature_names(), embed.fingerprint(x, 2.0 * x, SR)))
+    assert fp["level_slope"] == pytest.approx(1.0, abs=0.05)
+    assert fp["coherence_500-1000hz"] > 0.95
+    fp_clip = dict(zip(embed.feature_names(), embed.fingerprint(x, np.clip(20 * x, -0.5, 0.5), SR)))
+    assert fp_clip["coherence_500-1000hz"] < fp["coherence_500-1000hz"]
+    assert fp_clip["level_slope"] < 0.5 and fp_clip["nonlinear_residual_db"] > fp["nonlinear_residual_db"] + 10
+
+
+def test_bad_input_is_a_capture_error(dis):
+    x = dis[0]
+    with pytest.raises(CaptureError, match="silent"):
+        embed.fingerprint(np.zeros_like(x), x, SR)
+    with pytest.raises(CaptureError, match="lengths differ"):
+        embed.fingerprint(x, x[:-5], SR)
+    with pytest.raises(CaptureError, match="at least"):
+        embed.fingerprint(x[:100], x[:100], SR)
+    with pytest.raises(CaptureError, match="NaN"):
+        embed.fingerprint(np.full_like(x, np.nan), x, SR)
+
+
+def test_select_excerpt_spreads_chunks():
+    assert embed.select_excerpt(1000, 100, max_seconds=20) == [(0, 1000)]
+    spans = embed.select_excerpt(60 * SR, SR, max_seconds=10, chunk_seconds=2)
+    assert len(spans) == 5 and spans[0][0] == 0 and spans[-1][1] == 60 * SR
+    assert sum(e - s for s, e in spans) == 10 * SR
+
+
+def test_fingerprint_model_matches_running_it():
+    model = Model.create(ModelConfig(hidden_size=4), seed=1)
+    probe = synth_di(2.0, SR, seed=3)
+    fp = embed.fingerprint_model(model, probe)
+    direct = embed.fingerprint(probe, model.process(probe), SR)
+    np.testing.assert_allclose(fp, direct, atol=0.05 * (1 + np.abs(direct)).max())
+    assert embed.standard_probe(SR).shape == (int(embed.PROBE_SECONDS * SR),)
+    np.testing.assert_array_equal(embed.standard_probe(SR), embed.standard_probe(SR))
+
+
+def test_feature_weights_favour_discriminative_features():
+    rng = np.random.default_rng(0)
+    labels = ["a"] * 10 + ["b"] * 10
+    x = rng.standard_normal((20, 3))
+    x[:10, 0] += 4.0                               # feature 0 separates the categories
+    w = embed.feature_weights(x, labels)
+    assert w[0] > w[1] and w[0] > w[2]
+    np.testing.assert_array_equal(embed.feature_weights(x, ["a"] * 20), np.ones(3))

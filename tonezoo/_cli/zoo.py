@@ -1,0 +1,307 @@
+"""``tonezoo suggest``, ``tonezoo zoo list|add|remove|init|build|refresh|pull`` and ``tonezoo demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "suggest", help="rank the zoo's models as starting points for a capture",
+        description="Fingerprint the capture, shortlist the nearest zoo models, re-rank them by zero-shot ESR "
+                    "on the capture's own audio, and print the ranking with reasons.")
+    p.add_argument("input", help="dry input (DI) WAV")
+    p.add_argument("target", help="device output WAV")
+    p.add_argument("--zoo", default=None, help="zoo directory (default: the bundled zoo)")
+    p.add_argument("--top", type=int, default=5, help="suggestions to show (default 5)")
+    p.add_argument("--shortlist", type=int, default=16, help="stage-1 shortlist re-ranked by zero-shot ESR")
+    p.add_argument("--resample", action="store_true", help="resample the target to the input's rate if they differ")
+    p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE", help="knob value of the capture")
+    p.add_argument("--json", action="store_true", help="end with one JSON line: {pick, candidates}")
+    p.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="plot the capture's mel-band transfer against the top candidates'")
+    p.set_defaults(func=run_suggest)
+
+    z = subparsers.add_parser("zoo", help="manage a zoo directory (list, add, remove, build, pull)")
+    zs = z.add_subparsers(dest="zoo_command", metavar="ACTION")
+    zl = zs.add_parser("list", help="list the models of a zoo")
+    zl.add_argument("--zoo", default=None, help="zoo directory (default: the bundled zoo)")
+    zl.add_argument("--category", default=None)
+    zl.add_argument("--json", action="store_true")
+    zl.set_defaults(func=run_list)
+    za = zs.add_parser("add", help="add model directories or model files (AGAM/NeuralPi/Proteus, AIDA-X, NAM)")
+    za.add_argument("models", nargs="+", help="model directories or files")
+    za.add_argument("--zoo", required=True, help="zoo directory (created if missing)")
+    za.add_argument("--id", default=None, help="entry id (one model only)")
+    za.add_argument("--name", default=None, help="display name (one model only)")
+    za.add_argument("--category", default=None, help="device category (default: the model's metadata)")
+    za.add_argument("--sample-rate", type=int, default=None, help="sample rate for files that do not say")
+    za.set_defaults(func=run_add)
+    zr = zs.add_parser("remove", help="remove models from a zoo")
+    zr.add_argument("ids", nargs="+")
+    zr.add_argument("--zoo", required=True)
+    zr.set_defaults(func=run_remove)
+    zi = zs.add_parser("init", help="create an empty zoo (or a copy of the bundled one)")
+    zi.add_argument("directory")
+    zi.add_argument("--copy-default", action="store_true", help="start from a copy of the bundled zoo")
+    zi.set_defaults(func=run_init)
+    zb = zs.add_parser("build", help="train a zoo from the virtual devices (the bundled zoo's recipe)")
+    zb.add_argument("--from-devices", required=True, metavar="DIR", help="output zoo directory")
+    zb.add_argument("--seconds", type=float, default=12.0, help="audio per device (default 12)")
+    zb.add_argument("--epochs", type=int, default=50, help="epochs per model (default 50)")
+    zb.add_argument("--only", nargs="*", default=None, metavar="ID", help="build only these plan entries")
+    zb.set_defaults(func=run_build)
+    zf = zs.add_parser("refresh", help="recompute every fingerprint (after upgrading tonezoo)")
+    zf.add_argument("--zoo", required=True)
+    zf.set_defaults(func=run_refresh)
+    zp = zs.add_parser("pull", help="add the tonezoo models listed on the Hugging Face Hub")
+    zp.add_argument("--zoo", required=True, help="zoo directory (created if missing)")
+    zp.add_argument("--filter", action="append", default=None, help="required tag (repeatable; default tonezoo)")
+    zp.add_argument("--search", default=None)
+    zp.add_argument("--author", default=None)
+    zp.add_argument("--limit", type=int, default=None)
+    zp.set_defaults(func=run_pull)
+    z.set_defaults(func=lambda a: (z.print_help(), 2)[1])
+
+    d = subparsers.add_parser(
+        "demo", help="suggest + fine-tune vs scratch on a virtual device that is not in the zoo",
+        description="Render a capture from a virtual device the default zoo has never seen, pick a starting "
+                    "model, and compare fine-tuning from it with training from scratch on the same budget.")
+    d.add_argument("--device", default="ht40-like", help="held-out virtual device (default ht40-like)")
+    d.add_argument("--seconds", type=float, default=12.0, help="capture length (default 12)")
+    d.add_argument("--epochs", type=int, default=25, help="epochs for each run (default 25)")
+    d.add_argument("--zoo", default=None, help="zoo directory (default: the bundled zoo)")
+    d.add_argument("--out", default="tonezoo-demo", help="output directory (models, plot, summary)")
+    d.add_argument("--json", action="store_true", help="end with one JSON line of the results")
+    d.add_argument("--quiet", action="store_true", help="no progress bars")
+    d.set_defaults(func=run_demo)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _open_zoo(path: str | None, *, create: bool = False):
+    from ..zoo import Zoo
+    return Zoo.open(path, create=create) if path else Zoo.default()
+
+
+def _console():
+    from rich.console import Console
+    return Console(highlight=False)
+
+
+def _fmt(v: Any, spec: str = ".4f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def _suggestion_table(sugg: Sequence[Any], title: str):
+    from rich.table import Table
+    t = Table(title=title, show_lines=False)
+    for col, kw in (("#", {"justify": "right"}), ("id", {}), ("name", {}), ("category", {}),
+                    ("distance", {"justify": "right"}), ("zero-shot ESR", {"justify": "right"}),
+                    ("reason", {"overflow": "fold"})):
+        t.add_column(col, **kw)
+    for s in sugg:
+        t.add_row(str(s.rank), s.id, s.name, s.category, f"{s.distance:.2f}", _fmt(s.zero_shot_esr), s.reason)
+    return t
+
+
+def _parse_knobs(items: Sequence[str]) -> dict[str, float]:
+    from .train import parse_knobs
+    return parse_knobs(items)
+
+
+# -- suggest --------------------------------------------------------------------------------------
+def run_suggest(args: argparse.Namespace) -> int:
+    from ..capture import load_capture
+    from ..errors import ConfigError
+    if args.top < 1:
+        raise ConfigError(f"--top must be >= 1, got {args.top}")
+    knobs = _parse_knobs(args.knob)
+    capture = load_capture(args.input, args.target, resample=args.resample, knobs=knobs or None)
+    zoo = _open_zoo(args.zoo)
+    sugg = zoo.suggest(capture, top=args.top, shortlist=args.shortlist)
+    con = _console()
+    con.print(_suggestion_table(sugg, f"starting models for {Path(args.target).name} "
+                                      f"({capture.duration:.1f} s, {capture.sample_rate} Hz) from {zoo!r}"))
+    con.print(f"pick: [bold]{sugg[0].id}[/bold] ({sugg[0].name}, {sugg[0].category})")
+    if args.plot:
+        path = plot_transfer(zoo, capture, sugg[:min(3, len(sugg))], args.plot)
+        con.print(f"plot written to {path}")
+    if args.json:
+        payload = {"pick": sugg[0].id, "candidates": [
+            {"id": s.id, "name": s.name, "category": s.category, "distance": round(s.distance, 4),
+             "zero_shot_esr": s.zero_shot_esr, "score": s.score, "reason": s.reason} for s in sugg]}
+        sys.stdout.flush()
+        print(json.dumps(payload), flush=True)
+    return 0
+
+
+def plot_transfer(zoo, capture, suggestions: Sequence[Any], path: str | Path) -> Path:
+    """Mel-band spectral transfer of the capture against each suggested model run on the same input."""
+    import librosa
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from .. import embed
+    from ..zoo import _audio_at, _knobs_for
+    centres = librosa.mel_frequencies(embed.N_MELS + 2, fmin=embed.FMIN,
+                                      fmax=min(embed.FMAX, capture.sample_rate / 2))[1:-1]
+    spans = embed.select_excerpt(len(capture.x), capture.sample_rate, max_seconds=10.0)
+    x = np.concatenate([capture.x[s:e] for s, e in spans])
+    y = np.concatenate([capture.y[s:e] for s, e in spans])
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    curve, gain = embed.mel_transfer(x, y, capture.sample_rate)
+    ax.semilogx(centres, curve + gain, "k-", lw=2.5, label=f"capture ({capture.name})")
+    for s in suggestions:
+        model = zoo.get(s.id)
+        xs, _ = _audio_at(capture, model.sample_rate, 10.0)
+        kv, _ = _knobs_for(model, capture)
+        y_hat = model.process(xs, None if kv is None else list(kv))
+        c, g = embed.mel_transfer(xs, y_hat, model.sample_rate)
+        esr = "-" if s.zero_shot_esr is None else f"{s.zero_shot_esr:.3g}"
+        ax.semilogx(centres, c + g, "--", lw=1.5, label=f"#{s.rank} {s.id} ({s.category}, ESR {esr})")
+    ax.set_xlabel("frequency (Hz, mel band centres)")
+    ax.set_ylabel("output / input (dB)")
+    ax.set_title("spectral transfer: capture vs suggested models")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+# -- zoo management ----------------------------------------------------------------------------------
+def run_list(args: argparse.Namespace) -> int:
+    from rich.table import Table
+    from ..zoo import entries_table
+    zoo = _open_zoo(args.zoo)
+    rows = entries_table(zoo.list(category=args.category))
+    t = Table(title=f"{zoo!r}")
+    for col in ("id", "name", "category", "knobs", "rate", "arch", "val_esr"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["id"], r["name"], r["category"], r["knobs"], str(r["rate"]), r["arch"], _fmt(r["val_esr"]))
+    _console().print(t)
+    if args.json:
+        print(json.dumps(rows))
+    return 0
+
+
+def run_add(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    if len(args.models) > 1 and (args.id or args.name):
+        raise ConfigError("--id and --name apply to a single model; add the models one at a time")
+    zoo = _open_zoo(args.zoo, create=True)
+    n = len(args.models)
+    entries = zoo.add_many(args.models, ids=[args.id] * n, names=[args.name] * n,
+                           categories=[args.category] * n, sample_rate=args.sample_rate)
+    for e in entries:
+        print(f"added {e.id} ({e.name}, {e.category}, {e.sample_rate} Hz) to {zoo.directory}")
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    zoo = _open_zoo(args.zoo)
+    for mid in args.ids:
+        e = zoo.remove(mid)
+        print(f"removed {e.id} ({e.name}) from {zoo.directory}")
+    return 0
+
+
+def run_init(args: argparse.Namespace) -> int:
+    from ..zoo import Zoo
+    zoo = Zoo.default().copy(args.directory) if args.copy_default else Zoo.open(args.directory, create=True)
+    print(f"zoo ready at {zoo.directory} ({len(zoo)} models)")
+    return 0
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+    from ..zoo import ZOO_PLAN, build_from_devices
+    plan = ZOO_PLAN
+    if args.only:
+        known = {p[0] for p in ZOO_PLAN}
+        unknown = sorted(set(args.only) - known)
+        if unknown:
+            raise ConfigError(f"--only: unknown plan entries {unknown}; known: {sorted(known)}")
+        plan = tuple(p for p in ZOO_PLAN if p[0] in args.only)
+    print(f"building {len(plan)} models into {args.from_devices} ({args.seconds:g} s of audio, "
+          f"{args.epochs} epochs each)", flush=True)
+    zoo = build_from_devices(args.from_devices, seconds=args.seconds, epochs=args.epochs, plan=plan,
+                             log=lambda m: print(m, flush=True))
+    print(f"zoo ready at {zoo.directory} ({len(zoo)} models)")
+    return 0
+
+
+def run_refresh(args: argparse.Namespace) -> int:
+    zoo = _open_zoo(args.zoo)
+    zoo.refresh()
+    print(f"recomputed {len(zoo)} fingerprints in {zoo.directory}")
+    return 0
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    zoo = _open_zoo(args.zoo, create=True)
+    report = zoo.pull(filter=args.filter or "tonezoo", search=args.search, author=args.author, limit=args.limit)
+    for repo in report.added:
+        print(f"added {repo}")
+    for repo, why in report.skipped:
+        print(f"skipped {repo}: {why}")
+    note = " (offline: from the local cache)" if report.offline else ""
+    print(f"{len(report.added)} added, {len(report.skipped)} skipped; {len(zoo)} models in {zoo.directory}{note}")
+    return 0
+
+
+# -- demo -------------------------------------------------------------------------------------------
+def run_demo(args: argparse.Namespace) -> int:
+    from rich.table import Table
+    from ..devices import get_device, render_capture
+    from ..errors import ConfigError
+    from ..train import plot_history, train
+    if args.seconds < 3 or args.epochs < 1:
+        raise ConfigError("the demo needs --seconds >= 3 and --epochs >= 1")
+    dev = get_device(args.device)
+    zoo = _open_zoo(args.zoo)
+    if dev.name in {e.id for e in zoo.list()}:
+        raise ConfigError(f"{dev.name!r} is in the zoo; the demo needs a device the zoo has not seen "
+                          f"(e.g. ht40-like, mt2-like, fuzz-dark)")
+    con = _console()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    capture = render_capture(dev, seconds=args.seconds, seed=7)
+    con.print(f"capture: {dev.name} ({dev.category}, {dev.description}); {args.seconds:g} s, knobs "
+              + ", ".join(f"{k}={v:g}" for k, v in capture.knobs.items()))
+    sugg = zoo.suggest(capture, top=5)
+    con.print(_suggestion_table(sugg, f"starting models for {dev.name} (not in the zoo)"))
+    budget = dict(max_epochs=args.epochs, patience=max(args.epochs, 25), progress=not args.quiet)
+    transfer = zoo.transfer(capture, suggestions=sugg, **budget)
+    scratch = train(capture, **budget)
+    t = Table(title=f"{dev.name}: same budget ({args.epochs} epochs, {capture.train_seconds:.1f} s of training audio)")
+    for col in ("run", "first val ESR", "best val ESR", "best epoch", "seconds"):
+        t.add_column(col, justify="right" if col != "run" else "left")
+    rows = {f"transfer from {sugg[0].id}": transfer, "scratch": scratch}
+    for label, r in rows.items():
+        t.add_row(label, f"{r.first_val_esr:.4f}", f"{r.best_val_esr:.4f}", str(r.best_epoch), f"{r.seconds:.1f}")
+    con.print(t)
+    ratio = scratch.best_val_esr / max(transfer.best_val_esr, 1e-12)
+    con.print(f"transfer reached {ratio:.1f}x lower validation ESR than scratch on the same budget")
+    plot = plot_history(rows, out / "loss.png", title=f"{dev.name}: transfer vs scratch")
+    transfer.model.save(out / "transfer")
+    scratch.model.save(out / "scratch")
+    summary = {"device": dev.name, "category": dev.category, "pick": sugg[0].id,
+               "transfer": transfer.summary(), "scratch": scratch.summary(), "plot": str(plot),
+               "suggestions": [s.to_dict() for s in sugg]}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    con.print(f"loss curves: {plot}; models and summary.json in {out}")
+    if args.json:
+        print(json.dumps({k: summary[k] for k in ("device", "pick", "transfer", "scratch", "plot")}))
+    return 0
