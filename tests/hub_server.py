@@ -598,7 +598,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, page, headers)
 
 
-def point_client_at(monkeypatch: Any, server: HubServer, home: "os.PathLike[str] | str") -> Callable[[], None]:
+def point_client_at(monkeypatch: Any, server: HubServer, home: os.PathLike[str] | str) -> Callable[[], None]:
     """Point the (already imported or not) ``huggingface_hub`` client at ``server`` for one test.
 
     huggingface_hub reads ``HF_ENDPOINT``, ``HF_HOME``, ``HF_HUB_OFFLINE`` ... once, at import

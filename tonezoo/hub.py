@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 MAX_CARD_BYTES = 1 << 20
 _PROVENANCE_KEYS = ("hub_repo", "hub_revision")
-_REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$")
+_REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$", re.ASCII)
 
 
 # -- records -----------------------------------------------------------------------------------------
@@ -469,8 +469,13 @@ def from_pretrained(repo_id_or_dir: str | os.PathLike, *, revision: str | None =
     text = str(repo_id_or_dir)
     if not _REPO_ID_RE.match(text):
         raise ModelFileError(f"{text}: no such model directory, and not a Hub repo id ('owner/name')")
-    fetched = _fetch(_check_repo_id(text), revision=revision, token=token, cache_dir=cache_dir,
-                     force_download=force_download)
+    try:
+        fetched = _fetch(_check_repo_id(text), revision=revision, token=token, cache_dir=cache_dir,
+                         force_download=force_download)
+    except HubError as e:
+        if str(e).startswith("no model repo"):
+            raise HubError(f"{e}; there is no local model directory {text!r} either") from None
+        raise
     return _load_fetched(fetched, text)
 
 
