@@ -524,3 +524,12 @@ def test_cli_import_and_export(tmp_path: Path, capsys) -> None:
                  "-o", str(tmp_path / "x.json")]) == 0
     assert _load(tmp_path / "x.json")["in_shape"] == [None, None, 1]
     assert main(["export", str(tmp_path / "nowhere"), "--format", "nam", "-o", str(tmp_path / "y.nam")]) == 2
+
+
+def test_non_finite_metadata_is_dropped_not_carried(tmp_path: Path) -> None:
+    doc = _nam_doc()
+    doc["metadata"] = {"name": "odd", "loudness": float("nan"), "training": {"validation_esr": float("inf")}}
+    model = import_model(_write(tmp_path / "odd.nam", doc))
+    assert "loudness" not in model.metadata["nam"] and "val_esr" not in model.metadata
+    out = _load(export_model(model, tmp_path / "out.nam", format="nam"))
+    assert out["metadata"]["name"] == "odd" and "loudness" not in out["metadata"]

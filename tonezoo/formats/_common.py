@@ -33,6 +33,7 @@ __all__ = [
     "params_digest",
     "weights_unchanged",
     "probe_signal",
+    "finite_json",
 ]
 
 MAX_FILE_BYTES = 50 << 20  # the largest LSTM-80 JSON is ~1 MB; 50 MB leaves room for x3 layers and pretty-printing
@@ -180,6 +181,22 @@ def as_array(value: Any, shape: tuple[int, ...], *, where: str, name: str) -> np
     if np.any(np.abs(arr) > np.finfo(np.float32).max):
         raise FormatError(f"{where}: {name} holds values beyond float32 range; the model file is damaged")
     return arr.astype(np.float32)
+
+
+def finite_json(obj: Any) -> Any:
+    """A copy of parsed JSON without NaN/Inf numbers (so it can be written back as JSON).
+
+    Object members holding one are dropped (a player that reads e.g. NAM's ``loudness`` would
+    choke on a null); list items become None.
+    """
+    if isinstance(obj, dict):
+        return {str(k): finite_json(v) for k, v in obj.items()
+                if not (isinstance(v, float) and not math.isfinite(v))}
+    if isinstance(obj, list):
+        return [finite_json(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def knob_names(n_inputs: int, given: Sequence[str] | None = None) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ weights on import (exact); a file without a sample rate is assumed to be at 48 k
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import jax.numpy as jnp
@@ -28,7 +29,8 @@ import numpy as np
 
 from ..errors import FormatError, UnsupportedArchitectureError
 from ..model import Model, ModelConfig, flatten_params, initial_state
-from ._common import as_array, as_int, as_number, build_model, knob_names, probe_signal, weights_unchanged
+from ._common import (as_array, as_int, as_number, build_model, finite_json, knob_names, probe_signal,
+                      weights_unchanged)
 
 __all__ = ["detect", "read", "write", "AIDAX_HIDDEN_SIZES", "DEFAULT_SAMPLE_RATE", "BATCH_SIZE"]
 
@@ -187,9 +189,9 @@ def read(doc: Mapping[str, Any], *, where: str, sample_rate: int | None = None) 
     for src, dst in _FIELDS.items():
         if isinstance(meta.get(src), str) and meta[src]:
             metadata[dst] = meta[src]
-    if "esr" in meta and isinstance(meta["esr"], (int, float)) and not isinstance(meta["esr"], bool):
+    if isinstance(meta.get("esr"), (int, float)) and not isinstance(meta["esr"], bool) and math.isfinite(meta["esr"]):
         metadata["val_esr"] = float(meta["esr"])
-    metadata["aidax"] = dict(meta)
+    metadata["aidax"] = finite_json(meta)
     if in_db or out_db:
         metadata["aidax_gains_db"] = {"in_gain": in_db, "out_gain": out_db}
     return build_model(config, flat, metadata, where=where)

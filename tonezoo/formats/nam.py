@@ -20,13 +20,14 @@ Other NAM architectures (WaveNet, ConvNet, Linear, ...) are refused with
 from __future__ import annotations
 
 import datetime
+import math
 from typing import Any, Mapping
 
 import numpy as np
 
 from ..errors import FormatError, UnsupportedArchitectureError
 from ..model import Model, ModelConfig, flatten_params
-from ._common import as_array, as_int, build_model, knob_names, weights_unchanged
+from ._common import as_array, as_int, build_model, finite_json, knob_names, weights_unchanged
 
 __all__ = ["detect", "read", "write", "settled_state", "NAM_VERSION", "SETTLE_SAMPLES", "DEFAULT_SAMPLE_RATE"]
 
@@ -141,7 +142,7 @@ def _import_metadata(meta: Any, where: str) -> dict[str, Any]:
         return {}
     if not isinstance(meta, dict):
         raise FormatError(f"{where}: metadata must be a JSON object")
-    out: dict[str, Any] = {"nam": dict(meta)}
+    out: dict[str, Any] = {"nam": finite_json(meta)}
     for src, dst in (("name", "name"), ("modeled_by", "author")):
         if isinstance(meta.get(src), str) and meta[src]:
             out[dst] = meta[src]
@@ -153,7 +154,7 @@ def _import_metadata(meta: Any, where: str) -> dict[str, Any]:
         out["category"] = category
     training = meta.get("training") if isinstance(meta.get("training"), dict) else {}
     esr = meta.get("validation_esr", training.get("validation_esr"))
-    if isinstance(esr, (int, float)) and not isinstance(esr, bool):
+    if isinstance(esr, (int, float)) and not isinstance(esr, bool) and math.isfinite(esr):
         out["val_esr"] = float(esr)
     return out
 
