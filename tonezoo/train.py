@@ -33,6 +33,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -442,26 +443,44 @@ def _load_checkpoint(path: Path, like: Any) -> tuple[Any, dict[str, Any]]:
 # the loop
 # --------------------------------------------------------------------------------------------
 class _Progress:
-    """A rich progress bar with epoch, losses, learning rate and ETA (silent when disabled)."""
+    """Progress of a training run: a rich bar on a terminal, plain lines otherwise (logs, CI).
 
-    def __init__(self, enabled: bool, total: int, label: str):
-        self.enabled = enabled
+    Shows epoch, training loss, best validation ESR, learning rate and the estimated time left.
+    """
+
+    def __init__(self, enabled: bool, total: int, label: str, every: int = 10):
+        self.enabled, self.total, self.label, self.every = enabled, total, label, every
         if not enabled:
             return
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[info]}"), TimeRemainingColumn(), transient=False,
-                            console=Console(stderr=True))
-        self.task = self.bar.add_task(label, total=total, info="")
-        self.bar.start()
+        console = Console(stderr=True)
+        self.live = console.is_terminal
+        self.t0 = time.perf_counter()
+        self.start_epoch: int | None = None
+        if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[info]}"), TimeRemainingColumn(), transient=False,
+                                console=console)
+            self.task = self.bar.add_task(label, total=total, info="")
+            self.bar.start()
 
     def update(self, epoch: int, info: str) -> None:
-        if self.enabled:
+        if not self.enabled:
+            return
+        if self.start_epoch is None:
+            self.start_epoch, self.t0 = epoch, time.perf_counter()
+        if self.live:
             self.bar.update(self.task, completed=epoch, info=info)
+        elif info and (epoch % self.every == 0 or epoch == self.total):
+            done = epoch - self.start_epoch
+            rate = (time.perf_counter() - self.t0) / max(done, 1)
+            eta = rate * (self.total - epoch)
+            print(f"{self.label}: epoch {epoch}/{self.total}  {info}  ({rate:.2f} s/epoch, "
+                  f"at most {eta / 60:.1f} min left)", file=sys.stderr, flush=True)
 
     def close(self) -> None:
-        if self.enabled:
+        if self.enabled and self.live:
             self.bar.stop()
 
 
