@@ -633,7 +633,7 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
     for i in range(n_models):
         src = init_models[i] if init_models else None
         md: dict[str, Any] = dict(src.metadata) if src is not None else {}
-        for k in ("val_esr", "training_seconds", "history_file"):
+        for k in ("val_esr", "training_seconds", "history_file", "hub_repo", "hub_revision", "epochs"):
             md.pop(k, None)
         md.update({
             "name": getattr(capture, "name", None) or md.get("name", "model"),
@@ -647,7 +647,7 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
         if capture.metadata.get("category") if hasattr(capture, "metadata") else False:
             md["category"] = capture.metadata["category"]
         if src is not None:
-            md["base_model"] = src.metadata.get("repo_id") or src.metadata.get("id") or src.name
+            md["base_model"] = src.metadata.get("hub_repo") or src.metadata.get("zoo_id") or src.name
         else:
             md.pop("base_model", None)
         params = _merge(jax.tree.map(jnp.asarray, best_list[i]), frozen_list[i])
