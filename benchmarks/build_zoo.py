@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/build_zoo.py [--out zoo_index] [--seconds 12] [--epochs 50]
+    python benchmarks/build_zoo.py [--out zoo_index] [--seconds 10] [--epochs 30]
 
 Same as ``tonezoo zoo build --from-devices DIR``. The plan (devices, settings, held-out devices)
 is :data:`tonezoo.zoo.ZOO_PLAN` / :data:`tonezoo.zoo.HELD_OUT`. An interrupted build resumes:
@@ -22,8 +22,8 @@ from tonezoo.zoo import ZOO_PLAN, build_from_devices
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "zoo_index"))
-    parser.add_argument("--seconds", type=float, default=12.0, help="audio per device (seconds)")
-    parser.add_argument("--epochs", type=int, default=50, help="training epochs per model")
+    parser.add_argument("--seconds", type=float, default=10.0, help="audio per device (seconds)")
+    parser.add_argument("--epochs", type=int, default=30, help="training epochs per model")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     t0 = time.perf_counter()

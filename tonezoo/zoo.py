@@ -816,7 +816,7 @@ HELD_OUT: tuple[str, ...] = ("ts-light", "mt2-like", "fuzz-dark", "treble-booste
                              "ht40-like", "lead-amp-tight")
 
 
-def build_from_devices(directory: str | os.PathLike, *, seconds: float = 12.0, epochs: int = 50,
+def build_from_devices(directory: str | os.PathLike, *, seconds: float = 10.0, epochs: int = 30,
                        sample_rate: int = 44100, hidden_size: int = 20, seed: int = 0,
                        plan: Sequence[tuple[str, str, dict[str, float]]] | None = None,
                        progress: bool = True, log=print) -> "Zoo":

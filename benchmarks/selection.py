@@ -1,0 +1,129 @@
+"""How good is the zoo's pick? Held-out virtual devices against the oracle, a random pick and scratch.
+
+For every held-out device (:data:`tonezoo.zoo.HELD_OUT`: designs at settings, or presets, that
+are not in the zoo) a capture is rendered and
+
+* ``Zoo.suggest`` picks a starting model: top-1 / top-3 *category* accuracy;
+* the **oracle**: every zoo model is fine-tuned on the capture with the same budget, all together
+  in one vmapped :func:`tonezoo.train.train_many` run; the best of them is the oracle ESR;
+* the pick's ESR is its own row of that run, the **random** pick's is the mean over all rows
+  (the expectation of a uniform pick), the **fingerprint-only** pick is stage 1's nearest model;
+* **scratch** trains a fresh LSTM-20 with the same budget.
+
+Usage::
+
+    python benchmarks/selection.py [--quick] [--zoo DIR]
+
+writes ``benchmarks/results/selection.json`` and prints a markdown table (``docs/zoo.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tonezoo.devices import get_device, render_capture
+from tonezoo.train import train, train_many
+from tonezoo.zoo import HELD_OUT, Zoo
+
+QUICK_TARGETS = ("mt2-like", "ht40-like", "fuzz-dark", "opto-like")
+
+
+def evaluate(zoo: Zoo, device: str, *, seconds: float, epochs: int, seed: int) -> dict:
+    dev = get_device(device)
+    cap = render_capture(dev, seconds=seconds, seed=seed)
+    t0 = time.perf_counter()
+    sugg = zoo.suggest(cap, top=3)
+    t_suggest = time.perf_counter() - t0
+    stage1 = zoo.suggest(cap, top=1, shortlist=0)[0]
+    ids = [e.id for e in zoo.list()]
+    budget = dict(max_epochs=epochs, patience=epochs + 1, progress=False)
+    results = train_many(cap, [zoo.start_model(i, cap) for i in ids], **budget)
+    oracle = {i: float(r.best_val_esr) for i, r in zip(ids, results)}
+    scratch = train(cap, **budget)
+    best_id = min(oracle, key=oracle.get)
+    pick = sugg[0].id
+    return {
+        "device": device, "category": dev.category,
+        "pick": pick, "pick_category": sugg[0].category,
+        "top1_category_ok": sugg[0].category == dev.category,
+        "top3_category_ok": any(s.category == dev.category for s in sugg),
+        "pick_zero_shot_esr": sugg[0].zero_shot_esr,
+        "pick_esr": oracle[pick], "oracle_esr": oracle[best_id], "oracle_id": best_id,
+        "pick_rank_in_oracle": int(sorted(oracle.values()).index(oracle[pick]) + 1),
+        "fingerprint_pick": stage1.id, "fingerprint_pick_esr": oracle[stage1.id],
+        "random_esr": float(np.mean(list(oracle.values()))), "scratch_esr": float(scratch.best_val_esr),
+        "suggest_seconds": round(t_suggest, 3), "all_esr": oracle,
+    }
+
+
+def summarize(rows: list[dict]) -> dict:
+    ratio = np.array([r["pick_esr"] / r["oracle_esr"] for r in rows])
+    return {
+        "targets": len(rows),
+        "top1_category_accuracy": float(np.mean([r["top1_category_ok"] for r in rows])),
+        "top3_category_accuracy": float(np.mean([r["top3_category_ok"] for r in rows])),
+        "pick_within_10pct_of_oracle": float(np.mean(ratio <= 1.10)),
+        "median_pick_over_oracle": float(np.median(ratio)),
+        "pick_beats_scratch": float(np.mean([r["pick_esr"] < r["scratch_esr"] for r in rows])),
+        "pick_beats_random": float(np.mean([r["pick_esr"] < r["random_esr"] for r in rows])),
+        "fingerprint_pick_beats_random": float(np.mean([r["fingerprint_pick_esr"] < r["random_esr"] for r in rows])),
+    }
+
+
+def markdown(rows: list[dict], summary: dict, setup: str) -> str:
+    lines = [f"Setup: {setup}.", "",
+             "| held-out device | category | pick (category) | pick ESR | oracle ESR (model) | pick / oracle "
+             "| random pick ESR | scratch ESR |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['device']} | {r['category']} | {r['pick']} ({r['pick_category']}) | {r['pick_esr']:.4f} "
+                     f"| {r['oracle_esr']:.4f} ({r['oracle_id']}) | {r['pick_esr'] / r['oracle_esr']:.2f} "
+                     f"| {r['random_esr']:.4f} | {r['scratch_esr']:.4f} |")
+    s = summary
+    lines += ["", f"Top-1 category accuracy {s['top1_category_accuracy']:.0%}, top-3 {s['top3_category_accuracy']:.0%}; "
+                  f"pick within 10 % of the oracle for {s['pick_within_10pct_of_oracle']:.0%} of targets "
+                  f"(median pick/oracle {s['median_pick_over_oracle']:.2f}); the pick beats scratch on "
+                  f"{s['pick_beats_scratch']:.0%} and a random pick on {s['pick_beats_random']:.0%} of targets "
+                  f"(fingerprint-only pick beats random on {s['fingerprint_pick_beats_random']:.0%})."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="4 targets, 6 s, 4 epochs (< 2 min)")
+    parser.add_argument("--zoo", default=None, help="zoo directory (default: the bundled zoo)")
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "selection.json"))
+    args = parser.parse_args(argv)
+    zoo = Zoo.open(args.zoo) if args.zoo else Zoo.default()
+    targets = QUICK_TARGETS if args.quick else HELD_OUT
+    seconds = args.seconds or (6.0 if args.quick else 10.0)
+    epochs = args.epochs or (4 if args.quick else 15)
+    t0 = time.perf_counter()
+    rows = []
+    for i, device in enumerate(targets):
+        rows.append(evaluate(zoo, device, seconds=seconds, epochs=epochs, seed=1000 + i))
+        r = rows[-1]
+        print(f"{device:15s} pick {r['pick']:20s} ESR {r['pick_esr']:.4f}  oracle {r['oracle_esr']:.4f} "
+              f"({r['oracle_id']})  random {r['random_esr']:.4f}  scratch {r['scratch_esr']:.4f}", flush=True)
+    summary = summarize(rows)
+    setup = (f"{len(zoo)}-model zoo, {len(targets)} held-out devices, {seconds:g} s captures (80 % training), "
+             f"{epochs} epochs per run, every zoo model fine-tuned in one vmapped run (the oracle)")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"setup": setup, "summary": summary, "rows": rows,
+                               "seconds": round(time.perf_counter() - t0, 1)}, indent=2) + "\n")
+    print(markdown(rows, summary, setup))
+    print(f"wrote {out} ({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""Tests for tonezoo.zoo: the index, ranking, transfer, and the zoo CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tonezoo import embed
+from tonezoo.capture import Capture
+from tonezoo.cli import main
+from tonezoo.devices import get_device, render_capture
+from tonezoo.errors import ZooError
+from tonezoo.model import Model, ModelConfig
+from tonezoo.signals import synth_di
+from tonezoo.train import esr
+from tonezoo.zoo import HELD_OUT, ZOO_PLAN, Zoo, adapt_model, run_models, zero_shot_esr
+
+SR = 44100
+
+
+def tiny(seed: int, **md) -> Model:
+    return Model.create(ModelConfig(hidden_size=4), seed=seed, name=f"tiny{seed}", **md)
+
+
+@pytest.fixture()
+def small_zoo(tmp_path):
+    zoo = Zoo.open(tmp_path / "zoo", create=True)
+    zoo.add_many([tiny(i, category=c) for i, c in enumerate(["boost", "fuzz", "overdrive"])])
+    return zoo
+
+
+@pytest.fixture(scope="module")
+def default_zoo():
+    return Zoo.default()
+
+
+# -- index ---------------------------------------------------------------------------------------
+def test_add_list_get_remove_persist(small_zoo, tmp_path):
+    assert [e.id for e in small_zoo.list()] == ["tiny0", "tiny1", "tiny2"]
+    assert small_zoo.fingerprints.shape == (3, len(embed.feature_names()))
+    model_dir = tmp_path / "m"
+    tiny(9, category="compressor").save(model_dir)
+    e = small_zoo.add(model_dir, id="comp")
+    assert e.category == "compressor" and e.architecture["hidden_size"] == 4
+    again = Zoo.open(small_zoo.directory)
+    assert len(again) == 4 and again.list(category="compressor")[0].id == "comp"
+    np.testing.assert_allclose(again.get("tiny1").params["dense"]["w"], small_zoo.get("tiny1").params["dense"]["w"])
+    np.testing.assert_allclose(again.fingerprints, small_zoo.fingerprints)
+    again.remove("tiny1")
+    assert "tiny1" not in Zoo.open(small_zoo.directory)
+    assert not (small_zoo.directory / "models" / "tiny1").exists()
+    assert not list(small_zoo.directory.glob(".*tmp"))            # atomic writes leave nothing behind
+    with pytest.raises(ZooError, match="already exists"):
+        again.add(tiny(3), id="comp")
+    with pytest.raises(ZooError, match="category"):
+        again.add(tiny(3), category="banjo")
+    with pytest.raises(ZooError, match="no model"):
+        again.get("nope")
+
+
+def test_corrupt_or_missing_index_is_a_zoo_error(small_zoo, tmp_path):
+    with pytest.raises(ZooError, match="no zoo here"):
+        Zoo.open(tmp_path / "elsewhere")
+    np.save(small_zoo.directory / "fingerprints.npy", np.zeros((2, 5), np.float32))
+    with pytest.raises(ZooError, match="does not match"):
+        Zoo.open(small_zoo.directory)
+    (small_zoo.directory / "index.json").write_text("{not json")
+    with pytest.raises(ZooError, match="corrupt"):
+        Zoo.open(small_zoo.directory)
+    (small_zoo.directory / "index.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(ZooError, match="not a tonezoo zoo"):
+        Zoo.open(small_zoo.directory)
+
+
+def test_default_zoo_is_read_only_and_covers_every_category(default_zoo, tmp_path):
+    from tonezoo.devices import CATEGORIES
+    assert len(default_zoo) >= 24
+    assert {e.category for e in default_zoo.list()} == set(CATEGORIES)
+    assert all(e.architecture["hidden_size"] == 20 and e.sample_rate == 44100 for e in default_zoo.list())
+    assert not {e.id for e in default_zoo.list()} & set(HELD_OUT)
+    with pytest.raises(ZooError, match="read-only"):
+        default_zoo.add(tiny(1))
+    copy = default_zoo.copy(tmp_path / "copy")
+    assert len(copy) == len(default_zoo) and not copy.read_only
+
+
+# -- running models --------------------------------------------------------------------------------
+def test_run_models_and_zero_shot_esr_match_single_runs():
+    models = [tiny(i) for i in range(3)]
+    x = synth_di(1.0, SR, seed=4)
+    ys = run_models(models, x)
+    for m, y in zip(models, ys):
+        ref = m.process(x)
+        np.testing.assert_allclose(y[8192:], ref[8192:], atol=2e-3)
+    target = models[1].process(x) * 0.5
+    e, matched = zero_shot_esr(models, x, target, sample_rate=SR, seconds=1.0)
+    assert e[1] == pytest.approx(esr(target, models[1].process(x)), rel=0.05)
+    assert matched[1] < 1e-3 < e[1]                     # only the level is off
+    assert np.argmin(matched) == 1
+
+
+def test_adapt_model_keeps_the_output():
+    cond = Model.create(ModelConfig(hidden_size=4, knobs=("gain", "tone")), seed=2, knob_values={"gain": 0.3})
+    x = synth_di(0.5, SR, seed=1)
+    ref = cond.process(x, {"gain": 0.3, "tone": 0.5})
+    folded = adapt_model(cond)                          # the capture has no knobs: fold them into the bias
+    assert folded.config.knobs == ()
+    np.testing.assert_allclose(folded.process(x), ref, atol=1e-5)
+    plain = tiny(3)
+    widened = adapt_model(plain, knobs=("drive",), sample_rate=48000)
+    assert widened.config.knobs == ("drive",) and widened.sample_rate == 48000
+    np.testing.assert_allclose(widened.process(x, {"drive": 0.9}), plain.process(x), atol=1e-5)
+
+
+# -- ranking ----------------------------------------------------------------------------------------
+def test_suggest_ranks_the_rendering_model_first(default_zoo):
+    entry = default_zoo.list()[5]
+    model = default_zoo.get(entry.id)
+    x = synth_di(3.0, SR, seed=99)
+    capture = Capture.from_arrays(x, model.process(x), SR, name="rendered", align=False)
+    sugg = default_zoo.suggest(capture, top=3)
+    assert sugg[0].id == entry.id
+    assert sugg[0].zero_shot_esr < 1e-3 and sugg[0].rank == 1
+    assert "fingerprint" in sugg[0].reason and "zero-shot ESR" in sugg[0].reason
+    assert [s.rank for s in sugg] == [1, 2, 3]
+    assert sugg[0].zero_shot_esr <= sugg[1].zero_shot_esr <= sugg[2].zero_shot_esr
+
+
+def test_leave_one_out_picks_the_same_category(default_zoo):
+    """For each zoo device, with its own model excluded, the pick comes from its category."""
+    hits, rows = 0, []
+    for i, (mid, device, knobs) in enumerate(ZOO_PLAN):
+        cap = render_capture(device, seconds=3.0, seed=500 + i, knobs=knobs)
+        top = default_zoo.suggest(cap, top=1, shortlist=8, stage2_seconds=3.0, exclude=[mid])[0]
+        hits += top.category == get_device(device).category
+        rows.append((mid, top.id))
+    assert hits >= len(ZOO_PLAN) - 2, rows          # small slack: e.g. a light overdrive vs a boost
+
+
+def test_resampled_candidate_is_flagged(default_zoo):
+    x = synth_di(2.0, 48000, seed=5)
+    model = default_zoo.get(default_zoo.list()[0].id)
+    capture = Capture.from_arrays(x, model.process(x), 48000, align=False)
+    sugg = default_zoo.suggest(capture, top=2, shortlist=4)
+    assert sugg[0].resampled and "resampled" in sugg[0].reason
+
+
+def test_transfer_beats_scratch_on_a_short_budget(default_zoo):
+    from tonezoo.train import train
+    cap = render_capture("ht40-like", seconds=4.0, seed=3)
+    budget = dict(max_epochs=3, patience=10, progress=False)
+    tr = default_zoo.transfer(cap, **budget)
+    scratch = train(cap, **budget)
+    assert tr.best_val_esr < scratch.best_val_esr
+    assert tr.model.metadata["base_model"] == tr.source and tr.model.metadata["suggestions"]
+    raced = default_zoo.transfer(cap, race=2, race_epochs=2, **budget)
+    assert len(raced.model.metadata["race"]) == 2
+
+
+# -- CLI ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def wavs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("wav")
+    cap = render_capture("mt2-like", seconds=3.0, seed=8)
+    sf.write(d / "di.wav", cap.x, SR, subtype="FLOAT")
+    sf.write(d / "out.wav", cap.y, SR, subtype="FLOAT")
+    return d
+
+
+def test_cli_suggest_json_and_plot(wavs, capsys):
+    assert main(["suggest", str(wavs / "di.wav"), str(wavs / "out.wav"), "--top", "3", "--json",
+                 "--plot", str(wavs / "t.png")]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    payload = json.loads(out[-1])
+    assert payload["pick"] == payload["candidates"][0]["id"] and len(payload["candidates"]) == 3
+    assert {"id", "name", "category", "distance", "zero_shot_esr"} <= set(payload["candidates"][0])
+    assert (wavs / "t.png").stat().st_size > 1000
+
+
+def test_cli_zoo_management(tmp_path, capsys, monkeypatch):
+    zdir = tmp_path / "z"
+    tiny(1, category="fuzz").save(tmp_path / "m1")
+    assert main(["zoo", "add", str(tmp_path / "m1"), "--zoo", str(zdir), "--id", "fz"]) == 0
+    assert main(["zoo", "list", "--zoo", str(zdir), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["id"] for r in rows] == ["fz"]
+    assert main(["zoo", "refresh", "--zoo", str(zdir)]) == 0
+    assert main(["zoo", "remove", "fz", "--zoo", str(zdir)]) == 0
+    assert main(["zoo", "remove", "fz", "--zoo", str(zdir)]) == 2           # unknown id: clear error
+    assert main(["zoo", "add", str(tmp_path / "missing"), "--zoo", str(zdir)]) == 2
+    assert main(["zoo", "list"]) == 0
+    assert main(["zoo", "init", str(tmp_path / "copy"), "--copy-default"]) == 0
+    assert len(Zoo.open(tmp_path / "copy")) == len(Zoo.default())
+
+    class Report:
+        added, skipped, offline = ["me/amp"], [("me/bad", "not a model")], False
+
+    def fake_pull(zoo, **kw):
+        zoo.add(tiny(5, hub_repo="me/amp"))
+        return Report()
+    monkeypatch.setattr("tonezoo.hub.pull_into_zoo", fake_pull)
+    assert main(["zoo", "pull", "--zoo", str(zdir)]) == 0
+    assert "1 added, 1 skipped" in capsys.readouterr().out
+
+
+def test_cli_build_and_demo(tmp_path, capsys):
+    assert main(["zoo", "build", "--from-devices", str(tmp_path / "b"), "--only", "boost",
+                 "--seconds", "3", "--epochs", "1"]) == 0
+    assert [e.id for e in Zoo.open(tmp_path / "b").list()] == ["boost"]
+    assert main(["zoo", "build", "--from-devices", str(tmp_path / "b"), "--only", "nope"]) == 2
+    assert main(["demo", "--seconds", "4", "--epochs", "2", "--out", str(tmp_path / "demo"), "--quiet",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["device"] == "ht40-like" and result["pick"]
+    assert (tmp_path / "demo" / "loss.png").exists() and (tmp_path / "demo" / "transfer" / "config.json").exists()
+    assert main(["demo", "--device", "boost"]) == 2                          # in the zoo: refused
