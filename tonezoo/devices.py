@@ -66,6 +66,7 @@ __all__ = [
     "register_device",
     "render",
     "render_capture",
+    "render_pair",
 ]
 
 CATEGORIES = ("overdrive", "distortion", "fuzz", "boost", "compressor", "amp-clean", "amp-crunch", "amp-highgain")
@@ -319,6 +320,38 @@ def render(device: Device | str, x: np.ndarray, sample_rate: int, knobs: Mapping
     return dsp.rail(np.nan_to_num(y)).astype(np.float32)
 
 
+def render_pair(device: Device | str, *, seconds: float = 30.0, sample_rate: int = 44100, seed: int = 0,
+                knobs: Mapping[str, float] | None = None, signal: str = "di"
+                ) -> tuple[np.ndarray, np.ndarray, int | None]:
+    """A synthetic input and the device's output for it (what :func:`render_capture` wraps).
+
+    Parameters are those of :func:`render_capture`.
+
+    Returns
+    -------
+    x, y : np.ndarray [shape=(n,), dtype=float32]
+        Input and sample-aligned device output.
+    val_start : int or None
+        Start of the standard signal's validation section (``signal="standard"``), else None.
+    """
+    from .signals import capture_signal, signal_layout, synth_di
+
+    dev = get_device(device)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds > 0:
+        raise ConfigError(f"seconds must be a number > 0, got {seconds!r}")
+    val_start = None
+    if signal == "di":
+        x = synth_di(seconds, sample_rate, seed=seed)
+    elif signal == "standard":
+        x = capture_signal(sample_rate, seconds, seed=seed)
+        starts = [s.start for s in signal_layout(sample_rate, seconds) if s.name == "validation"]
+        val_start = starts[0] if starts else None
+    else:
+        raise ConfigError(f"signal must be 'di' or 'standard', got {signal!r}")
+    x = np.asarray(x, np.float32)
+    return x, render(dev, x, sample_rate, knobs), val_start
+
+
 def render_capture(device: Device | str, *, seconds: float = 30.0, sample_rate: int = 44100, seed: int = 0,
                    knobs: Mapping[str, float] | None = None, signal: str = "di") -> "Capture":
     """A ready-made capture: a synthetic input played through a virtual device.
@@ -341,33 +374,27 @@ def render_capture(device: Device | str, *, seconds: float = 30.0, sample_rate: 
     Returns
     -------
     capture : tonezoo.capture.Capture
-        ``x`` the input, ``y`` the device output (sample-aligned), ``knobs`` the device knobs,
-        ``name`` the device name, ``metadata`` device, design, category and signal.
+        ``x`` the input, ``y`` the device output (sample-aligned), ``knobs`` every knob value,
+        ``name`` the device name, ``metadata`` device, design, category, signal, seed, options.
+
+    Examples
+    --------
+    >>> cap = render_capture("ts9-like", seconds=20.0)
+    >>> cap.knobs["drive"]
+    1.0
     """
     from .capture import Capture
-    from .signals import capture_signal, signal_layout, synth_di
 
     dev = get_device(device)
     settings = _check_knobs(get_design(dev.design), {**dev.knobs, **dict(knobs or {})},
                             where=f"render_capture {dev.name!r}")
-    if not seconds or seconds <= 0:
-        raise ConfigError(f"seconds must be > 0, got {seconds!r}")
-    split: dict[str, Any] = {}
-    if signal == "di":
-        x = synth_di(seconds, sample_rate, seed=seed)
-    elif signal == "standard":
-        x = capture_signal(sample_rate, seconds, seed=seed)
-        starts = [s.start for s in signal_layout(sample_rate, seconds) if s.name == "validation"]
-        if starts:
-            split["val_start"] = starts[0]
-    else:
-        raise ConfigError(f"signal must be 'di' or 'standard', got {signal!r}")
-    x = np.asarray(x, np.float32)
-    y = render(dev, x, sample_rate, settings)
+    x, y, val_start = render_pair(dev, seconds=seconds, sample_rate=sample_rate, seed=seed, knobs=settings,
+                                  signal=signal)
+    split = {} if val_start is None else {"val_start": val_start}
     metadata = {"device": dev.name, "design": dev.design, "category": dev.category, "signal": signal,
-                "seed": seed, "options": {k: str(v) for k, v in dev.options.items() if v is not None}}
-    capture = Capture.from_arrays(x, y, sample_rate, knobs=settings, name=dev.name, align=False, **split)
-    return dataclasses.replace(capture, metadata={**capture.metadata, **metadata})
+                "seed": seed, "options": {k: v for k, v in dev.options.items() if v is not None}}
+    return Capture.from_arrays(x, y, sample_rate, knobs=settings, name=dev.name, align=False,
+                               metadata=metadata, **split)
 
 
 # ----------------------------------------------------------------------------------------------
