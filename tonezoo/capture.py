@@ -493,18 +493,19 @@ def estimate_latency(x: np.ndarray, y: np.ndarray, sample_rate: int, *, max_lag:
     n = min(x.size, y.size, int(_LATENCY_SECONDS_ANALYSED * sample_rate))
     if around is not None:
         tol = tolerance if tolerance is not None else int(0.005 * sample_rate)
-        max_lag = abs(int(around)) + tol
+        max_lag = max(abs(int(around)) + tol, int(0.1 * sample_rate))   # wide enough to judge the peak
     elif max_lag is None:
         max_lag = int(2.0 * sample_rate)
     max_lag = max(1, min(int(max_lag), n - 1))
     # the analysed windows start together; a large delay just moves the peak
     lags, h = _lag_function(x[:n], y[:n], sample_rate, max_lag)
     mag = np.abs(h)
+    rms = np.sqrt(np.mean(mag ** 2)) + 1e-30
     if around is not None:
         keep = np.abs(lags - around) <= tol
         lags, h, mag = lags[keep], h[keep], mag[keep]
     p = int(np.argmax(mag))
-    confidence = float(mag[p] / (np.sqrt(np.mean(mag ** 2)) + 1e-30))
+    confidence = float(mag[p] / rms)
     # an earlier arrival (a separate local maximum) reaching half the peak wins: the aligned
     # target must not lead the input
     window = int(round(_ONSET_WINDOW_MS * 1e-3 * sample_rate))

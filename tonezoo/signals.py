@@ -50,7 +50,7 @@ __all__ = [
 
 DEFAULT_SECONDS = 120.0
 MIN_SECONDS = 10.0
-MARKER_THRESHOLD = 0.5
+MARKER_THRESHOLD = 0.35
 """Normalised matched-filter score above which a sync marker counts as found."""
 
 _OPEN_STRINGS = np.array([40, 45, 50, 55, 59, 64])  # MIDI: E2 A2 D3 G3 B3 E4
