@@ -91,7 +91,8 @@ def _open_zoo(path: str | None, *, create: bool = False):
 
 def _console():
     from rich.console import Console
-    return Console(highlight=False)
+    con = Console(highlight=False)
+    return con if con.is_terminal else Console(highlight=False, width=180)   # pipes and logs: wide tables
 
 
 def _fmt(v: Any, spec: str = ".4f") -> str:
