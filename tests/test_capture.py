@@ -235,7 +235,7 @@ def test_non_finite_samples(tmp_path, di, bad):
     y[1234] = bad
     x = write(tmp_path / "di.wav", di)
     yp = write(tmp_path / "amp.wav", y, subtype="FLOAT")
-    with pytest.raises(NonFiniteAudioError, match=r"amp\.wav.*1 samples.*sample 1234"):
+    with pytest.raises(NonFiniteAudioError, match=r"amp\.wav.*1 NaN or infinite sample.*sample 1234"):
         load_capture(x, yp)
 
 

@@ -365,7 +365,7 @@ def _check_samples(a: np.ndarray, label: str, sample_rate: int) -> None:
     if bad.any():
         first = int(np.argmax(bad))
         raise NonFiniteAudioError(
-            f"{label}: {int(bad.sum())} samples are NaN or infinite (first at {first / sample_rate:.3f} s, "
+            f"{label}: {int(bad.sum())} NaN or infinite sample(s) (first at {first / sample_rate:.3f} s, "
             f"sample {first}): a plug-in or export produced invalid floats; re-export as 24-bit integer WAV "
             f"or remove the offending plug-in")
     rms = float(np.sqrt(np.mean(np.square(a, dtype=np.float64))))
