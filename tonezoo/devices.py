@@ -636,7 +636,7 @@ def _register_builtins() -> None:
         ("ts-light", "screamer", {"drive": 0.15, "tone": 0.65, "level": 0.6}, {}, None,
          "Tube-Screamer-style overdrive, low drive, brighter (a transparent push)"),
         # dist backed off so its harmonic content matches ts9-like (checked in tests/test_devices.py)
-        ("mt2-like", "metal", {"dist": 0.27, "low": 0.6, "high": 0.55, "mid": 0.4}, {}, None,
+        ("mt2-like", "metal", {"dist": 0.28, "low": 0.6, "high": 0.55, "mid": 0.4}, {}, None,
          "MT-2-style distortion with the dist backed off to the TS9's distortion level"),
         ("metal-scooped", "metal", {"dist": 0.9, "low": 0.75, "high": 0.7, "mid": 0.15, "mid_freq": 0.45}, {}, None,
          "MT-2-style distortion, dist high, deep mid scoop"),
