@@ -13,7 +13,8 @@ import soundfile as sf
 from tonezoo.capture import (AudioFileNotFoundError, Capture, CaptureWarning, ChannelError, ClippedTargetError,
                              EmptyAudioError, LatencyTooLargeError, LengthMismatchError, NonFiniteAudioError,
                              SampleRateMismatchError, SilentAudioError, SplitError, StereoInputError,
-                             UnreadableAudioError, UnsupportedSampleRateError, estimate_latency, load_capture)
+                             UnreadableAudioError, UnsupportedSampleRateError, estimate_latency, load_capture,
+                             read_audio)
 from tonezoo.cli import main
 from tonezoo.errors import CaptureError
 from tonezoo.signals import capture_signal, signal_layout, synth_di
@@ -364,3 +365,12 @@ def test_cli_check_capture(tmp_path, capsys, di):
     assert main(["check-capture", str(x), str(y), "--channel", "0", "--limit-seconds", "2"]) == 0
     text = capsys.readouterr().out
     assert "shifted by 137 samples" in text and "44100 Hz" in text and "(2.00 s)" in text
+
+
+def test_read_audio(tmp_path, di):
+    path = write(tmp_path / "di.flac", np.stack([di, 0.5 * di], axis=1), subtype="PCM_24")
+    audio, sr, info = read_audio(path, channel=1, label="input")
+    assert sr == SR and audio.dtype == np.float32 and info["channels"] == 2
+    np.testing.assert_allclose(audio, 0.5 * di, atol=1e-6)
+    with pytest.raises(StereoInputError, match=r"input file .*di\.flac"):
+        read_audio(path, label="input")

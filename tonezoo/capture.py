@@ -41,6 +41,7 @@ from .errors import CaptureError
 __all__ = [
     "Capture",
     "load_capture",
+    "read_audio",
     "estimate_latency",
     "CaptureWarning",
     "UnreadableAudioError",
@@ -403,6 +404,33 @@ def _full_scale(subtype: str) -> float:
     if subtype == "PCM_U8":
         return 1.0 - 2.0 ** -7
     return 1.0
+
+
+def read_audio(path: str | os.PathLike, *, channel: int | None = None, label: str = "audio"
+               ) -> tuple[np.ndarray, int, dict[str, Any]]:
+    """Read one mono signal from an audio file, with the file checks of :func:`load_capture`.
+
+    Parameters
+    ----------
+    path : path
+        WAV, FLAC or AIFF (anything libsndfile reads), any bit depth.
+    channel : int, optional
+        Channel of a multi-channel file; files whose channels are identical need none.
+    label : str
+        How messages name the file ("input", "target", ...).
+
+    Returns
+    -------
+    audio : np.ndarray [shape=(n,), dtype=float32]
+    sample_rate : int
+    info : dict
+        ``format``, ``subtype``, ``channels``, and ``channel`` / ``dual_mono`` when relevant.
+
+    Raises
+    ------
+    AudioFileNotFoundError, UnreadableAudioError, EmptyAudioError, StereoInputError, ChannelError
+    """
+    return _read(Path(path), label, channel)
 
 
 def _read(path: Path, label: str, channel: int | None) -> tuple[np.ndarray, int, dict[str, Any]]:
