@@ -1,0 +1,221 @@
+"""Training speed of the custom-VJP LSTM (:mod:`tonezoo._fused`) against JAX autodiff of ``model.apply``.
+
+Measures, for LSTM-20 with skip (the AGAM recipe):
+
+1. one TBPTT chunk update: ``jax.value_and_grad`` of the ESR + DC loss over 1,000 samples x 30
+   segments (one jitted call; best of several repeats);
+2. a whole epoch: a copy of ``tonezoo.train._epoch_fn`` (one program per epoch, scan over
+   mini-batches, scan over TBPTT chunks, one Adam update per chunk) on 30 s at 44.1 kHz
+   (60 segments, 2 balanced batches of 30), single model and vmapped over 8 models;
+3. batch-1 inference of 10 s at 48 kHz (forward only).
+
+Usage::
+
+    python benchmarks/fused_speed.py            # full
+    python benchmarks/fused_speed.py --quick    # fewer repeats, 8 s of training audio
+
+Writes ``benchmarks/results/fused_speed.json``. Times are the best of ``--repeats`` runs because
+the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tonezoo import _fused
+from tonezoo.model import ModelConfig, apply, init, initial_state, stack_params
+from tonezoo.train import TrainConfig, _batches, _merge, _optimizer, _segments, _split, esr_dc_loss
+
+RESULTS = Path(__file__).resolve().parent / "results"
+APPLIES = {"autodiff": apply, "fused": _fused.apply_single_lstm}
+
+
+def make_data(seconds: float, sr: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Noise through a band-passed soft clipper (content does not matter for speed)."""
+    import scipy.signal as ss
+    rng = np.random.default_rng(seed)
+    x = (0.3 * rng.standard_normal(int(seconds * sr))).astype(np.float32)
+    b, a = ss.butter(2, [300 / (sr / 2), 3000 / (sr / 2)], "band")
+    y = (np.tanh(5 * ss.lfilter(b, a, x)) * 0.5 + 0.3 * x).astype(np.float32)
+    return x, y
+
+
+def best_time(fn, repeats: int) -> float:
+    """Best wall time of ``fn()`` (which must block) over ``repeats`` runs."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def epoch_fn(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, mcfg, tcfg, apply_fn):
+    """``tonezoo.train._epoch_fn`` with the model function as a parameter."""
+    import optax
+    tx = _optimizer(tcfg)
+    warm, chunk = tcfg.warmup, tcfg.tbptt
+    seg = xb.shape[-1]
+    rest = seg - warm
+    n_chunks = -(-rest // chunk)
+    pad = n_chunks * chunk - rest
+    tmask = jnp.concatenate([jnp.ones(rest, jnp.float32), jnp.zeros(pad, jnp.float32)]).reshape(n_chunks, chunk)
+
+    def loss_fn(tr, x, y, state, m):
+        y_hat, state = apply_fn(_merge(tr, frozen), x, state, knobs, config=mcfg)
+        loss, plain = esr_dc_loss(y, y_hat, m, pre_emphasis=tcfg.pre_emphasis,
+                                  esr_weight=tcfg.esr_weight, dc_weight=tcfg.dc_weight)
+        return loss, (state, plain)
+
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+    def batch_step(carry, batch):
+        tr, opt = carry
+        x, y, segm = batch
+        b = x.shape[0]
+        params = _merge(tr, frozen)
+        _, state = apply_fn(params, x[:, :warm], initial_state(params, (b,)), knobs, config=mcfg)
+        state = jax.lax.stop_gradient(state)
+        xr = jnp.pad(x[:, warm:], ((0, 0), (0, pad))).reshape(b, n_chunks, chunk).transpose(1, 0, 2)
+        yr = jnp.pad(y[:, warm:], ((0, 0), (0, pad))).reshape(b, n_chunks, chunk).transpose(1, 0, 2)
+        masks = tmask[:, None, :] * segm[None, :, None]
+
+        def chunk_step(c, inp):
+            tr, opt, state = c
+            xc, yc, mc = inp
+            (loss, (state, _)), grads = grad_fn(tr, xc, yc, state, mc)
+            updates, opt = tx.update(grads, opt, tr)
+            tr = optax.apply_updates(tr, jax.tree.map(lambda u: -lr * u, updates))
+            weight = mc.sum()
+            return (tr, opt, jax.lax.stop_gradient(state)), (loss * weight, weight)
+
+        (tr, opt, _), (lw, w) = jax.lax.scan(chunk_step, (tr, opt, state), (xr, yr, masks))
+        return (tr, opt), (lw.sum(), w.sum())
+
+    (trainable, opt_state), (lw, w) = jax.lax.scan(batch_step, (trainable, opt_state), (xb, yb, mb))
+    return trainable, opt_state, lw.sum() / jnp.maximum(w.sum(), 1.0)
+
+
+def bench_chunk(name: str, mcfg: ModelConfig, repeats: int, batch: int = 30, length: int = 1000) -> float:
+    """Seconds for one jitted value_and_grad of the loss over one TBPTT chunk."""
+    apply_fn = APPLIES[name]
+    params = init(mcfg, 0)
+    tr, frozen = _split(params)
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(0.3 * rng.standard_normal((batch, length)), jnp.float32)
+    y = jnp.tanh(2 * x)
+    m = jnp.ones_like(x)
+    state = initial_state(params, (batch,))
+
+    @jax.jit
+    def step(tr, state):
+        def loss_fn(tr):
+            yh, st = apply_fn(_merge(tr, frozen), x, state, None, config=mcfg)
+            return esr_dc_loss(y, yh, m, pre_emphasis=None, esr_weight=0.75, dc_weight=0.25)[0], st
+        return jax.value_and_grad(loss_fn, has_aux=True)(tr)
+
+    jax.block_until_ready(step(tr, state))
+    return best_time(lambda: jax.block_until_ready(step(tr, state)), repeats)
+
+
+def bench_epoch(name: str, mcfg: ModelConfig, tcfg: TrainConfig, xs, ys, repeats: int, n_models: int = 1
+                ) -> tuple[float, float]:
+    """(compile + first epoch seconds, best steady epoch seconds) for ``n_models`` models."""
+    fn = partial(epoch_fn, mcfg=mcfg, tcfg=tcfg, apply_fn=APPLIES[name])
+    tx = _optimizer(tcfg)
+    if n_models == 1:
+        tr, frozen = _split(init(mcfg, 0))
+        opt = tx.init(tr)
+        lr = jnp.float32(tcfg.lr)
+        run = jax.jit(fn)
+    else:
+        splits = [_split(init(mcfg, i)) for i in range(n_models)]
+        tr = stack_params([s[0] for s in splits])
+        frozen = stack_params([s[1] for s in splits])
+        opt = jax.vmap(tx.init)(tr)
+        lr = jnp.full((n_models,), tcfg.lr, jnp.float32)
+        run = jax.jit(jax.vmap(fn, in_axes=(0, 0, 0, None, None, None, None, 0)))
+    xb, yb, mb = _batches(xs, ys, tcfg.batch_size, jax.random.PRNGKey(1))
+    t0 = time.perf_counter()
+    jax.block_until_ready(run(tr, frozen, opt, xb, yb, mb, None, lr))
+    first = time.perf_counter() - t0
+    steady = best_time(lambda: jax.block_until_ready(run(tr, frozen, opt, xb, yb, mb, None, lr)), repeats)
+    return first, steady
+
+
+def bench_infer(name: str, mcfg: ModelConfig, x: np.ndarray, repeats: int) -> float:
+    """Seconds for batch-1 forward over ``x`` (one jitted call)."""
+    apply_fn = APPLIES[name]
+    params = init(mcfg, 0)
+    run = jax.jit(lambda p, u: apply_fn(p, u, None, None, config=mcfg)[0])
+    xj = jnp.asarray(x)
+    jax.block_until_ready(run(params, xj))
+    return best_time(lambda: jax.block_until_ready(run(params, xj)), repeats)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="8 s of training audio, fewer repeats")
+    ap.add_argument("--repeats", type=int, default=None, help="timing repeats (best is kept)")
+    ap.add_argument("--models", type=int, default=8, help="models in the vmapped epoch")
+    ap.add_argument("--only", choices=("chunk", "epoch", "many", "infer"), action="append",
+                    help="run only these parts (repeatable)")
+    ap.add_argument("--out", default=None, help="JSON output path")
+    args = ap.parse_args(argv)
+    q = args.quick
+    reps = args.repeats or (3 if q else 7)
+    parts = set(args.only or ("chunk", "epoch", "many", "infer"))
+    sr = 44100
+    mcfg = ModelConfig(hidden_size=20, sample_rate=sr)
+    tcfg = TrainConfig(batch_size=30)
+    report: dict = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "jax": jax.__version__},
+                    "repeats": reps}
+
+    def compare(key: str, label: str, fn) -> None:
+        res = {name: fn(name) for name in APPLIES}
+        a, f = res["autodiff"], res["fused"]
+        if isinstance(a, tuple):
+            report[key] = {"autodiff_first_s": a[0], "autodiff_s": a[1], "fused_first_s": f[0], "fused_s": f[1],
+                           "speedup": a[1] / f[1]}
+            print(f"{label}: autodiff {a[1]:.4f} s, fused {f[1]:.4f} s -> {a[1] / f[1]:.2f}x "
+                  f"(first call incl. compile {a[0]:.2f} s / {f[0]:.2f} s)")
+        else:
+            report[key] = {"autodiff_s": a, "fused_s": f, "speedup": a / f}
+            print(f"{label}: autodiff {a:.4f} s, fused {f:.4f} s -> {a / f:.2f}x")
+        sys.stdout.flush()
+
+    if "chunk" in parts:
+        compare("chunk", "TBPTT chunk (1,000 x 30, value_and_grad)", lambda n: bench_chunk(n, mcfg, reps * 3))
+    x, y = make_data(8.0 if q else 30.0, sr)
+    xs, ys = _segments(x, y, tcfg.segment_length)
+    if "epoch" in parts:
+        compare("epoch", f"epoch ({len(xs)} segments, batches of <= {tcfg.batch_size})",
+                lambda n: bench_epoch(n, mcfg, tcfg, xs, ys, reps))
+    if "many" in parts:
+        compare("epoch_vmap", f"epoch vmapped over {args.models} models",
+                lambda n: bench_epoch(n, mcfg, tcfg, xs, ys, max(2, reps // 2), n_models=args.models))
+    if "infer" in parts:
+        xi, _ = make_data(3.0 if q else 10.0, 48000, seed=1)
+        compare("inference", f"batch-1 inference of {len(xi) / 48000:.0f} s at 48 kHz",
+                lambda n: bench_infer(n, ModelConfig(hidden_size=20, sample_rate=48000), xi, reps))
+        report["inference"]["fused_realtime_factor"] = len(xi) / 48000 / report["inference"]["fused_s"]
+    out = Path(args.out) if args.out else RESULTS / ("fused_speed_quick.json" if q else "fused_speed.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
