@@ -163,3 +163,11 @@ def test_marker_template_names():
     assert marker_template(48000, "start").size > 0.6 * 48000
     with pytest.raises(ValueError, match="marker"):
         marker_template(SR, "middle")
+
+
+@pytest.mark.parametrize("seconds", [0.02, 0.2])
+def test_synth_di_very_short_still_plays_a_note(seconds):
+    di = synth_di(seconds, SR, seed=5)
+    assert di.size == int(round(seconds * SR))
+    assert np.max(np.abs(di)) == pytest.approx(0.7, abs=1e-4)
+    assert np.sqrt(np.mean(di.astype(np.float64) ** 2)) > 0.03      # a pluck, not normalised hiss

@@ -273,7 +273,7 @@ def _performance(seconds: float, rng: np.random.Generator) -> list[_Note]:
     """Phrases of every kind separated by rests, filling ``seconds``."""
     kinds = ["strum", "riff", "lead", "arpeggio"]
     notes: list[_Note] = []
-    t = rng.uniform(0.0, 0.2)
+    t = rng.uniform(0.0, min(0.2, 0.25 * seconds))
     order = list(rng.permutation(kinds))
     while t < seconds:
         if not order:
@@ -282,6 +282,8 @@ def _performance(seconds: float, rng: np.random.Generator) -> list[_Note]:
         length = rng.uniform(2.0, 6.0)
         notes += _phrase(kind, t, length, rng)
         t += length + rng.uniform(0.1, 0.8)        # rest
+    if not any(n.onset < seconds for n in notes):  # very short: at least one strummed chord
+        notes = _strum(0.0, _chord_frets(rng, "open"), 0.8, seconds, False, False, rng)
     # a string sounds one note at a time: a new note on a string damps the previous one
     notes.sort(key=lambda n: n.onset)
     last: dict[int, int] = {}
