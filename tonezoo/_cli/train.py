@@ -125,9 +125,9 @@ def run_train(args: argparse.Namespace) -> int:
 def run_process(args: argparse.Namespace) -> int:
     import numpy as np
     import soundfile as sf
-    from ..capture import _read
+    from ..capture import read_audio
     model = load_model_arg(args.model)
-    x, sr, _ = _read(Path(args.input), "input", None)
+    x, sr, _ = read_audio(args.input, label="input")
     if sr != model.sample_rate:
         print(f"warning: {args.input} is at {sr} Hz but the model was trained at {model.sample_rate} Hz",
               file=sys.stderr)
