@@ -91,7 +91,9 @@ def _pluck(note: _Note, sample_rate: int, rng: np.random.Generator) -> np.ndarra
     # half again as long: the fractional delays' sinc tails run backwards in time and must wrap
     # into the discarded half, not onto the note
     nfft = scipy.fft.next_fast_len(int(1.5 * n), real=True)
+    f_lo, f_hi = min(9000.0, 0.35 * sr), min(15000.0, 0.5 * sr)   # band limit: short sinc tails
     f = np.fft.rfftfreq(nfft, 1.0 / sr)
+    f = f[f < f_hi]                                                 # nothing above f_hi is computed
 
     # decay times: low partials ring, highs die fast; palm mutes kill everything quickly
     if note.mute:
@@ -121,16 +123,14 @@ def _pluck(note: _Note, sample_rate: int, rng: np.random.Generator) -> np.ndarra
     # the loop gain 10**(-3 d / (sr T60)) joins the same exponent.
     log_a = np.log(1e-5) / nfft
     s = (-log_a + 3.0 * np.log(10.0) / (sr * t60)) + 2j * np.pi * f / sr
-    e = np.fft.rfft(excitation * np.exp(log_a * np.arange(excitation.size)), nfft)
-    f_lo, f_hi = min(9000.0, 0.35 * sr), min(15000.0, 0.5 * sr)   # band limit: short sinc tails
+    e = scipy.fft.rfft(excitation * np.exp(log_a * np.arange(excitation.size)), nfft)[: f.size]
     taper = 0.5 + 0.5 * np.cos(np.pi * np.clip((f - f_lo) / (f_hi - f_lo), 0.0, 1.0))
-    spectrum = e * taper / (1.0 - np.exp(-s * delay))
-    y = np.fft.irfft(spectrum, nfft)[:n] * np.exp(-log_a * np.arange(n))
+    spectrum = np.zeros(nfft // 2 + 1, dtype=complex)
+    spectrum[: f.size] = e * taper / (1.0 - np.exp(-s * delay))
 
-    # damping: the finger lifts (or the palm stays) after ``hold`` seconds
+    # undo the window; damping: the finger lifts (or the palm stays) after ``hold`` seconds
     t = np.arange(n) / sr
-    env = np.exp(-np.maximum(t - note.hold, 0.0) / release)
-    y *= env
+    y = scipy.fft.irfft(spectrum, nfft)[:n] * np.exp(-log_a * np.arange(n) - np.maximum(t - note.hold, 0.0) / release)
     peak = np.max(np.abs(y))
     return y * (note.velocity / peak) if peak > 0 else y
 
