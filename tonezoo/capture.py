@@ -381,9 +381,9 @@ def _check_clipping(y: np.ndarray, label: str, *, full_scale: float) -> None:
     """Refuse a target over full scale, or with runs of samples at full scale (clipped)."""
     over = np.abs(y) > 1.0
     at_full = np.abs(y) >= full_scale - 1e-7
-    runs = np.convolve(at_full.astype(np.int8), np.ones(_CLIP_RUN, np.int8), mode="valid") >= _CLIP_RUN \
-        if y.size >= _CLIP_RUN else np.zeros(0, bool)
-    if over.any() or runs.any():
+    # a run of _CLIP_RUN full-scale samples: a moving sum over the mask reaches _CLIP_RUN
+    run_sums = np.convolve(at_full.astype(np.int8), np.ones(_CLIP_RUN, np.int8), mode="valid")
+    if over.any() or np.any(run_sums >= _CLIP_RUN):
         peak = float(np.max(np.abs(y)))
         what = (f"{int(over.sum())} samples exceed full scale (peak {20 * np.log10(peak):+.1f} dBFS)" if over.any()
                 else f"{int(at_full.sum())} samples sit at full scale in runs of {_CLIP_RUN} or more")
