@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--zoo", default=None, help="zoo directory for --from auto (default: the bundled zoo)")
     p.add_argument("--race", type=int, default=0, help="with --from auto: fine-tune the top K together first")
     p.add_argument("--seconds", type=float, default=None, help="train on only the first S seconds")
-    p.add_argument("--val-fraction", type=float, default=0.2, help="fraction of the audio kept for validation")
+    p.add_argument("--val-fraction", type=float, default=None,
+                   help="fraction of the audio kept for validation (default: the standard signal's validation "
+                        "section, else 0.2)")
     p.add_argument("--epochs", type=int, default=2000, help="maximum epochs (default 2000)")
     p.add_argument("--patience", type=int, default=25, help="validations without improvement before stopping")
     p.add_argument("--hidden", type=int, default=None, help="hidden size when training from scratch (default 20)")
