@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/device_esr.py [--seconds 20] [--epochs 50] [--devices ts9-like,mt2-like,...]
     python benchmarks/device_esr.py --figures        # only docs/figures/devices_spectrograms.png
+    python benchmarks/device_esr.py --table          # only the per-device character table
 
 For one device per category (default :data:`DEFAULT_DEVICES`), render ``--seconds`` of synthetic
 guitar DI at 44.1 kHz through it (last 20 % for validation), train an LSTM-20 with skip from scratch
@@ -80,6 +81,38 @@ def make_figure(path: Path = FIGURE, *, seconds: float = 4.0, sample_rate: int =
     return path
 
 
+def thd(device: str, *, amp: float = 0.3, freq: float = 220.0, sample_rate: int = 44100) -> float:
+    """Harmonic-to-fundamental amplitude ratio of a steady ``amp`` sine at ``freq`` Hz."""
+    from tonezoo.devices import render
+
+    t = np.arange(int(1.25 * sample_rate)) / sample_rate
+    y = render(device, amp * np.sin(2 * np.pi * freq * t), sample_rate)[-sample_rate:].astype(np.float64)
+    spec = np.abs(np.fft.rfft(y * np.hanning(sample_rate)))
+    bins = np.arange(freq, min(20 * freq, 0.45 * sample_rate), freq).astype(int)
+    power = np.array([spec[b - 1:b + 2].max() ** 2 for b in bins])
+    return float(np.sqrt(power[1:].sum() / power[0]))
+
+
+def character_table(*, seconds: float = 60.0, sample_rate: int = 44100) -> str:
+    """Markdown table: per device THD, nonlinear fraction, output level and render time."""
+    from tonezoo.devices import list_devices, render
+    from tonezoo.signals import synth_di
+
+    x = synth_di(seconds, sample_rate, seed=11)
+    x_rms = np.sqrt(np.mean(x.astype(np.float64) ** 2))
+    x9 = 0.9 * x / np.max(np.abs(x))
+    lines = ["| device | THD, 0.3 sine | nonlinear fraction | level vs input | peak, input at 0.9 | "
+             f"render {seconds:g} s |", "|---|---|---|---|---|---|"]
+    for d in list_devices():
+        t0 = time.perf_counter()
+        y = render(d, x, sample_rate)
+        dt = time.perf_counter() - t0
+        level = 20 * np.log10(np.sqrt(np.mean(y.astype(np.float64) ** 2)) / x_rms)
+        lines.append(f"| {d.name} | {thd(d.name):.3f} | {nonlinear_fraction(x, y, sample_rate):.3f} | "
+                     f"{level:+.1f} dB | {np.max(np.abs(render(d, x9, sample_rate))):.2f} | {dt:.2f} s |")
+    return "\n".join(lines)
+
+
 def run(devices: list[str], *, seconds: float, epochs: int, seed: int) -> list[dict]:
     """Train one LSTM-20 per device; one result row per device."""
     from tonezoo.devices import get_device, render_capture
@@ -117,11 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=50, help="maximum epochs per device (default 50)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--figures", action="store_true", help="only write the spectrogram figure")
+    parser.add_argument("--table", action="store_true", help="only print the device character table")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "device_esr.json"))
     args = parser.parse_args(argv)
     if args.figures:
         path = make_figure()
         print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+        return 0
+    if args.table:
+        print(character_table())
         return 0
     rows = run([d.strip() for d in args.devices.split(",") if d.strip()], seconds=args.seconds,
                epochs=args.epochs, seed=args.seed)

@@ -166,17 +166,23 @@ def diode_clip(x: np.ndarray, positive: float = 1.0, negative: float = 1.0) -> n
     return np.where(x >= 0.0, positive * np.tanh(x / positive), negative * np.tanh(x / negative))
 
 
-def triode(v: np.ndarray, bias: float | np.ndarray = 0.0, *, cutoff: float = 1.8) -> np.ndarray:
+def triode(v: np.ndarray, bias: float = 0.0, *, shift: np.ndarray | None = None, cutoff: float = 1.8
+           ) -> np.ndarray:
     """Asymmetric triode-stage transfer curve (unit small-signal gain at ``v = 0``).
 
     Grid conduction clips the positive swing at about ``+1``; plate cutoff limits the negative
-    swing more softly at about ``-cutoff``.  ``bias`` shifts the operating point (a time-varying
-    bias models a coupling capacitor charged by grid current); the static offset is removed so
-    silence maps to silence.
+    swing more softly at about ``-cutoff``. ``bias`` sets the static operating point (its offset
+    is removed, so silence maps to silence). ``shift`` [shape=(n,)] moves the operating point
+    over time -- a coupling capacitor charged by grid current after loud notes ("blocking"); the
+    slow offset it leaves is removed by the next stage's coupling high-pass, as in the circuit.
     """
-    def curve(u: np.ndarray) -> np.ndarray:
-        return np.where(u >= 0.0, np.tanh(u), cutoff * np.tanh(u / cutoff))
-    return curve(v + bias) - curve(np.asarray(bias, dtype=np.float64))
+    u = v + bias if shift is None else v + (bias - shift)
+    return _triode_curve(u, cutoff) - _triode_curve(np.float64(bias), cutoff)
+
+
+def _triode_curve(u: np.ndarray, cutoff: float) -> np.ndarray:
+    # tanh(u) above zero, cutoff * tanh(u / cutoff) below (max/min is cheaper than np.where)
+    return np.tanh(np.maximum(u, 0.0)) + cutoff * np.tanh(np.minimum(u, 0.0) * (1.0 / cutoff))
 
 
 def rail(x: np.ndarray, *, knee: float = 0.85, ceiling: float = 0.985) -> np.ndarray:

@@ -558,9 +558,8 @@ def _amp(spec: _AmpSpec, x: np.ndarray, sr: int, k: Mapping[str, float], opt: Ma
             if i == spec.gain_at:
                 u = u * dsp.db(_lerp(spec.gain_db, k["gain"]))
             v = dsp.db(gain_db) * dsp.filt(u, dsp.highpass1(hp, fs), dsp.lowpass1(lp, fs))
-            if spec.blocking:
-                bias = bias - spec.blocking * dsp.one_pole(np.maximum(v - 0.5, 0.0), 0.04, fs)
-            u = -dsp.triode(v, bias)
+            shift = spec.blocking * dsp.one_pole(np.maximum(v - 0.5, 0.0), 0.04, fs) if spec.blocking else None
+            u = -dsp.triode(v, bias, shift=shift)
             if i == spec.stack_at:
                 u = _tone_stack(u, fs, spec, k)
         u = dsp.filt(u, dsp.highpass1(30.0, fs)) * dsp.db(_lerp(spec.power_db, k["master"]))
@@ -658,7 +657,7 @@ def _register_builtins() -> None:
          "British-voiced combo, overdrive channel at 25 % gain, close-mic'd cabinet"),
         ("plexi-crunch", "crunch-amp", {"gain": 0.7, "mid": 0.6, "treble": 0.6, "master": 0.5}, {"trim_db": -4.0},
          None,
-         "plexi-style crunch, gain high, master up for power-amp sag"),
+         "plexi-style crunch, gain high, mids and treble up"),
         ("5150-like", "lead-amp", {"gain": 0.8, "bass": 0.6, "mid": 0.35, "treble": 0.6}, {}, None,
          "high-gain lead channel, scooped, 4x12"),
         ("lead-amp-tight", "lead-amp", {"gain": 0.45, "bass": 0.4, "mid": 0.6, "treble": 0.55}, {}, None,
