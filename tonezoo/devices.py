@@ -467,7 +467,7 @@ def _muff(x: np.ndarray, sr: int, k: Mapping[str, float], opt: Mapping[str, Any]
 
 
 def _boost(x: np.ndarray, sr: int, k: Mapping[str, float], opt: Mapping[str, Any]) -> np.ndarray:
-    """Clean boost: a discrete (JFET/transistor) gain stage, 0 to +20 dB, with a tilt EQ
+    """Clean boost: a discrete (JFET/transistor) gain stage, -6 to +14 dB, with a tilt EQ
     (bass cut / treble lift, a treble booster at the top) and soft, slightly asymmetric
     saturation only when it runs out of headroom."""
     tilt = k["tone"] - 0.5
@@ -613,7 +613,7 @@ def _register_builtins() -> None:
                "cascaded two-stage fuzz with sputtering bias shift and a scooped low/high-pass blend tone",
                _muff),
         Design("boost", "boost", {"gain": 0.5, "tone": 0.5},
-               "clean boost 0 to +20 dB with tilt EQ and soft headroom saturation", _boost),
+               "clean boost -6 to +14 dB with tilt EQ and soft headroom saturation", _boost),
         Design("compressor", "compressor", {"sustain": 0.5, "attack": 0.3, "release": 0.4, "level": 0.5},
                "feed-forward compressor: attack/release envelope, soft knee, make-up gain", _compressor,
                {"detector": "vca"}),
