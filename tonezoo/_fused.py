@@ -35,58 +35,80 @@ import jax.numpy as jnp
 __all__ = ["lstm_dense_sequence"]
 
 
-def _prep(w_x, bias, w_hh, hidden):
-    """Scale the g columns by 2 so ``tanh(z_g) = 2 sigmoid(2 z_g) - 1`` shares the sigmoid."""
+def _prep(w_x, bias, w_hh, batch):
+    """Weights in the loop's layout: gates on the leading axis, batch on the last.
+
+    The g columns are scaled by 2 so that ``tanh(z_g) = 2 sigmoid(2 z_g) - 1`` shares the
+    sigmoid of the other gates. Returns ``w_x`` (4H, 1), ``bias`` (4H, B), ``w_hh^T`` (4H, H).
+    """
+    hidden = w_hh.shape[0]
     scale = jnp.concatenate([jnp.ones(2 * hidden), jnp.full(hidden, 2.0), jnp.ones(hidden)]).astype(w_hh.dtype)
-    return w_x * scale, bias * scale, w_hh * scale
+    bias = jnp.broadcast_to(bias * scale, (batch, 4 * hidden)) if bias.ndim > 1 else (bias * scale)[None]
+    return (w_x * scale)[:, None], jnp.broadcast_to(bias.T, (4 * hidden, batch)), (w_hh * scale).T
 
 
-def _cell(w_x, bias, w_hh, x_t, h, c):
-    """One step on pre-scaled weights; returns (h, c, gates (B, 4H) with g as tanh)."""
-    hs = h.shape[-1]
-    s = jax.nn.sigmoid(x_t[:, None] * w_x + bias + h @ w_hh)
-    i, f, o = s[:, :hs], s[:, hs:2 * hs], s[:, 3 * hs:]
-    g = 2.0 * s[:, 2 * hs:3 * hs] - 1.0
-    c = f * c + i * g
-    tc = jnp.tanh(c)
-    h = o * tc
-    return h, c, tc, (i, f, g, o)
+def _gates(wx, b, whh_t, x_t, h):
+    """Sigmoid row ``s`` (4H, B) and the gates i, f, g, o (each (H, B)) of one step."""
+    hidden = h.shape[0]
+    s = jax.nn.sigmoid(wx * x_t[None] + b + whh_t @ h)
+    return s, s[:hidden], s[hidden:2 * hidden], 2.0 * s[2 * hidden:3 * hidden] - 1.0, s[3 * hidden:]
 
 
 def _forward_lean(w_x, bias, w_hh, w_d, b_d, x, h0, c0, skip):
     """Forward without residuals: the dense head runs inside the loop (inference)."""
-    hidden = w_hh.shape[0]
-    wx, b, whh = _prep(w_x, bias, w_hh, hidden)
-    b = jnp.broadcast_to(b, (x.shape[1], 4 * hidden))
+    wx, b, whh_t = _prep(w_x, bias, w_hh, x.shape[1])
+    wd = w_d[:, None]
 
     def step(carry, x_t):
         h, c = carry
-        h, c, _, _ = _cell(wx, b, whh, x_t, h, c)
-        y = h @ w_d + b_d
-        if skip:
-            y = y + x_t
-        return (h, c), y
+        _, i, f, g, o = _gates(wx, b, whh_t, x_t, h)
+        c = f * c + i * g
+        h = o * jnp.tanh(c)
+        return (h, c), (wd * h).sum(axis=0)
 
-    (h, c), y = jax.lax.scan(step, (h0, c0), x)
-    return y, h, c
+    (h, c), y = jax.lax.scan(step, (h0.T, c0.T), x)
+    y = y + b_d
+    if skip:
+        y = y + x
+    return y, h.T, c.T
 
 
 def _forward_saving(w_x, bias, w_hh, w_d, b_d, x, h0, c0, skip):
-    hidden = w_hh.shape[0]
-    wx, b, whh = _prep(w_x, bias, w_hh, hidden)
-    b = jnp.broadcast_to(b, (x.shape[1], 4 * hidden))
+    """Forward that also returns what the backward loop needs, in the form it needs it.
+
+    Everything inside the loops is laid out (rows, B): gate blocks are contiguous row ranges,
+    so slicing a gate or stacking blocks never shuffles elements within a row. Per step it
+    saves ``rows`` (6H, B) = ``[P, o (1 - tanh(c)^2), f]`` where
+    ``P = s (1 - s) * [g, c[t-1], 4 i, tanh(c)]`` (``s`` the sigmoid row), so that the gradient
+    of the gate pre-activations is one whole-block product ``dz = [dc, dc, dc, dh] * P``
+    (``1 - g^2 = 4 s_g (1 - s_g)``); and ``u`` (H + 2, B) = ``[h[t-1], x[t], 1]``, the operand
+    of the one weight-gradient contraction.
+    """
+    t_len, batch = x.shape
+    wx, b, whh_t = _prep(w_x, bias, w_hh, batch)
+    one = jnp.ones((1, batch), x.dtype)
 
     def step(carry, x_t):
-        h, c = carry
-        h, c, tc, (i, f, g, o) = _cell(wx, b, whh, x_t, h, c)
-        return (h, c), jnp.concatenate([i, f, g, o, c, tc, h], axis=-1)
+        h_prev, c_prev = carry
+        s, i, f, g, o = _gates(wx, b, whh_t, x_t, h_prev)
+        c = f * c_prev + i * g
+        tc = jnp.tanh(c)
+        h = o * tc
+        ds = s * (1.0 - s)
+        hidden = h.shape[0]
+        rows = jnp.concatenate([ds[:hidden] * g, ds[hidden:2 * hidden] * c_prev, ds[2 * hidden:3 * hidden] * 4.0 * i,
+                                ds[3 * hidden:] * tc, o * (1.0 - tc * tc), f], axis=0)
+        u = jnp.concatenate([h_prev, x_t[None], one], axis=0)
+        return (h, c), (rows, u)
 
-    (h, c), saved = jax.lax.scan(step, (h0, c0), x)
-    hs = saved[..., 6 * hidden:]
-    y = hs @ w_d + b_d
+    (h, c), (rows, u) = jax.lax.scan(step, (h0.T, c0.T), x)
+    hidden = h.shape[0]
+    # y[t] = w_d . h[t] + b_d, with h[t] = h_prev[t + 1] and h[T-1] the final state
+    hw = jnp.einsum("thb,h->tb", u[:, :hidden], w_d)
+    y = jnp.concatenate([hw[1:], (w_d @ h)[None]], axis=0) + b_d
     if skip:
         y = y + x
-    return y, h, c, saved
+    return y, h.T, c.T, (rows, u, h)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(8,))
@@ -96,7 +118,7 @@ def _sequence(w_x, bias, w_hh, w_d, b_d, x, h0, c0, skip):
 
 def _sequence_fwd(w_x, bias, w_hh, w_d, b_d, x, h0, c0, skip):
     y, h, c, saved = _forward_saving(w_x, bias, w_hh, w_d, b_d, x, h0, c0, skip)
-    return (y, h, c), (w_x, bias, w_hh, w_d, x, h0, c0, saved)
+    return (y, h, c), (w_x, bias, w_hh, w_d, saved)
 
 
 def _unbroadcast(g, shape):
@@ -108,40 +130,39 @@ def _unbroadcast(g, shape):
 
 
 def _sequence_bwd(skip, res, cts):
-    w_x, bias, w_hh, w_d, x, h0, c0, saved = res
-    dy, dh_t, dc_t = cts
+    w_x, bias, w_hh, w_d, (rows, u, h_last) = res
+    dy, dh_last, dc_last = cts
     hidden = w_hh.shape[0]
-    i, f, g, o = (saved[..., k * hidden:(k + 1) * hidden] for k in range(4))
-    cs, tcs, hs = (saved[..., k * hidden:(k + 1) * hidden] for k in range(4, 7))
-    c_prev = jnp.concatenate([c0[None], cs[:-1]], axis=0)
-    h_prev = jnp.concatenate([h0[None], hs[:-1]], axis=0)
-    dh_head = dy[..., None] * w_d
-    # elementwise factors that do not depend on the carried gradient, computed in bulk
-    w_c = o * (1.0 - tcs * tcs)                                    # dc += dh * w_c
-    fac = jnp.concatenate([g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g)], axis=-1)
-    do_fac = tcs * o * (1.0 - o)                                   # dz_o = dh * do_fac
-    w_hh_t = w_hh.T
+    t_len, batch = dy.shape
+    wd = w_d[:, None]
+    is_dc = (jnp.arange(4) < 3)[:, None, None]
+    per_sequence_bias = bias.ndim > 1
 
     def step(carry, inp):
-        dh, dc = carry
-        dhh, wc, fc, dof, ft = inp
-        dh = dh + dhh
-        dc = dc + dh * wc
-        dz = jnp.concatenate([jnp.tile(dc, (1, 3)) * fc, dh * dof], axis=-1)
-        return (dz @ w_hh_t, dc * ft), dz
+        dh, dc, acc, dz_sum = carry
+        row, u_t, dy_t = inp
+        dh = dh + wd * dy_t[None]
+        dc = dc + dh * row[4 * hidden:5 * hidden]
+        dz = jnp.where(is_dc, dc[None], dh[None]).reshape(4 * hidden, batch) * row[:4 * hidden]
+        # [dW_hh; dw_x; dbias] += [h[t-1]; x[t]; 1] dz^T
+        acc = acc + jax.lax.dot_general(u_t, dz, (((1,), (1,)), ((), ())))
+        if per_sequence_bias:
+            dz_sum = dz_sum + dz
+        return (w_hh @ dz, dc * row[5 * hidden:], acc, dz_sum), w_x @ dz
 
-    (dh0, dc0), dz = jax.lax.scan(step, (dh_t, dc_t), (dh_head, w_c, fac, do_fac, f), reverse=True)
-    t, b = x.shape
-    dz2 = dz.reshape(t * b, 4 * hidden)
-    d_whh = h_prev.reshape(t * b, hidden).T @ dz2
-    d_wx = x.reshape(t * b) @ dz2
-    d_bias = _unbroadcast(dz.sum(axis=0), bias.shape)
-    d_wd = dy.reshape(t * b) @ hs.reshape(t * b, hidden)
+    acc0 = jnp.zeros((hidden + 2, 4 * hidden), dy.dtype)
+    dz_sum0 = jnp.zeros((4 * hidden, batch) if per_sequence_bias else (), dy.dtype)
+    (dh0, dc0, acc, dz_sum), dx = jax.lax.scan(step, (dh_last.T, dc_last.T, acc0, dz_sum0), (rows, u, dy),
+                                               reverse=True)
+    d_whh, d_wx = acc[:hidden], acc[hidden]
+    d_bias = _unbroadcast(dz_sum.T, bias.shape) if per_sequence_bias else acc[hidden + 1].reshape(bias.shape)
+    # dw_d = sum_t dy[t] h[t], with h[t] = h_prev[t + 1] and h[T-1] the final state
+    dy_prev = jnp.concatenate([jnp.zeros_like(dy[:1]), dy[:-1]], axis=0)
+    d_wd = jnp.einsum("tb,thb->h", dy_prev, u[:, :hidden]) + h_last @ dy[-1]
     d_bd = dy.sum()
-    dx = dz @ w_x
     if skip:
         dx = dx + dy
-    return d_wx, d_bias, d_whh, d_wd, d_bd, dx, dh0, dc0
+    return d_wx, d_bias, d_whh, d_wd, d_bd, dx, dh0.T, dc0.T
 
 
 _sequence.defvjp(_sequence_fwd, _sequence_bwd)
