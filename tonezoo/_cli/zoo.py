@@ -95,6 +95,24 @@ def _console():
     return con if con.is_terminal else Console(highlight=False, width=180)   # pipes and logs: wide tables
 
 
+def _enable_compile_cache() -> None:
+    """Keep compiled XLA programs on disk so later ``tonezoo suggest`` calls start faster.
+
+    The cache lives in ``$TONEZOO_CACHE`` or ``~/.cache/tonezoo/jax``; set ``TONEZOO_CACHE=off`` to disable.
+    """
+    import os
+    where = os.environ.get("TONEZOO_CACHE", str(Path.home() / ".cache" / "tonezoo" / "jax"))
+    if where.lower() == "off":
+        return
+    try:
+        import jax
+        Path(where).mkdir(parents=True, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", where)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    except (OSError, AttributeError, ValueError):       # read-only home or an older jax: just compile
+        pass
+
+
 def _fmt(v: Any, spec: str = ".4f") -> str:
     return "-" if v is None else format(v, spec)
 
@@ -122,6 +140,7 @@ def run_suggest(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     if args.top < 1:
         raise ConfigError(f"--top must be >= 1, got {args.top}")
+    _enable_compile_cache()
     knobs = _parse_knobs(args.knob)
     capture = load_capture(args.input, args.target, resample=args.resample, knobs=knobs or None)
     zoo = _open_zoo(args.zoo)
