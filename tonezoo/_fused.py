@@ -32,7 +32,9 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-__all__ = ["lstm_dense_sequence"]
+__all__ = ["lstm_dense_sequence", "apply_single_lstm"]
+
+_LANES = 16  # float32 lanes of a 512-bit vector register
 
 
 def _prep(w_x, bias, w_hh, batch):
@@ -98,13 +100,13 @@ def _forward_saving(w_x, bias, w_hh, w_d, b_d, x, h0, c0, skip):
         hidden = h.shape[0]
         rows = jnp.concatenate([ds[:hidden] * g, ds[hidden:2 * hidden] * c_prev, ds[2 * hidden:3 * hidden] * 4.0 * i,
                                 ds[3 * hidden:] * tc, o * (1.0 - tc * tc), f], axis=0)
-        u = jnp.concatenate([h_prev, x_t[None], one], axis=0)
+        u = jnp.concatenate([h_prev, x_t[None], one], axis=0).T
         return (h, c), (rows, u)
 
     (h, c), (rows, u) = jax.lax.scan(step, (h0.T, c0.T), x)
     hidden = h.shape[0]
     # y[t] = w_d . h[t] + b_d, with h[t] = h_prev[t + 1] and h[T-1] the final state
-    hw = jnp.einsum("thb,h->tb", u[:, :hidden], w_d)
+    hw = jnp.einsum("tbh,h->tb", u[..., :hidden], w_d)
     y = jnp.concatenate([hw[1:], (w_d @ h)[None]], axis=0) + b_d
     if skip:
         y = y + x
@@ -144,21 +146,21 @@ def _sequence_bwd(skip, res, cts):
         dh = dh + wd * dy_t[None]
         dc = dc + dh * row[4 * hidden:5 * hidden]
         dz = jnp.where(is_dc, dc[None], dh[None]).reshape(4 * hidden, batch) * row[:4 * hidden]
-        # [dW_hh; dw_x; dbias] += [h[t-1]; x[t]; 1] dz^T
-        acc = acc + jax.lax.dot_general(u_t, dz, (((1,), (1,)), ((), ())))
+        # [dW_hh^T, dw_x, dbias] += dz [h[t-1], x[t], 1]
+        acc = acc + dz @ u_t
         if per_sequence_bias:
             dz_sum = dz_sum + dz
         return (w_hh @ dz, dc * row[5 * hidden:], acc, dz_sum), w_x @ dz
 
-    acc0 = jnp.zeros((hidden + 2, 4 * hidden), dy.dtype)
+    acc0 = jnp.zeros((4 * hidden, hidden + 2), dy.dtype)
     dz_sum0 = jnp.zeros((4 * hidden, batch) if per_sequence_bias else (), dy.dtype)
     (dh0, dc0, acc, dz_sum), dx = jax.lax.scan(step, (dh_last.T, dc_last.T, acc0, dz_sum0), (rows, u, dy),
                                                reverse=True)
-    d_whh, d_wx = acc[:hidden], acc[hidden]
-    d_bias = _unbroadcast(dz_sum.T, bias.shape) if per_sequence_bias else acc[hidden + 1].reshape(bias.shape)
+    d_whh, d_wx = acc[:, :hidden].T, acc[:, hidden]
+    d_bias = _unbroadcast(dz_sum.T, bias.shape) if per_sequence_bias else acc[:, hidden + 1].reshape(bias.shape)
     # dw_d = sum_t dy[t] h[t], with h[t] = h_prev[t + 1] and h[T-1] the final state
     dy_prev = jnp.concatenate([jnp.zeros_like(dy[:1]), dy[:-1]], axis=0)
-    d_wd = jnp.einsum("tb,thb->h", dy_prev, u[:, :hidden]) + h_last @ dy[-1]
+    d_wd = jnp.einsum("tb,tbh->h", dy_prev, u[..., :hidden]) + h_last @ dy[-1]
     d_bd = dy.sum()
     if skip:
         dx = dx + dy
@@ -205,7 +207,17 @@ def lstm_dense_sequence(w_x: jax.Array, bias: jax.Array, w_hh: jax.Array, w_d: j
     >>> y.shape, h.shape
     ((10, 2), (2, 4))
     """
-    return _sequence(w_x, bias, w_hh, w_d, b_d, x, h0, c0, bool(skip))
+    batch = x.shape[1]
+    pad = (-batch) % _LANES if batch > _LANES // 2 else 0
+    if not pad:
+        return _sequence(w_x, bias, w_hh, w_d, b_d, x, h0, c0, bool(skip))
+    # pad the batch to whole vector registers: the loops run on (rows, batch) tiles
+    x = jnp.pad(x, ((0, 0), (0, pad)))
+    h0, c0 = (jnp.pad(a, ((0, pad), (0, 0))) for a in (h0, c0))
+    if bias.ndim > 1 and bias.shape[-2] == batch:
+        bias = jnp.pad(bias, [(0, 0)] * (bias.ndim - 2) + [(0, pad), (0, 0)])
+    y, h, c = _sequence(w_x, bias, w_hh, w_d, b_d, x, h0, c0, bool(skip))
+    return y[:, :batch], h[:batch], c[:batch]
 
 
 def apply_single_lstm(params: dict, x: jax.Array, state: dict | None = None, knobs: jax.Array | None = None,
