@@ -37,6 +37,11 @@ __all__ = ["lstm_dense_sequence", "apply_single_lstm"]
 _LANES = 16  # float32 lanes of a 512-bit vector register
 
 
+def _g_scale(hidden, dtype):
+    """Per-column factors (4H,): 2 on the g block so ``tanh(z) = 2 sigmoid(2 z) - 1`` shares the sigmoid."""
+    return jnp.concatenate([jnp.ones(2 * hidden), jnp.full(hidden, 2.0), jnp.ones(hidden)]).astype(dtype)
+
+
 def _prep(w_x, bias, w_hh, batch):
     """Weights in the loop's layout: gates on the leading axis, batch on the last.
 
@@ -44,7 +49,7 @@ def _prep(w_x, bias, w_hh, batch):
     sigmoid of the other gates. Returns ``w_x`` (4H, 1), ``bias`` (4H, B), ``w_hh^T`` (4H, H).
     """
     hidden = w_hh.shape[0]
-    scale = jnp.concatenate([jnp.ones(2 * hidden), jnp.full(hidden, 2.0), jnp.ones(hidden)]).astype(w_hh.dtype)
+    scale = _g_scale(hidden, w_hh.dtype)
     bias = jnp.broadcast_to(bias * scale, (batch, 4 * hidden)) if bias.ndim > 1 else (bias * scale)[None]
     return (w_x * scale)[:, None], jnp.broadcast_to(bias.T, (4 * hidden, batch)), (w_hh * scale).T
 
@@ -57,22 +62,27 @@ def _gates(wx, b, whh_t, x_t, h):
 
 
 def _forward_lean(w_x, bias, w_hh, w_d, b_d, x, h0, c0, skip):
-    """Forward without residuals: the dense head runs inside the loop (inference)."""
-    wx, b, whh_t = _prep(w_x, bias, w_hh, x.shape[1])
-    wd = w_d[:, None]
+    """Forward without residuals (inference, warm-up): batch-major, dense head inside the loop.
+
+    Batch-major (B, 4H) tiles keep the vector lanes full for any batch, batch 1 included.
+    """
+    hidden = w_hh.shape[0]
+    scale = _g_scale(hidden, w_hh.dtype)
+    wx, b, w = w_x * scale, bias * scale, w_hh * scale
 
     def step(carry, x_t):
         h, c = carry
-        _, i, f, g, o = _gates(wx, b, whh_t, x_t, h)
-        c = f * c + i * g
+        s = jax.nn.sigmoid(x_t[:, None] * wx + b + h @ w)
+        i, f, o = s[:, :hidden], s[:, hidden:2 * hidden], s[:, 3 * hidden:]
+        c = f * c + i * (2.0 * s[:, 2 * hidden:3 * hidden] - 1.0)
         h = o * jnp.tanh(c)
-        return (h, c), (wd * h).sum(axis=0)
+        return (h, c), h @ w_d
 
-    (h, c), y = jax.lax.scan(step, (h0.T, c0.T), x)
+    (h, c), y = jax.lax.scan(step, (h0, c0), x)
     y = y + b_d
     if skip:
         y = y + x
-    return y, h.T, c.T
+    return y, h, c
 
 
 def _forward_saving(w_x, bias, w_hh, w_d, b_d, x, h0, c0, skip):
