@@ -1,0 +1,95 @@
+"""The benchmark scripts' --quick modes run to completion and write the JSON they promise."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+
+pytestmark = pytest.mark.slow
+
+
+def _run(script: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ, JAX_PLATFORMS="cpu", MPLBACKEND="Agg")
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _default_zoo_ok() -> bool:
+    from tonezoo.errors import ZooError
+    from tonezoo.zoo import Zoo
+    try:
+        return len(Zoo.default()) > 0
+    except ZooError:
+        return False
+
+
+def test_transfer_table_quick(tmp_path: Path) -> None:
+    proc = _run("transfer_table.py", "--quick", "--out", str(tmp_path), "--fixtures", str(FIXTURES))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((tmp_path / "transfer_table_quick.json").read_text())
+    assert {"benchmark", "settings", "train_config", "machine", "configs", "skipped", "sources"} <= set(report)
+    assert report["settings"]["quick"] is True
+    assert report["train_config"]["val_every"] == 2 and report["train_config"]["patience"] == 25
+    pairs = {c["pair"] for c in report["configs"]}
+    assert "virtual-ts9-mt2" in pairs
+    assert "virtual-ts9-mt2" in report["sources"]          # the virtual source model was trained first
+    if FIXTURES.is_dir():
+        assert "real-bluesjr-ht40" in pairs
+    else:
+        assert any("real-bluesjr-ht40" in m for m in report["skipped"])
+    with_zoo = _default_zoo_ok()
+    for c in report["configs"]:
+        assert {c["data"]} <= {"full", "short"}
+        runs = {r["run"]: r for r in c["runs"]}
+        assert {"scratch", "transfer"} <= set(runs)
+        assert ("auto" in runs) == with_zoo
+        for r in c["runs"]:
+            for key in ("first_val_loss", "best_val_loss", "best_epoch", "epochs", "seconds", "seconds_per_epoch"):
+                assert key in r
+            assert r["best_val_loss"] <= r["first_val_loss"]
+            assert 0 <= r["best_epoch"] <= r["epochs"] == report["settings"]["max_epochs"]
+            assert r["history"][0][0] == 0 and len(r["history"]) == r["epochs"] // 2 + 1
+        assert runs["transfer"]["start"] and runs["scratch"]["start"] is None
+        assert "first_loss_ratio_scratch_over_transfer" in c["summary"]
+        assert (tmp_path / "figures" / f"transfer_{c['pair']}_{c['data']}.png").stat().st_size > 1000
+    short = next(c for c in report["configs"] if c["data"] == "short")
+    full = next(c for c in report["configs"] if c["data"] == "full" and c["pair"] == short["pair"])
+    assert short["train_seconds"] < full["train_seconds"] and short["val_seconds"] == full["val_seconds"]
+    assert "scratch" in proc.stdout and "transfer" in proc.stdout   # the printed table
+
+
+def test_transfer_table_combine(tmp_path: Path) -> None:
+    base = {"benchmark": "transfer_table", "settings": {"quick": True}, "command": "x", "seconds": 1.0,
+            "skipped": [], "sources": {}}
+    row = {"run": "scratch", "start": None, "first_val_loss": 1.0, "best_val_loss": 0.5, "best_epoch": 2,
+           "epochs": 4, "seconds": 1.0, "seconds_per_epoch": 0.25}
+    cfg = {"train_seconds": 2.0, "runs": [row], "summary": {}, "article": "a"}
+    (tmp_path / "a.json").write_text(json.dumps(dict(base, configs=[dict(cfg, pair="real-ts9-mt2", data="full")])))
+    (tmp_path / "b.json").write_text(json.dumps(dict(base, configs=[dict(cfg, pair="virtual-ts9-mt2", data="short")])))
+    proc = _run("transfer_table.py", "--combine", str(tmp_path / "a.json"), str(tmp_path / "b.json"),
+                "--out", str(tmp_path / "all.json"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    merged = json.loads((tmp_path / "all.json").read_text())
+    assert [(c["pair"], c["data"]) for c in merged["configs"]] == [("virtual-ts9-mt2", "short"),
+                                                                    ("real-ts9-mt2", "full")]
+    assert merged["configs"][0]["settings"] == {"quick": True}
+    (tmp_path / "c.json").write_text(json.dumps(dict(base, configs=[dict(cfg, pair="real-ts9-mt2", data="full")])))
+    proc = _run("transfer_table.py", "--combine", str(tmp_path / "a.json"), str(tmp_path / "c.json"),
+                "--out", str(tmp_path / "all2.json"))
+    assert proc.returncode != 0 and "two of the files" in proc.stderr
+
+
+def test_speed_quick(tmp_path: Path) -> None:
+    out = tmp_path / "speed.json"
+    proc = _run("speed.py", "--quick", "--out", str(out))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert isinstance(report, dict) and report
