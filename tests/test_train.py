@@ -148,3 +148,18 @@ def test_interrupt_keeps_best_model(capture):
 def test_plot_history(trained, tmp_path):
     out = plot_history({"scratch": trained}, tmp_path / "loss.png", title="t")
     assert out.stat().st_size > 5000
+
+
+def test_train_many_with_one_capture_per_model(od_arrays):
+    x, y, sr = od_arrays
+    caps = [Capture.from_arrays(x, y, sr, name="od", align=False),
+            Capture.from_arrays(x, 0.5 * x, sr, name="quiet", align=False)]
+    cfg = ModelConfig(hidden_size=4, sample_rate=sr)
+    inits = [Model.create(cfg, seed=3, name="a"), Model.create(cfg, seed=3, name="b")]
+    many = train_many(caps, inits, max_epochs=2, **SMALL)
+    for cap, m, res in zip(caps, inits, many):
+        single = train(cap, init=m, max_epochs=2, **SMALL)
+        assert res.best_val_esr == pytest.approx(single.best_val_esr, rel=1e-3)
+        assert res.model.metadata["capture_name"] == cap.name
+    with pytest.raises(ConfigError, match="one sample rate"):
+        train_many([caps[0], Capture.from_arrays(x[:-sr], y[:-sr], sr, align=False)], n_models=2, **SMALL)

@@ -327,10 +327,12 @@ def _epoch_single(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, mcfg, 
     return _epoch_fn(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, mcfg=mcfg, tcfg=tcfg)
 
 
-@partial(jax.jit, static_argnames=("mcfg", "tcfg"), donate_argnums=(0, 2))
-def _epoch_many(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, mcfg, tcfg):
+@partial(jax.jit, static_argnames=("mcfg", "tcfg", "per_model_data"), donate_argnums=(0, 2))
+def _epoch_many(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, mcfg, tcfg, per_model_data=False):
     fn = partial(_epoch_fn, mcfg=mcfg, tcfg=tcfg)
-    return jax.vmap(fn, in_axes=(0, 0, 0, None, None, None, None, 0))(
+    d = 0 if per_model_data else None
+    k = d if knobs is not None else None
+    return jax.vmap(fn, in_axes=(0, 0, 0, d, d, None, k, 0))(
         trainable, frozen, opt_state, xb, yb, mb, knobs, lr)
 
 
@@ -339,9 +341,11 @@ def _val_single(params, x, y, knobs, *, mcfg, tcfg):
     return _val_fn(params, x, y, knobs, mcfg=mcfg, tcfg=tcfg)
 
 
-@partial(jax.jit, static_argnames=("mcfg", "tcfg"))
-def _val_many(params, x, y, knobs, *, mcfg, tcfg):
-    return jax.vmap(partial(_val_fn, mcfg=mcfg, tcfg=tcfg), in_axes=(0, None, None, None))(params, x, y, knobs)
+@partial(jax.jit, static_argnames=("mcfg", "tcfg", "per_model_data"))
+def _val_many(params, x, y, knobs, *, mcfg, tcfg, per_model_data=False):
+    d = 0 if per_model_data else None
+    k = d if knobs is not None else None
+    return jax.vmap(partial(_val_fn, mcfg=mcfg, tcfg=tcfg), in_axes=(0, d, d, k))(params, x, y, knobs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -356,8 +360,12 @@ def _segments(x: np.ndarray, y: np.ndarray, seg: int) -> tuple[np.ndarray, np.nd
 
 
 def _batches(xs: np.ndarray, ys: np.ndarray, batch_size: int, key: jax.Array) -> tuple[np.ndarray, ...]:
-    """Shuffle segments and group them into balanced, padded mini-batches (fixed shapes)."""
-    n, seg = xs.shape
+    """Shuffle segments and group them into balanced, padded mini-batches (fixed shapes).
+
+    ``xs``, ``ys`` are (n_segments, S), or (n_models, n_segments, S) for per-model data (the same
+    shuffle is applied to every model's segments).
+    """
+    n, seg = xs.shape[-2:]
     n_batches = -(-n // batch_size)
     per = -(-n // n_batches)
     order = np.asarray(jax.random.permutation(key, n))
@@ -366,7 +374,7 @@ def _batches(xs: np.ndarray, ys: np.ndarray, batch_size: int, key: jax.Array) ->
     idx = idx.reshape(per, n_batches).T  # deal round-robin so padding spreads over batches
     mask = (idx >= 0).astype(np.float32)
     safe = np.where(idx >= 0, idx, 0)
-    return xs[safe] * mask[..., None], ys[safe] * mask[..., None], mask
+    return xs[..., safe, :] * mask[..., None], ys[..., safe, :] * mask[..., None], mask
 
 
 def _knob_vector(capture, mcfg: ModelConfig) -> np.ndarray | None:
@@ -488,15 +496,30 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
          n_models: int, *, progress: bool, checkpoint_dir: str | os.PathLike | None, resume: bool,
          target_esr: float | None, label: str, epoch_callback: Callable[[int, list[dict]], None] | None
          ) -> list[TrainResult]:
-    import optax
+    captures = list(capture) if isinstance(capture, (list, tuple)) else [capture]
+    per_model_data = len(captures) > 1
+    capture = captures[0]
     mcfg = _resolve_config(capture, init_models, model_config)
     tcfg = config
-    knobs = _knob_vector(capture, mcfg)
-    kj = None if knobs is None else jnp.asarray(knobs)
-    xs, ys = _segments(np.asarray(capture.train_x, np.float32), np.asarray(capture.train_y, np.float32),
-                       tcfg.segment_length)
-    vx = jnp.asarray(capture.val_x, jnp.float32)
-    vy = jnp.asarray(capture.val_y, jnp.float32)
+    data = [_segments(np.asarray(c.train_x, np.float32), np.asarray(c.train_y, np.float32), tcfg.segment_length)
+            for c in captures]
+    knob_list = [_knob_vector(c, mcfg) for c in captures]
+    if per_model_data:
+        rates = {int(c.sample_rate) for c in captures}
+        shapes = {(d[0].shape, len(c.val_x)) for d, c in zip(data, captures)}
+        if len(rates) > 1 or len(shapes) > 1:
+            raise ConfigError("captures trained side by side must share one sample rate and the same training and "
+                              f"validation lengths; got rates {sorted(rates)} and (segments, validation samples) "
+                              f"{sorted((s[0][0], s[1]) for s in shapes)}; render or cut them to equal lengths")
+        xs, ys = np.stack([d[0] for d in data]), np.stack([d[1] for d in data])
+        vx = jnp.asarray(np.stack([c.val_x for c in captures]), jnp.float32)
+        vy = jnp.asarray(np.stack([c.val_y for c in captures]), jnp.float32)
+        kj = None if knob_list[0] is None else jnp.asarray(np.stack(knob_list))
+    else:
+        xs, ys = data[0]
+        vx = jnp.asarray(capture.val_x, jnp.float32)
+        vy = jnp.asarray(capture.val_y, jnp.float32)
+        kj = None if knob_list[0] is None else jnp.asarray(knob_list[0])
     many = n_models > 1 or init_models is not None and len(init_models) > 1
     key = jax.random.PRNGKey(tcfg.seed)
     if init_models:
@@ -519,7 +542,8 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
 
     def validate(tr):
         if many:
-            loss, e = _val_many(_merge(tr, frozen), vx, vy, kj, mcfg=mcfg, tcfg=tcfg)
+            loss, e = _val_many(_merge(tr, frozen), vx, vy, kj, mcfg=mcfg, tcfg=tcfg,
+                                per_model_data=per_model_data)
         else:
             loss, e = _val_single(_merge(tr, frozen), vx, vy, kj, mcfg=mcfg, tcfg=tcfg)
         return np.atleast_1d(np.asarray(loss, np.float64)), np.atleast_1d(np.asarray(e, np.float64))
@@ -568,7 +592,7 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
             lr = jnp.asarray(tcfg.lr * scale, jnp.float32)
             if many:
                 trainable, opt_state, tl = _epoch_many(trainable, frozen, opt_state, xb, yb, mb, kj, lr,
-                                                       mcfg=mcfg, tcfg=tcfg)
+                                                       mcfg=mcfg, tcfg=tcfg, per_model_data=per_model_data)
             else:
                 trainable, opt_state, tl = _epoch_single(trainable, frozen, opt_state, xb, yb, mb, kj, lr[0],
                                                          mcfg=mcfg, tcfg=tcfg)
@@ -629,8 +653,9 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
     best_list = unstack_params(jax.tree.map(jnp.asarray, best_tr)) if many else [best_tr]
     frozen_list = unstack_params(frozen) if many else [frozen]
     results = []
-    train_seconds = round(xs.size / capture.sample_rate, 3)
+    train_seconds = round(data[0][0].size / capture.sample_rate, 3)
     for i in range(n_models):
+        capture = captures[i] if per_model_data else captures[0]
         src = init_models[i] if init_models else None
         md: dict[str, Any] = dict(src.metadata) if src is not None else {}
         for k in ("val_esr", "training_seconds", "history_file", "hub_repo", "hub_revision", "epochs"):
@@ -718,37 +743,48 @@ def train_many(capture, inits: Sequence[Model] | None = None, *, n_models: int |
                model_config: ModelConfig | None = None, config: TrainConfig | None = None,
                progress: bool = True, epoch_callback: Callable[[int, list[dict]], None] | None = None,
                **overrides: Any) -> list[TrainResult]:
-    """Train several models of one architecture on one capture in a single vmapped program.
+    """Train several models of one architecture in a single vmapped program.
 
     Parameters
     ----------
-    capture : Capture
+    capture : Capture or sequence of Capture
+        One capture shared by every model (a race between starting points), or one capture per
+        model (building a zoo: one device each). Per-model captures must have the same sample
+        rate and the same training and validation lengths.
     inits : sequence of Model, optional
-        Starting points (a race between candidates); all must share one :class:`ModelConfig`.
+        Starting points; all must share one :class:`ModelConfig`.
     n_models : int, optional
-        Without ``inits``: train this many models from scratch with different seeds.
+        Without ``inits``: train this many models from scratch with different seeds (default: one
+        per capture).
     model_config, config, progress, epoch_callback, **overrides
         As for :func:`train`. Each model keeps its own learning-rate schedule, best weights and
         early stopping; the loop ends when every model has stopped.
 
     Returns
     -------
-    list of TrainResult, in the order of ``inits``.
+    list of TrainResult, in the order of ``inits`` (or of the captures).
     """
     tcfg = (config or TrainConfig()).replace(**overrides) if overrides else (config or TrainConfig())
+    captures = list(capture) if isinstance(capture, (list, tuple)) else None
+    if captures is not None and not captures:
+        raise ConfigError("train_many needs at least one capture")
     if inits is not None and len(inits) == 0:
         raise ConfigError("train_many needs at least one starting model")
-    if inits is None and not n_models:
-        raise ConfigError("train_many needs inits=[...] or n_models=N")
-    if inits is not None and len(inits) == 1:
-        return [train(capture, init=inits[0], config=tcfg, progress=progress, epoch_callback=epoch_callback)]
-    n = len(inits) if inits is not None else int(n_models)
-    if inits is None and n == 1:
-        return [train(capture, model_config=model_config, config=tcfg, progress=progress,
-                      epoch_callback=epoch_callback)]
-    return _run(capture, list(inits) if inits is not None else None, model_config, tcfg, n, progress=progress,
-                checkpoint_dir=None, resume=False, target_esr=None, label=f"train {n} models",
-                epoch_callback=epoch_callback)
+    n = len(inits) if inits is not None else int(n_models or (len(captures) if captures else 0))
+    if n == 0:
+        raise ConfigError("train_many needs inits=[...], n_models=N or a list of captures")
+    if captures is not None and len(captures) != n:
+        raise ConfigError(f"train_many got {len(captures)} captures for {n} models; give one capture per model "
+                          "or a single capture for all")
+    if captures is not None and len(captures) == 1:
+        capture, captures = captures[0], None
+    if n == 1:
+        init0 = inits[0] if inits is not None else None
+        return [train(capture, init=init0, model_config=None if init0 else model_config, config=tcfg,
+                      progress=progress, epoch_callback=epoch_callback)]
+    return _run(captures if captures is not None else capture, list(inits) if inits is not None else None,
+                model_config, tcfg, n, progress=progress, checkpoint_dir=None, resume=False, target_esr=None,
+                label=f"train {n} models", epoch_callback=epoch_callback)
 
 
 def plot_history(results: TrainResult | Mapping[str, TrainResult], path: str | os.PathLike, *,
