@@ -347,6 +347,34 @@ def format_table(configs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(configs: list[dict]) -> str:
+    """The per-run table and the summary table as markdown (for docs/transfer_table.md)."""
+    lines = ["| pair | data | training | run | start model | first loss | best loss | best epoch | epochs | "
+             "max epochs | wall s | s/epoch |", "|" + "---|" * 12]
+    for c in configs:
+        cap = c.get("settings", {}).get("max_epochs", "")
+        for r in c["runs"]:
+            start = r["start"] or "random init"
+            if r.get("same_start_as_transfer"):
+                start += " (= manual; run shared)"
+            lines.append(f"| {c['pair']} | {c['data']} | {c['train_seconds']:.0f} s | {r['run']} | {start} | "
+                         f"{r['first_val_loss']:.4f} | {r['best_val_loss']:.4f} | {r['best_epoch']} | {r['epochs']} | "
+                         f"{cap} | {r['seconds']:.0f} | {r['seconds_per_epoch']:.2f} |")
+    lines += ["", "| pair / data | first loss scratch -> transfer | best loss scratch -> transfer | auto pick | "
+                  "auto best / manual best | article |", "|" + "---|" * 6]
+    for c in configs:
+        by = {r["run"]: r for r in c["runs"]}
+        s, t, a = by.get("scratch"), by.get("transfer"), by.get("auto")
+        first = f"{s['first_val_loss']:.3f} -> {t['first_val_loss']:.3f} " \
+                f"({s['first_val_loss'] / t['first_val_loss']:.1f}x)" if s and t else "-"
+        best = f"{s['best_val_loss']:.4f} -> {t['best_val_loss']:.4f} " \
+               f"({s['best_val_loss'] / t['best_val_loss']:.2f}x)" if s and t else "-"
+        auto = f"{a['start']} ({a.get('pick_category', '')})" if a else "-"
+        ratio = f"{a['best_val_loss'] / t['best_val_loss']:.2f}" if a and t else "-"
+        lines.append(f"| {c['pair']} / {c['data']} | {first} | {best} | {auto} | {ratio} | {c['article']} |")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------------------------
 # main
 # ------------------------------------------------------------------------------------------------
@@ -435,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.combine:
         report = combine(args.combine, args.out)
         print(format_table(report["configs"]))
+        print()
+        print(format_markdown(report["configs"]))
         print(f"\nwrote {args.out}")
         return 0
     from tonezoo.errors import ZooError
