@@ -32,6 +32,8 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
+from .errors import ConfigError
+
 __all__ = ["lstm_dense_sequence", "apply_single_lstm"]
 
 _LANES = 16  # float32 lanes of a 512-bit vector register
@@ -238,7 +240,11 @@ def apply_single_lstm(params: dict, x: jax.Array, state: dict | None = None, kno
     ``{"h", "c"}`` each (1, ..., H)); ``config`` must have ``cell="lstm"`` and ``num_layers=1``.
     """
     if config.cell != "lstm" or config.num_layers != 1:
-        raise ValueError(f"apply_single_lstm needs a one-layer LSTM, got {config.cell} x {config.num_layers}")
+        raise ConfigError(f"the fused sequence runs one-layer LSTMs; this model is {config.num_layers} layer(s) of "
+                          f"{config.cell}; use tonezoo.model.apply")
+    n_knobs = len(config.knobs)
+    if n_knobs and knobs is None:
+        raise ConfigError(f"this model is conditioned on knobs {list(config.knobs)}; pass their values")
     x = jnp.asarray(x, jnp.float32)
     batch = x.shape[:-1]
     n = 1
@@ -253,11 +259,7 @@ def apply_single_lstm(params: dict, x: jax.Array, state: dict | None = None, kno
         h0 = jnp.broadcast_to(state["h"][0], (*batch, hidden)).reshape(n, hidden)
         c0 = jnp.broadcast_to(state["c"][0], (*batch, hidden)).reshape(n, hidden)
     bias = lay["b_ih"] + lay["b_hh"]
-    n_knobs = len(config.knobs)
     if n_knobs:
-        if knobs is None:
-            from .errors import ConfigError
-            raise ConfigError(f"this model is conditioned on knobs {list(config.knobs)}; pass their values")
         k = jnp.asarray(knobs, jnp.float32)
         if k.ndim > 1:  # per-sequence knob values
             k = jnp.broadcast_to(k, (*batch, n_knobs)).reshape(n, n_knobs)
