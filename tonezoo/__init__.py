@@ -30,7 +30,7 @@ _LAZY = {
     # training
     "train": "train", "TrainConfig": "train", "TrainResult": "train", "esr": "train",
     # devices and signals
-    "get_device": "devices", "list_devices": "devices", "render": "devices",
+    "get_device": "devices", "list_devices": "devices", "render": "devices", "render_capture": "devices",
     "capture_signal": "signals", "synth_di": "signals",
     # zoo
     "Zoo": "zoo", "Suggestion": "zoo", "fingerprint": "embed",
