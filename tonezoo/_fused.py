@@ -1,4 +1,4 @@
-"""A single-layer LSTM with a dense head as one sequence function with a hand-written backward pass.
+"""A one-layer LSTM with its dense head as one sequence function with a hand-written gradient.
 
 The math is exactly :func:`tonezoo.model.apply` for ``cell="lstm"``, ``num_layers=1``
 (PyTorch gate order i, f, g, o)::
@@ -8,21 +8,27 @@ The math is exactly :func:`tonezoo.model.apply` for ``cell="lstm"``, ``num_layer
     c[t] = f * c[t-1] + i * g;   h[t] = o * tanh(c[t])
     y[t] = h[t] @ w_d + b_d (+ x[t] when ``skip``)
 
-Why a custom VJP: the model is tiny (H = 20), so a training step is latency-bound on the
-sequential scan. JAX's autodiff of ``lax.scan`` stacks its residuals step by step and
-accumulates every weight gradient inside the backward loop. Here
+Why a custom VJP: the model is tiny (H = 20), so a training step is bound by the latency of
+the ~1,000 sequential steps of each TBPTT chunk, forward and backward, and by the memory
+traffic of the per-step residuals. JAX's autodiff of ``lax.scan`` saves what its linearisation
+needs, step by step, and its backward loop re-derives the gate derivatives from them. Here:
 
-* the forward loop evaluates all four gates with one sigmoid (``tanh(a) = 2 sigmoid(2a) - 1``,
-  the g columns pre-scaled by 2) and saves one packed (B, 6H) row per step
-  (``i, f, g, o, c, tanh(c)``);
-* the backward loop carries only ``(dh, dc)`` and emits ``dz`` (T, B, 4H), the gradient of the
-  gate pre-activations;
-* every weight gradient is then one large contraction over the T*B samples outside the loop::
+* the forward loop works on gate-major tiles (rows, B): every gate is a contiguous block of
+  rows, so gate slices and stacks are cheap and the batch (padded to whole vector registers)
+  fills the vector lanes; one sigmoid evaluates all four gates (``tanh(a) = 2 sigmoid(2a) - 1``,
+  the g rows of the weights pre-scaled by 2);
+* per step it saves exactly the factors the backward loop multiplies by,
+  ``[P, o (1 - tanh(c)^2), f]`` (6H, B) with ``P = s (1 - s) [g, c[t-1], 4 i, tanh(c)]``, and the
+  operand ``[h[t-1], x[t], 1]`` of the weight gradient;
+* the backward loop carries ``(dh, dc)`` and the weight-gradient accumulator: per step it forms
+  ``dz = [dc, dc, dc, dh] * P`` (the gradient of the gate pre-activations, one product),
+  ``dh <- w_hh dz``, ``dc <- f dc`` and ``[dW_hh^T, dw_x, dbias] += dz [h[t-1], x[t], 1]`` (one
+  small matmul); a (T, B, 4H) buffer of ``dz`` followed by one large contraction measured
+  slower here, because zero-filling and transposing the buffer costs more memory traffic;
+* the dense head and its gradients are bulk products over all T*B samples outside the loops.
 
-      dW_hh = h[t-1]^T dz      dw_x = sum x dz      dbias = sum dz
-      dw_d  = sum dy h         db_d = sum dy        dx = dz . w_x (+ dy)
-
-The non-differentiated path (inference) runs a lean loop that keeps nothing but the output.
+The non-differentiated path (inference, TBPTT warm-up) runs a lean batch-major loop that
+keeps nothing but the output.
 """
 
 from __future__ import annotations
@@ -95,8 +101,8 @@ def _forward_saving(w_x, bias, w_hh, w_d, b_d, x, h0, c0, skip):
     saves ``rows`` (6H, B) = ``[P, o (1 - tanh(c)^2), f]`` where
     ``P = s (1 - s) * [g, c[t-1], 4 i, tanh(c)]`` (``s`` the sigmoid row), so that the gradient
     of the gate pre-activations is one whole-block product ``dz = [dc, dc, dc, dh] * P``
-    (``1 - g^2 = 4 s_g (1 - s_g)``); and ``u`` (H + 2, B) = ``[h[t-1], x[t], 1]``, the operand
-    of the one weight-gradient contraction.
+    (``1 - g^2 = 4 s_g (1 - s_g)``); and ``u`` (B, H + 2) = ``[h[t-1], x[t], 1]``, the operand
+    of the weight-gradient product.
     """
     t_len, batch = x.shape
     wx, b, whh_t = _prep(w_x, bias, w_hh, batch)
@@ -191,8 +197,8 @@ def lstm_dense_sequence(w_x: jax.Array, bias: jax.Array, w_hh: jax.Array, w_d: j
     ----------
     w_x : jax.Array [shape=(4H,)]
         The audio row of ``w_ih`` (gate order i, f, g, o).
-    bias : jax.Array [shape=(..., 4H)]
-        ``b_ih + b_hh`` plus the constant knob term; leading axes broadcast against the batch.
+    bias : jax.Array [shape=(4H,) or (B, 4H)]
+        ``b_ih + b_hh`` plus the constant knob term (per sequence when knobs differ).
     w_hh : jax.Array [shape=(H, 4H)]
     w_d : jax.Array [shape=(H,)], b_d : jax.Array [shape=()]
         Dense head.
@@ -219,6 +225,14 @@ def lstm_dense_sequence(w_x: jax.Array, bias: jax.Array, w_hh: jax.Array, w_d: j
     >>> y.shape, h.shape
     ((10, 2), (2, 4))
     """
+    hidden = w_hh.shape[0]
+    if x.ndim != 2 or h0.shape != (x.shape[1], hidden) or c0.shape != h0.shape or w_hh.shape != (hidden, 4 * hidden) \
+            or w_x.shape != (4 * hidden,) or w_d.shape != (hidden,) or bias.shape[-1:] != (4 * hidden,) \
+            or bias.ndim > 2 or (bias.ndim == 2 and bias.shape[0] not in (1, x.shape[1])):
+        raise ConfigError(
+            f"lstm_dense_sequence: inconsistent shapes x {x.shape} (T, B), h0 {h0.shape} and c0 {c0.shape} (B, H), "
+            f"w_hh {w_hh.shape} (H, 4H), w_x {w_x.shape} (4H,), bias {bias.shape} (4H,) or (B, 4H), "
+            f"w_d {w_d.shape} (H,)")
     batch = x.shape[1]
     pad = (-batch) % _LANES if batch > _LANES // 2 else 0
     if not pad:
@@ -226,8 +240,8 @@ def lstm_dense_sequence(w_x: jax.Array, bias: jax.Array, w_hh: jax.Array, w_d: j
     # pad the batch to whole vector registers: the loops run on (rows, batch) tiles
     x = jnp.pad(x, ((0, 0), (0, pad)))
     h0, c0 = (jnp.pad(a, ((0, pad), (0, 0))) for a in (h0, c0))
-    if bias.ndim > 1 and bias.shape[-2] == batch:
-        bias = jnp.pad(bias, [(0, 0)] * (bias.ndim - 2) + [(0, pad), (0, 0)])
+    if bias.ndim == 2 and bias.shape[0] == batch:
+        bias = jnp.pad(bias, ((0, pad), (0, 0)))
     y, h, c = _sequence(w_x, bias, w_hh, w_d, b_d, x, h0, c0, bool(skip))
     return y[:, :batch], h[:batch], c[:batch]
 
