@@ -7,7 +7,8 @@ Measures, for LSTM-20 with skip (the AGAM recipe):
 2. a whole epoch: a copy of ``tonezoo.train._epoch_fn`` (one program per epoch, scan over
    mini-batches, scan over TBPTT chunks, one Adam update per chunk) on 30 s at 44.1 kHz
    (60 segments, 2 balanced batches of 30), single model and vmapped over 8 models;
-3. batch-1 inference of 10 s at 48 kHz (forward only).
+3. batch-1 inference of 10 s at 48 kHz (forward only);
+4. the PyTorch ``nn.LSTM`` epoch of the same recipe (``benchmarks/speed.py``), when torch is installed.
 
 Usage::
 
@@ -38,6 +39,7 @@ from tonezoo.model import ModelConfig, apply, init, initial_state, stack_params
 from tonezoo.train import TrainConfig, _batches, _merge, _optimizer, _segments, _split, esr_dc_loss
 
 RESULTS = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(RESULTS.parent))  # benchmarks/speed.py holds the PyTorch reference
 APPLIES = {"autodiff": apply, "fused": _fused.apply_single_lstm}
 
 
@@ -169,18 +171,36 @@ def bench_infer(name: str, mcfg: ModelConfig, x: np.ndarray, repeats: int) -> di
     return best_time(lambda: jax.block_until_ready(run(params, xj)), repeats)
 
 
+def torch_epoch(x: np.ndarray, y: np.ndarray, sr: int, repeats: int) -> dict | None:
+    """The same recipe in PyTorch ``nn.LSTM`` (``benchmarks/speed.py``), 1 and 2 threads, if installed."""
+    try:
+        import speed
+        import torch  # noqa: F401
+    except ImportError:
+        print("PyTorch reference skipped (pip install torch==2.13.0)")
+        return None
+    out = {}
+    for threads in (1, 2):
+        c0 = time.process_time()
+        r = speed.torch_train_epoch(x, y, sr, epochs=repeats + 1, threads=threads)
+        out[f"threads_{threads}"] = {"steady_wall_s": r["steady_epoch_s"],
+                                     "cpu_s_per_epoch": (time.process_time() - c0) / (repeats + 1)}
+        print(f"PyTorch nn.LSTM epoch, {threads} thread(s): {r['steady_epoch_s']:.4f} s wall (median of steady epochs)")
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="8 s of training audio, fewer repeats")
     ap.add_argument("--repeats", type=int, default=None, help="timing repeats (best is kept)")
     ap.add_argument("--models", type=int, default=8, help="models in the vmapped epoch")
-    ap.add_argument("--only", choices=("chunk", "epoch", "many", "infer"), action="append",
+    ap.add_argument("--only", choices=("chunk", "epoch", "many", "infer", "torch"), action="append",
                     help="run only these parts (repeatable)")
     ap.add_argument("--out", default=None, help="JSON output path")
     args = ap.parse_args(argv)
     q = args.quick
     reps = args.repeats or (3 if q else 7)
-    parts = set(args.only or ("chunk", "epoch", "many", "infer"))
+    parts = set(args.only or ("chunk", "epoch", "many", "infer", "torch"))
     sr = 44100
     mcfg = ModelConfig(hidden_size=20, sample_rate=sr)
     tcfg = TrainConfig(batch_size=30)
@@ -206,6 +226,8 @@ def main(argv=None) -> int:
     if "epoch" in parts:
         compare("epoch", f"epoch ({len(xs)} segments, batches of <= {tcfg.batch_size})",
                 lambda n: bench_epoch(n, mcfg, tcfg, xs, ys, reps))
+    if "torch" in parts:
+        report["epoch_torch"] = torch_epoch(x, y, sr, reps)
     if "many" in parts:
         compare("epoch_vmap", f"epoch vmapped over {args.models} models",
                 lambda n: bench_epoch(n, mcfg, tcfg, xs, ys, max(2, reps // 2), n_models=args.models))
