@@ -1,4 +1,4 @@
-"""tonezoo._fused: the custom-VJP LSTM sequence agrees with autodiff of tonezoo.model.apply."""
+"""tonezoo._fused: the custom-VJP LSTM sequence agrees with autodiff of tonezoo.model.apply_generic."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import soundfile as sf
 
 from tonezoo._fused import apply_single_lstm, lstm_dense_sequence
 from tonezoo.errors import ConfigError
-from tonezoo.model import ModelConfig, apply, init, stack_params
+from tonezoo.model import ModelConfig, init, stack_params
+from tonezoo.model import apply_generic as apply  # the plain scan + autodiff reference
 
 RTOL = 1e-5
 

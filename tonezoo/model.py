@@ -291,6 +291,16 @@ def apply(params: Params, x: jax.Array, state: State | None = None, knobs: jax.A
     y : jax.Array [shape=(..., T)]
     state : dict, the state after the last sample (feed it back in to stream).
     """
+    if config.cell == "lstm" and config.num_layers == 1:
+        # the common case (AGAM/NeuralPi/Proteus/NAM LSTM) runs a hand-fused cell with its own VJP
+        from ._fused import apply_single_lstm
+        return apply_single_lstm(params, x, state, knobs, config=config)
+    return apply_generic(params, x, state, knobs, config=config)
+
+
+def apply_generic(params: Params, x: jax.Array, state: State | None = None, knobs: jax.Array | None = None,
+                  *, config: ModelConfig) -> tuple[jax.Array, State]:
+    """:func:`apply` for any config with plain ``lax.scan`` + autodiff (the reference implementation)."""
     x = jnp.asarray(x, jnp.float32)
     batch = x.shape[:-1]
     if state is None:
