@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from ._common import parse_knobs
+
 __all__ = ["register"]
 
 
@@ -37,21 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--signal", choices=("di", "standard"), default="di",
                    help="--capture input: synthetic guitar DI (default) or the standard re-amp signal")
     q.set_defaults(func=run_render)
-
-
-def _parse_knobs(items: list[str]) -> dict[str, float]:
-    """``["drive=0.7", ...]`` -> ``{"drive": 0.7}``; names and ranges are checked by the device."""
-    from ..errors import ConfigError
-    out: dict[str, float] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep or not name.strip():
-            raise ConfigError(f"--knob {item!r}: expected NAME=VALUE with VALUE in [0, 1], e.g. --knob drive=0.7")
-    return out
 
 
 def run_devices(args: argparse.Namespace) -> int:
@@ -89,7 +76,7 @@ def run_render(args: argparse.Namespace) -> int:
     from ..errors import CaptureError, ConfigError
 
     device = get_device(args.device)
-    knobs = _parse_knobs(args.knob)
+    knobs = parse_knobs(args.knob)
     if args.ir is not None:
         if "ir" not in device.options:
             raise ConfigError(f"--ir: device {device.name!r} ({device.category}) has no cabinet; "

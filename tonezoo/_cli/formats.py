@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ._common import parse_knobs
+
 __all__ = ["register"]
 
 _FORMATS = ("agam", "aidax", "nam")
@@ -73,26 +75,11 @@ def run_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_knobs(items: list[str]) -> dict[str, float]:
-    from ..errors import ConfigError
-    out: dict[str, float] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        try:
-            v = float(value)
-        except ValueError:
-            v = float("nan")
-        if not sep or not name or not 0.0 <= v <= 1.0:
-            raise ConfigError(f"--knob expects NAME=VALUE with VALUE in [0, 1], got {item!r}")
-        out[name] = v
-    return out
-
-
 def run_export(args: argparse.Namespace) -> int:
     from ..formats import export_model
     from ..model import Model
     model = Model.load(args.model)
-    knobs = _parse_knobs(args.knob) or None
+    knobs = parse_knobs(args.knob) or None
     path = export_model(model, args.output, format=args.format, player=args.player, knobs=knobs)
     print(f"exported {args.model} -> {path} ({args.format}{', for ' + args.player if args.player else ''})")
     return 0

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from ._common import parse_knobs
+
 __all__ = ["register"]
 
 
@@ -50,22 +52,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("output", help="output WAV to write")
     q.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE")
     q.set_defaults(func=run_process)
-
-
-def parse_knobs(items: list[str]) -> dict[str, float]:
-    """``["gain=0.5", ...]`` -> ``{"gain": 0.5}`` with clear errors."""
-    from ..errors import ConfigError
-    out: dict[str, float] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        try:
-            v = float(value)
-        except ValueError:
-            v = float("nan")
-        if not sep or not name or not 0.0 <= v <= 1.0:
-            raise ConfigError(f"--knob {item!r}: expected NAME=VALUE with VALUE in [0, 1], e.g. --knob gain=0.5")
-        out[name] = v
-    return out
 
 
 def load_model_arg(source: str):

@@ -1,0 +1,28 @@
+"""Helpers shared by the sub-command groups."""
+
+from __future__ import annotations
+
+__all__ = ["parse_knobs"]
+
+
+def parse_knobs(items: list[str]) -> dict[str, float]:
+    """``["gain=0.5", ...]`` (repeated ``--knob`` options) -> ``{"gain": 0.5}``.
+
+    Raises
+    ------
+    ConfigError
+        An item is not ``NAME=VALUE`` or the value is not a number in [0, 1].
+    """
+    from ..errors import ConfigError
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        try:
+            v = float(value)
+        except ValueError:
+            v = float("nan")
+        if not sep or not name or not 0.0 <= v <= 1.0:
+            raise ConfigError(f"--knob {item!r}: expected NAME=VALUE with VALUE in [0, 1], e.g. --knob gain=0.5")
+        out[name] = v
+    return out
