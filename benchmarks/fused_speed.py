@@ -4,7 +4,7 @@ Measures, for LSTM-20 with skip (the AGAM recipe):
 
 1. one TBPTT chunk update: ``jax.value_and_grad`` of the ESR + DC loss over 1,000 samples x 30
    segments (one jitted call; best of several repeats);
-2. a whole epoch: a copy of ``tonezoo.train._epoch_fn`` (one program per epoch, scan over
+2. a whole epoch: ``tonezoo.train._epoch_fn`` with either model function (one program per epoch, scan over
    mini-batches, scan over TBPTT chunks, one Adam update per chunk) on 30 s at 44.1 kHz
    (60 segments, 2 balanced batches of 30), single model and vmapped over 8 models;
 3. batch-1 inference of 10 s at 48 kHz (forward only);
@@ -35,12 +35,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from tonezoo import _fused
-from tonezoo.model import ModelConfig, apply, init, initial_state, stack_params
-from tonezoo.train import TrainConfig, _batches, _merge, _optimizer, _segments, _split, esr_dc_loss
+from tonezoo.model import ModelConfig, apply_generic, init, initial_state, stack_params
+from tonezoo.train import TrainConfig, _batches, _epoch_fn, _merge, _optimizer, _segments, _split, esr_dc_loss
 
 RESULTS = Path(__file__).resolve().parent / "results"
 sys.path.insert(0, str(RESULTS.parent))  # benchmarks/speed.py holds the PyTorch reference
-APPLIES = {"autodiff": apply, "fused": _fused.apply_single_lstm}
+APPLIES = {"autodiff": apply_generic, "fused": _fused.apply_single_lstm}
 
 
 def make_data(seconds: float, sr: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -68,52 +68,6 @@ def best_time(fn, repeats: int) -> dict:
     return {"wall_s": min(wall), "cpu_s": min(cpu)}
 
 
-def epoch_fn(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, mcfg, tcfg, apply_fn):
-    """``tonezoo.train._epoch_fn`` with the model function as a parameter."""
-    import optax
-    tx = _optimizer(tcfg)
-    warm, chunk = tcfg.warmup, tcfg.tbptt
-    seg = xb.shape[-1]
-    rest = seg - warm
-    n_chunks = -(-rest // chunk)
-    pad = n_chunks * chunk - rest
-    tmask = jnp.concatenate([jnp.ones(rest, jnp.float32), jnp.zeros(pad, jnp.float32)]).reshape(n_chunks, chunk)
-
-    def loss_fn(tr, x, y, state, m):
-        y_hat, state = apply_fn(_merge(tr, frozen), x, state, knobs, config=mcfg)
-        loss, plain = esr_dc_loss(y, y_hat, m, pre_emphasis=tcfg.pre_emphasis,
-                                  esr_weight=tcfg.esr_weight, dc_weight=tcfg.dc_weight)
-        return loss, (state, plain)
-
-    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-
-    def batch_step(carry, batch):
-        tr, opt = carry
-        x, y, segm = batch
-        b = x.shape[0]
-        params = _merge(tr, frozen)
-        _, state = apply_fn(params, x[:, :warm], initial_state(params, (b,)), knobs, config=mcfg)
-        state = jax.lax.stop_gradient(state)
-        xr = jnp.pad(x[:, warm:], ((0, 0), (0, pad))).reshape(b, n_chunks, chunk).transpose(1, 0, 2)
-        yr = jnp.pad(y[:, warm:], ((0, 0), (0, pad))).reshape(b, n_chunks, chunk).transpose(1, 0, 2)
-        masks = tmask[:, None, :] * segm[None, :, None]
-
-        def chunk_step(c, inp):
-            tr, opt, state = c
-            xc, yc, mc = inp
-            (loss, (state, _)), grads = grad_fn(tr, xc, yc, state, mc)
-            updates, opt = tx.update(grads, opt, tr)
-            tr = optax.apply_updates(tr, jax.tree.map(lambda u: -lr * u, updates))
-            weight = mc.sum()
-            return (tr, opt, jax.lax.stop_gradient(state)), (loss * weight, weight)
-
-        (tr, opt, _), (lw, w) = jax.lax.scan(chunk_step, (tr, opt, state), (xr, yr, masks))
-        return (tr, opt), (lw.sum(), w.sum())
-
-    (trainable, opt_state), (lw, w) = jax.lax.scan(batch_step, (trainable, opt_state), (xb, yb, mb))
-    return trainable, opt_state, lw.sum() / jnp.maximum(w.sum(), 1.0)
-
-
 def bench_chunk(name: str, mcfg: ModelConfig, repeats: int, batch: int = 30, length: int = 1000) -> dict:
     """Seconds for one jitted value_and_grad of the loss over one TBPTT chunk."""
     apply_fn = APPLIES[name]
@@ -139,7 +93,7 @@ def bench_chunk(name: str, mcfg: ModelConfig, repeats: int, batch: int = 30, len
 def bench_epoch(name: str, mcfg: ModelConfig, tcfg: TrainConfig, xs, ys, repeats: int, n_models: int = 1
                 ) -> dict:
     """Compile + first epoch seconds and best steady epoch seconds for ``n_models`` models."""
-    fn = partial(epoch_fn, mcfg=mcfg, tcfg=tcfg, apply_fn=APPLIES[name])
+    fn = partial(_epoch_fn, mcfg=mcfg, tcfg=tcfg, apply_fn=APPLIES[name])
     tx = _optimizer(tcfg)
     if n_models == 1:
         tr, frozen = _split(init(mcfg, 0))

@@ -265,10 +265,12 @@ def _plateau(tcfg: TrainConfig):
                                      cooldown=0, accumulation_size=1)
 
 
-def _epoch_fn(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, mcfg: ModelConfig, tcfg: TrainConfig):
+def _epoch_fn(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, mcfg: ModelConfig, tcfg: TrainConfig,
+              apply_fn: Callable = apply):
     """One epoch: scan over mini-batches, each a scan over TBPTT chunks with one update per chunk.
 
-    xb, yb : (n_batches, B, S) ; mb : (n_batches, B) segment mask ; knobs : (K,) or None
+    xb, yb : (n_batches, B, S) ; mb : (n_batches, B) segment mask ; knobs : (K,) or None.
+    ``apply_fn`` is the model function (benchmarks compare :func:`~tonezoo.model.apply_generic`).
     """
     import optax
     tx = _optimizer(tcfg)
@@ -280,7 +282,7 @@ def _epoch_fn(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, mcfg: Mode
     tmask = jnp.concatenate([jnp.ones(rest, jnp.float32), jnp.zeros(pad, jnp.float32)]).reshape(n_chunks, chunk)
 
     def loss_fn(tr, x, y, state, m):
-        y_hat, state = apply(_merge(tr, frozen), x, state, knobs, config=mcfg)
+        y_hat, state = apply_fn(_merge(tr, frozen), x, state, knobs, config=mcfg)
         loss, plain = esr_dc_loss(y, y_hat, m, pre_emphasis=tcfg.pre_emphasis,
                                   esr_weight=tcfg.esr_weight, dc_weight=tcfg.dc_weight)
         return loss, (state, plain)
@@ -292,7 +294,7 @@ def _epoch_fn(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, mcfg: Mode
         x, y, segm = batch
         b = x.shape[0]
         params = _merge(tr, frozen)
-        _, state = apply(params, x[:, :warm], initial_state(params, (b,)), knobs, config=mcfg)
+        _, state = apply_fn(params, x[:, :warm], initial_state(params, (b,)), knobs, config=mcfg)
         state = jax.lax.stop_gradient(state)
         xr = jnp.pad(x[:, warm:], ((0, 0), (0, pad))).reshape(b, n_chunks, chunk).transpose(1, 0, 2)
         yr = jnp.pad(y[:, warm:], ((0, 0), (0, pad))).reshape(b, n_chunks, chunk).transpose(1, 0, 2)
