@@ -250,6 +250,8 @@ def summarise(rows: list[dict]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if s and t:
         out["first_loss_ratio_scratch_over_transfer"] = s["first_val_loss"] / max(t["first_val_loss"], 1e-12)
+        if len(s["history"]) > 1 and len(t["history"]) > 1:  # the first validation after training starts
+            out["second_loss_ratio_scratch_over_transfer"] = s["history"][1][2] / max(t["history"][1][2], 1e-12)
         out["best_loss_ratio_scratch_over_transfer"] = s["best_val_loss"] / max(t["best_val_loss"], 1e-12)
         out["best_loss_improvement"] = s["best_val_loss"] - t["best_val_loss"]
     if t and a:
@@ -444,7 +446,7 @@ def combine(paths: list[Path], out: Path) -> dict[str, Any]:
             if key in seen:
                 raise SystemExit(f"{path}: {key[0]} / {key[1]} is in two of the files; keep one")
             seen.add(key)
-            merged["configs"].append(dict(c, settings=c.get("settings", r["settings"])))
+            merged["configs"].append(dict(c, settings=c.get("settings", r["settings"]), summary=summarise(c["runs"])))
         merged["sources"].update(r.get("sources", {}))
         merged["skipped"] += [m for m in r.get("skipped", []) if m not in merged["skipped"]]
     merged["configs"].sort(key=_config_order)
