@@ -816,45 +816,53 @@ HELD_OUT: tuple[str, ...] = ("ts-light", "mt2-like", "fuzz-dark", "treble-booste
                              "ht40-like", "lead-amp-tight")
 
 
-def build_from_devices(directory: str | os.PathLike, *, seconds: float = 10.0, epochs: int = 30,
+def build_from_devices(directory: str | os.PathLike, *, seconds: float = 15.0, epochs: int = 200,
                        sample_rate: int = 44100, hidden_size: int = 20, seed: int = 0,
                        plan: Sequence[tuple[str, str, dict[str, float]]] | None = None,
-                       progress: bool = True, log=print) -> "Zoo":
+                       group: int = 13, patience: int = 25, progress: bool = True, log=print) -> "Zoo":
     """Train one model per planned virtual device and setting and index them in a new zoo.
 
     Each device renders ``seconds`` of synthetic guitar (:func:`tonezoo.devices.render_capture`,
-    its own seed) and an LSTM-``hidden_size`` trains on it for ``epochs`` epochs with the AGAM
-    recipe. The captures differ, so each model trains in its own call (all of the same shape, so
-    one compiled program serves them all); the fingerprints are then computed for all models
-    together in one vmapped run on the standard probe. Models already in ``directory`` are kept
-    (an interrupted build resumes).
+    its own seed; the last 20 % validates) and an LSTM-``hidden_size`` trains on it with the AGAM
+    recipe for at most ``epochs`` epochs (early stopping after ``patience`` validations without
+    improvement). Up to ``group`` devices train side by side in one vmapped program
+    (:func:`tonezoo.train.train_many` with one capture per model), each with its own learning-rate
+    schedule, early stopping and best weights. The fingerprints are then computed on the standard
+    probe. Models already in ``directory`` are kept (an interrupted build resumes).
 
     Returns
     -------
     Zoo (writable) in ``directory``.
     """
     import time
+    import zlib
     from .devices import get_device, render_capture
-    from .train import train
+    from .train import train_many
     zoo = Zoo.open(directory, create=True)
     plan = list(plan if plan is not None else ZOO_PLAN)
     cfg = ModelConfig(hidden_size=hidden_size, sample_rate=sample_rate)
+    todo = [(i, p) for i, p in enumerate(plan) if p[0] not in zoo]
     t0 = time.perf_counter()
-    for i, (mid, device, knobs) in enumerate(plan):
-        if mid in zoo:
-            continue
-        dev = get_device(device)
-        cap = render_capture(dev, seconds=seconds, sample_rate=sample_rate, seed=seed + 101 * (i + 1), knobs=knobs)
-        result = train(cap, model_config=cfg, progress=False, max_epochs=epochs, seed=seed + i)
-        settings = dict(cap.knobs)
-        md = dict(result.model.metadata, name=mid, category=dev.category, knob_values=settings,
-                  device=dev.name, design=dev.design, description=dev.description,
-                  training_seconds=float(seconds), val_esr=float(result.best_val_esr))
-        zoo.add(Model(result.model.config, result.model.params, md), id=mid, category=dev.category,
-                source=f"tonezoo virtual device {dev.name} ({dev.design})")
+    for g in range(0, len(todo), max(int(group), 1)):
+        chunk = todo[g:g + max(int(group), 1)]
+        devices = [get_device(device) for _, (_, device, _) in chunk]
+        captures = [render_capture(dev, seconds=seconds, sample_rate=sample_rate, knobs=knobs,
+                                   seed=seed + zlib.crc32(mid.encode()) % 100_000)  # per entry, whatever the grouping
+                    for dev, (_, (mid, _, knobs)) in zip(devices, chunk)]
         if progress:
-            log(f"[{i + 1}/{len(plan)}] {mid:22s} {dev.category:13s} val ESR {result.best_val_esr:.4f} "
-                f"({result.epochs} epochs, {time.perf_counter() - t0:.0f} s so far)")
+            log(f"training {len(chunk)} models together: {', '.join(p[0] for _, p in chunk)}")
+        results = train_many(captures, n_models=len(chunk), model_config=cfg, progress=progress,
+                             max_epochs=epochs, patience=patience, seed=seed + g)
+        for (i, (mid, _, _)), dev, cap, result in zip(chunk, devices, captures, results):
+            md = dict(result.model.metadata, name=mid, category=dev.category, knob_values=dict(cap.knobs),
+                      device=dev.name, design=dev.design, description=dev.description,
+                      training_seconds=round(len(cap.train_x) / sample_rate, 3),
+                      val_esr=float(result.best_val_esr), best_epoch=result.best_epoch)
+            zoo.add(Model(result.model.config, result.model.params, md), id=mid, category=dev.category,
+                    source=f"tonezoo virtual device {dev.name} ({dev.design})")
+            if progress:
+                log(f"[{i + 1}/{len(plan)}] {mid:22s} {dev.category:13s} val ESR {result.best_val_esr:.4f} "
+                    f"(best epoch {result.best_epoch} of {result.epochs}; {time.perf_counter() - t0:.0f} s so far)")
     return zoo
 
 
