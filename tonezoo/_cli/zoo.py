@@ -53,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     zi.set_defaults(func=run_init)
     zb = zs.add_parser("build", help="train a zoo from the virtual devices (the bundled zoo's recipe)")
     zb.add_argument("--from-devices", required=True, metavar="DIR", help="output zoo directory")
-    zb.add_argument("--seconds", type=float, default=10.0, help="audio per device (default 10)")
-    zb.add_argument("--epochs", type=int, default=30, help="epochs per model (default 30)")
+    zb.add_argument("--seconds", type=float, default=15.0, help="audio per device (default 15)")
+    zb.add_argument("--epochs", type=int, default=200, help="maximum epochs per model (default 200)")
+    zb.add_argument("--group", type=int, default=13, help="models trained side by side (default 13)")
     zb.add_argument("--only", nargs="*", default=None, metavar="ID", help="build only these plan entries")
     zb.set_defaults(func=run_build)
     zf = zs.add_parser("refresh", help="recompute every fingerprint (after upgrading tonezoo)")
@@ -257,6 +258,7 @@ def run_build(args: argparse.Namespace) -> int:
     print(f"building {len(plan)} models into {args.from_devices} ({args.seconds:g} s of audio, "
           f"{args.epochs} epochs each)", flush=True)
     zoo = build_from_devices(args.from_devices, seconds=args.seconds, epochs=args.epochs, plan=plan,
+                             group=args.group,
                              log=lambda m: print(m, flush=True))
     print(f"zoo ready at {zoo.directory} ({len(zoo)} models)")
     return 0
