@@ -251,7 +251,7 @@ def main(argv=None) -> int:
     report["train"] = {"tonezoo": tz}
     line = f"   tonezoo  {tz['steady_epoch_s']:.3f} s/epoch (first epoch incl. compile {tz['first_epoch_s']:.2f} s)"
     if have_torch:
-        runs = [torch_train_epoch(x, y, sr, epochs, threads=t) for t in (1, 2)]
+        runs = [torch_train_epoch(x, y, sr, epochs, threads=t) for t in ((1,) if q else (1, 2))]
         th = min(runs, key=lambda r: r["steady_epoch_s"])  # PyTorch at its best thread count
         report["train"]["torch"] = th
         report["train"]["torch_by_threads"] = runs
@@ -281,7 +281,7 @@ def main(argv=None) -> int:
     report["rerank"] = {"tonezoo": tr}
     line = f"   tonezoo  {tr['seconds']:.3f} s (vmap)"
     if have_torch:
-        thr = torch_rerank(xr, yr, sr, n_models)
+        thr = torch_rerank(xr, yr, sr, n_models, threads=1 if q else 2)
         report["rerank"]["torch"] = thr
         report["rerank"]["speedup"] = thr["seconds"] / tr["seconds"]
         line += f"\n   PyTorch  {thr['seconds']:.3f} s (loop) -> tonezoo is {report['rerank']['speedup']:.2f}x"
