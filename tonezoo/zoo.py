@@ -639,7 +639,8 @@ class Zoo:
 
         Returns
         -------
-        list of Suggestion, best first (``score`` = zero-shot ESR when stage 2 ran, else distance).
+        list of Suggestion, best first (``score`` = level/polarity-matched zero-shot ESR when stage 2
+        ran, else the fingerprint distance).
         """
         if not self._entries:
             raise ZooError(f"{self.directory}: the zoo is empty; add models first (`tonezoo zoo add`)")
@@ -663,7 +664,10 @@ class Zoo:
         notes: list[list[str]] = [[] for _ in range(k)]
         if shortlist > 0:
             esr, matched, notes = self._stage2(capture, cand, stage2_seconds)
-        order = np.arange(k) if shortlist <= 0 else np.lexsort((dist, esr))
+        # Stage 2 ranks by the level- and polarity-matched ESR: output gain and polarity are learned in
+        # the first epochs of fine-tuning, what the network does to the signal is not. The raw
+        # zero-shot ESR is reported alongside.
+        order = np.arange(k) if shortlist <= 0 else np.lexsort((dist, esr, matched))
         out = []
         for rank, j in enumerate(order[:top], 1):
             e = cand[j]
@@ -671,14 +675,14 @@ class Zoo:
                      f"furthest in {groups[j][1]})"
             reason = ranked
             if shortlist > 0:
-                reason += f"; zero-shot ESR {esr[j]:.3g} (#{rank} of {k})"
+                reason += f"; zero-shot ESR {matched[j]:.3g} after level/polarity matching (#{rank} of {k})"
                 if matched[j] < 0.5 * esr[j]:
-                    reason += f", {matched[j]:.3g} after level matching"
+                    reason += f", {esr[j]:.3g} as is"
             reason = "; ".join([reason] + notes[j])
             out.append(Suggestion(
                 rank=rank, id=e.id, name=e.name, category=e.category, distance=float(dist[j]),
                 zero_shot_esr=None if np.isnan(esr[j]) else float(esr[j]),
-                score=float(dist[j]) if shortlist <= 0 else float(esr[j]), reason=reason,
+                score=float(dist[j]) if shortlist <= 0 else float(matched[j]), reason=reason,
                 matched_esr=None if np.isnan(matched[j]) else float(matched[j]), fingerprint_rank=int(j + 1),
                 sample_rate=e.sample_rate, resampled=e.sample_rate != capture.sample_rate))
         return out
