@@ -126,7 +126,8 @@ def test_suggest_ranks_the_rendering_model_first(default_zoo):
     assert sugg[0].zero_shot_esr < 1e-3 and sugg[0].rank == 1
     assert "fingerprint" in sugg[0].reason and "zero-shot ESR" in sugg[0].reason
     assert [s.rank for s in sugg] == [1, 2, 3]
-    assert sugg[0].zero_shot_esr <= sugg[1].zero_shot_esr <= sugg[2].zero_shot_esr
+    assert sugg[0].score <= sugg[1].score <= sugg[2].score        # ranked by the gain-matched ESR
+    assert all(s.score == s.matched_esr <= s.zero_shot_esr + 1e-9 for s in sugg)
 
 
 def test_leave_one_out_picks_the_same_category(default_zoo):
