@@ -823,7 +823,8 @@ HELD_OUT: tuple[str, ...] = ("ts-light", "mt2-like", "fuzz-dark", "treble-booste
 def build_from_devices(directory: str | os.PathLike, *, seconds: float = 15.0, epochs: int = 200,
                        sample_rate: int = 44100, hidden_size: int = 20, seed: int = 0,
                        plan: Sequence[tuple[str, str, dict[str, float]]] | None = None,
-                       group: int = 13, patience: int = 25, progress: bool = True, log=print) -> "Zoo":
+                       group: int = 13, patience: int = 25, max_esr: float = 0.5, progress: bool = True,
+                       log=print) -> "Zoo":
     """Train one model per planned virtual device and setting and index them in a new zoo.
 
     Each device renders ``seconds`` of synthetic guitar (:func:`tonezoo.devices.render_capture`,
@@ -832,7 +833,8 @@ def build_from_devices(directory: str | os.PathLike, *, seconds: float = 15.0, e
     improvement). Up to ``group`` devices train side by side in one vmapped program
     (:func:`tonezoo.train.train_many` with one capture per model), each with its own learning-rate
     schedule, early stopping and best weights. The fingerprints are then computed on the standard
-    probe. Models already in ``directory`` are kept (an interrupted build resumes).
+    probe. A model whose validation ESR stays above ``max_esr`` failed to learn its device and is
+    left out (and logged). Models already in ``directory`` are kept (an interrupted build resumes).
 
     Returns
     -------
@@ -858,6 +860,9 @@ def build_from_devices(directory: str | os.PathLike, *, seconds: float = 15.0, e
         results = train_many(captures, n_models=len(chunk), model_config=cfg, progress=progress,
                              max_epochs=epochs, patience=patience, seed=seed + g)
         for (i, (mid, _, _)), dev, cap, result in zip(chunk, devices, captures, results):
+            if result.best_val_esr > max_esr:
+                log(f"[{i + 1}/{len(plan)}] {mid:22s} left out: val ESR {result.best_val_esr:.4f} > {max_esr}")
+                continue
             md = dict(result.model.metadata, name=mid, category=dev.category, knob_values=dict(cap.knobs),
                       device=dev.name, design=dev.design, description=dev.description,
                       training_seconds=round(len(cap.train_x) / sample_rate, 3),
