@@ -225,6 +225,6 @@ def test_cli_build_and_demo(tmp_path, capsys):
     assert main(["demo", "--seconds", "4", "--epochs", "2", "--out", str(tmp_path / "demo"), "--quiet",
                  "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["device"] == "ht40-like" and result["pick"]
+    assert result["device"] == "mt2-like" and result["pick"]
     assert (tmp_path / "demo" / "loss.png").exists() and (tmp_path / "demo" / "transfer" / "config.json").exists()
     assert main(["demo", "--device", "boost"]) == 2                          # in the zoo: refused

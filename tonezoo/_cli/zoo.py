@@ -74,7 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo", help="suggest + fine-tune vs scratch on a virtual device that is not in the zoo",
         description="Render a capture from a virtual device the default zoo has never seen, pick a starting "
                     "model, and compare fine-tuning from it with training from scratch on the same budget.")
-    d.add_argument("--device", default="ht40-like", help="held-out virtual device (default ht40-like)")
+    d.add_argument("--device", default="mt2-like",
+                   help="held-out virtual device (default mt2-like, the article's MT-2 target)")
     d.add_argument("--seconds", type=float, default=12.0, help="capture length (default 12)")
     d.add_argument("--epochs", type=int, default=25, help="epochs for each run (default 25)")
     d.add_argument("--zoo", default=None, help="zoo directory (default: the bundled zoo)")
