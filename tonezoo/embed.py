@@ -419,7 +419,7 @@ def fingerprint_models(models: Sequence["Model"], probe: np.ndarray | None = Non
     -------
     fps : np.ndarray [shape=(len(models), len(feature_names()))]
     """
-    from .zoo import run_models
+    from .rank import run_models
     knobs = list(knobs) if knobs is not None else [None] * len(models)
     out = np.zeros((len(models), len(feature_names())), np.float32)
     by_rate: dict[int, list[int]] = {}

@@ -17,9 +17,12 @@ Choosing a starting model (:meth:`Zoo.suggest`) has two stages:
    the zoo's scaler (scikit-learn ``StandardScaler``), optionally weighted per feature, and the
    ``shortlist`` nearest zoo entries are found with scikit-learn ``NearestNeighbors``;
 2. *zero-shot re-rank*: every shortlisted model runs on up to ``stage2_seconds`` of the capture's
-   own input (all models of one architecture in one ``jax.jit(jax.vmap(apply))`` over stacked
-   parameters, the audio cut into segments processed side by side after a short warm-up) and is
-   ranked by its error-to-signal ratio against the capture's output.
+   own input (:func:`tonezoo.rank.zero_shot_esr`: all models of one architecture in one compiled
+   program, the audio cut into segments processed side by side after a short warm-up) and is
+   ranked by its level-matched error-to-signal ratio against the capture's output.
+
+The recipe of the bundled zoo (plan, held-out devices, building) is :mod:`tonezoo.zoo_build`;
+running and scoring many models at once is :mod:`tonezoo.rank`.
 
 :meth:`Zoo.transfer` then fine-tunes from the winner (optionally racing the top few first).
 """
@@ -34,17 +37,15 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from . import embed
 from .errors import ConfigError, ModelFileError, ZooError
-from .model import Model, ModelConfig, apply, stack_params
+from .model import Model, ModelConfig
+from .rank import _audio_at, _group_diffs, _knobs_for, adapt_model, run_models, zero_shot_esr
 
 if TYPE_CHECKING:  # pragma: no cover
     from .capture import Capture
@@ -57,179 +58,8 @@ INDEX_NAME = "index.json"
 FINGERPRINTS_NAME = "fingerprints.npy"
 MODELS_DIR = "models"
 ZOO_FORMAT_VERSION = 1
-SEGMENT = 4096          # samples scored per segment in stage 2 / model runs
-WARMUP = 1024           # samples of preceding audio run (not scored) to settle each segment's state
 MIN_ZOO_FOR_OWN_SCALER = 8
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-
-
-# ---------------------------------------------------------------------------------------------
-# running many models at once
-# ---------------------------------------------------------------------------------------------
-@partial(jax.jit, static_argnames=("config",))
-def _scores(stacked, xs, ys, mask, knobs, *, config: ModelConfig):
-    """ESR and gain-matched ESR of each stacked model over masked segments.
-
-    stacked : params with a leading model axis M; xs, ys, mask : (S, W + L); knobs : (M, K) or None.
-    Returns (esr (M,), matched_esr (M,)).
-    """
-    def one(p, k):
-        y_hat, _ = apply(p, xs, None, k, config=config)
-        err = jnp.sum(mask * (ys - y_hat) ** 2)
-        ref = jnp.sum(mask * ys ** 2)
-        count = jnp.sum(mask)
-        cross = jnp.sum(mask * ys * y_hat)
-        power = jnp.sum(mask * y_hat ** 2)
-        gain = cross / (power + 1e-12)
-        matched = jnp.sum(mask * (ys - gain * y_hat) ** 2)
-        denom = ref / count + 1e-5
-        return err / count / denom, matched / count / denom
-
-    return jax.vmap(one)(stacked, knobs)
-
-
-@partial(jax.jit, static_argnames=("config",))
-def _outputs(stacked, xs, knobs, *, config: ModelConfig):
-    """Outputs (M, S, W + L) of each stacked model on segments xs (S, W + L)."""
-    return jax.vmap(lambda p, k: apply(p, xs, None, k, config=config)[0])(stacked, knobs)
-
-
-def _bucket(n: int) -> int:
-    """Next power of two >= n (so compiled programs are reused across similar sizes)."""
-    return 1 << max(0, int(np.ceil(np.log2(max(n, 1)))))
-
-
-def _stack(models: Sequence[Model], knobs: Sequence[np.ndarray | None]) -> tuple[Any, Any, int]:
-    m = len(models)
-    mb = _bucket(m)
-    params = [mod.params for mod in models] + [models[0].params] * (mb - m)
-    stacked = stack_params(params)
-    if models[0].config.knobs:
-        kv = [np.asarray(k, np.float32) for k in knobs] + [np.asarray(knobs[0], np.float32)] * (mb - m)
-        return stacked, jnp.asarray(np.stack(kv)), m
-    return stacked, None, m
-
-
-def _tile(x: np.ndarray, starts: np.ndarray, seg: int, warm: int) -> np.ndarray:
-    """Segments ``x[s - warm : s + seg]`` (zero-padded outside x) stacked: (len(starts), warm + seg)."""
-    x = np.asarray(x, np.float32)
-    tail = max(0, int(starts.max()) + seg - x.size)
-    padded = np.concatenate([np.zeros(warm, np.float32), x, np.zeros(tail, np.float32)])
-    idx = starts[:, None] + np.arange(warm + seg)[None, :]
-    return padded[idx]
-
-
-def run_models(models: Sequence[Model], x: np.ndarray, *, knobs: Sequence[np.ndarray | None] | None = None,
-               segment: int = 4 * SEGMENT, warmup: int = 2 * WARMUP) -> np.ndarray:
-    """Run several models of one architecture on the same audio in one vmapped program.
-
-    The audio is cut into ``segment``-sample pieces run side by side, each after ``warmup`` samples
-    of the audio before it (so the state has settled; the first starts from silence), which
-    shortens the sequential scan from ``n`` to ``segment + warmup`` steps.
-
-    Parameters
-    ----------
-    models : sequence of Model, one :class:`ModelConfig`
-    x : np.ndarray [shape=(n,)]
-    knobs : sequence of knob vectors [shape=(K,)] (or None for unconditioned models)
-
-    Returns
-    -------
-    y : np.ndarray [shape=(len(models), n)]
-    """
-    if not models:
-        return np.zeros((0, len(x)), np.float32)
-    cfg = models[0].config
-    if any(m.config != cfg for m in models):
-        raise ConfigError("run_models needs models of one architecture; group them by config first")
-    knobs = list(knobs) if knobs is not None else [m.knob_vector() if m.config.knobs else None for m in models]
-    x = np.asarray(x, np.float32)
-    n = x.size
-    n_seg = max(1, int(np.ceil(n / segment)))
-    starts = np.arange(_bucket(n_seg)) * segment
-    xs = _tile(x, starts, segment, warmup)
-    stacked, kv, m = _stack(models, knobs)
-    out = np.asarray(_outputs(stacked, xs, kv, config=cfg))[:m, :, warmup:]
-    return out.reshape(m, -1)[:, :n]
-
-
-def zero_shot_esr(models: Sequence[Model], x: np.ndarray, y: np.ndarray, *,
-                  knobs: Sequence[np.ndarray | None] | None = None, sample_rate: int,
-                  seconds: float = 10.0, segment: int = SEGMENT, warmup: int = WARMUP) -> tuple[np.ndarray, np.ndarray]:
-    """ESR of each model (one architecture) on up to ``seconds`` of a capture, without training.
-
-    ``seconds`` of audio are scored as segments spread evenly over the capture (or the whole
-    capture when shorter, zero-padded and masked), so shapes depend only on ``seconds``,
-    ``sample_rate`` and the model count rounded up to a power of two: compiled programs are reused.
-
-    Parameters
-    ----------
-    models : sequence of Model sharing one config
-    x, y : np.ndarray [shape=(n,)], at ``sample_rate``
-    seconds : float
-        Audio scored per model.
-
-    Returns
-    -------
-    esr : np.ndarray [shape=(len(models),)]
-        ``mean((y - y_hat)^2) / (mean(y^2) + 1e-5)`` over the scored samples.
-    matched_esr : np.ndarray [shape=(len(models),)]
-        The same after the best output gain (how far off the model is apart from its level).
-    """
-    cfg = models[0].config
-    knobs = list(knobs) if knobs is not None else [m.knob_vector() if m.config.knobs else None for m in models]
-    x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
-    n = x.size
-    n_seg = max(1, int(np.ceil(seconds * sample_rate / segment)))
-    n_seg = min(n_seg, _bucket(int(np.ceil(n / segment))))      # short captures: fewer, all-real segments
-    if n >= n_seg * segment:
-        starts = np.linspace(0, n - segment, n_seg).astype(np.int64)
-        valid = np.ones(n_seg, bool)
-    else:
-        starts = np.arange(n_seg, dtype=np.int64) * segment
-        valid = starts < n
-    xs, ys = _tile(x, starts, segment, warmup), _tile(y, starts, segment, warmup)
-    pos = starts[:, None] + np.arange(segment)[None, :]
-    mask = np.zeros_like(xs)
-    mask[:, warmup:] = ((pos < n) & valid[:, None]).astype(np.float32)
-    stacked, kv, m = _stack(models, knobs)
-    e, g = _scores(stacked, jnp.asarray(xs), jnp.asarray(ys), jnp.asarray(mask), kv, config=cfg)
-    return np.asarray(e)[:m].astype(float), np.asarray(g)[:m].astype(float)
-
-
-def adapt_model(model: Model, *, knobs: Sequence[str] = (), knob_values: Mapping[str, float] | None = None,
-                sample_rate: int | None = None) -> Model:
-    """An equivalent model with the capture's knob inputs and sample rate, ready to fine-tune.
-
-    * Knobs the model has but the capture lacks are folded into the first layer's bias at their
-      ``knob_values`` (default the model's metadata, else 0.5): the output is unchanged.
-    * Knobs the capture has but the model lacks get zero input weights: the output is unchanged
-      until fine-tuning learns to use them.
-    * ``sample_rate`` only relabels the model (its weights are kept; fine-tuning adapts them).
-    """
-    cfg = model.config
-    knobs = tuple(knobs)
-    values = {k: 0.5 for k in cfg.knobs}
-    values.update({k: float(v) for k, v in (model.metadata.get("knob_values") or {}).items() if k in cfg.knobs})
-    values.update({k: float(v) for k, v in (knob_values or {}).items() if k in cfg.knobs})
-    layer0 = dict(model.params["layers"][0])
-    w = np.asarray(layer0["w_ih"])
-    rows = {name: w[1 + i] for i, name in enumerate(cfg.knobs)}
-    bias = np.asarray(layer0["b_ih"]).copy()
-    for name in cfg.knobs:
-        if name not in knobs:
-            bias += values[name] * rows[name]
-    new_w = [w[0]] + [rows.get(name, np.zeros_like(w[0])) for name in knobs]
-    layer0["w_ih"] = jnp.asarray(np.stack(new_w))
-    layer0["b_ih"] = jnp.asarray(bias)
-    params = dict(model.params)
-    params["layers"] = [layer0] + list(model.params["layers"][1:])
-    new_cfg = dataclasses.replace(cfg, knobs=knobs, sample_rate=int(sample_rate or cfg.sample_rate))
-    md = dict(model.metadata)
-    md["knob_values"] = {k: v for k, v in values.items() if k in knobs} or md.get("knob_values", {})
-    if not knobs:
-        md.pop("knob_values", None)
-    return Model(new_cfg, params, md)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -784,98 +614,6 @@ class Zoo:
 
 
 # ---------------------------------------------------------------------------------------------
-# the bundled zoo: built from the virtual devices
-# ---------------------------------------------------------------------------------------------
-# (id, device, knob overrides): every category at several settings. Devices named in HELD_OUT
-# are never in the zoo; the demo and benchmarks/selection.py use them as unseen targets.
-ZOO_PLAN: tuple[tuple[str, str, dict[str, float]], ...] = (
-    ("screamer", "screamer", {}),
-    ("ts9-like", "ts9-like", {}),
-    ("screamer-d30-t40", "screamer", {"drive": 0.3, "tone": 0.4}),
-    ("screamer-d75-t70", "screamer", {"drive": 0.75, "tone": 0.7}),
-    ("metal", "metal", {}),
-    ("metal-scooped", "metal-scooped", {}),
-    ("metal-d60-mid70", "metal", {"dist": 0.6, "mid": 0.7}),
-    ("muff", "muff", {}),
-    ("bigmuff-like", "bigmuff-like", {}),
-    ("muff-s40-t75", "muff", {"sustain": 0.4, "tone": 0.75}),
-    ("boost", "boost", {}),
-    ("boost-g90-t30", "boost", {"gain": 0.9, "tone": 0.3}),
-    ("boost-g20-t60", "boost", {"gain": 0.2, "tone": 0.6}),
-    ("compressor", "compressor", {}),
-    ("dynacomp-like", "dynacomp-like", {}),
-    ("compressor-s25-a60", "compressor", {"sustain": 0.25, "attack": 0.6}),
-    ("clean-amp", "clean-amp", {}),
-    ("clean-amp-g15-t70", "clean-amp", {"gain": 0.15, "treble": 0.7}),
-    ("clean-amp-fat-g50", "clean-amp", {"gain": 0.5, "fat": 1.0}),
-    ("crunch-amp", "crunch-amp", {}),
-    ("bluesjr-like", "bluesjr-like", {}),
-    ("plexi-crunch", "plexi-crunch", {}),
-    ("crunch-amp-g35", "crunch-amp", {"gain": 0.35}),
-    ("lead-amp", "lead-amp", {}),
-    ("5150-like", "5150-like", {}),
-    ("lead-amp-g90-mid60", "lead-amp", {"gain": 0.9, "mid": 0.6}),
-)
-HELD_OUT: tuple[str, ...] = ("ts-light", "mt2-like", "fuzz-dark", "treble-booster", "opto-like", "twin-clean",
-                             "ht40-like", "lead-amp-tight")
-
-
-def build_from_devices(directory: str | os.PathLike, *, seconds: float = 15.0, epochs: int = 200,
-                       sample_rate: int = 44100, hidden_size: int = 20, seed: int = 0,
-                       plan: Sequence[tuple[str, str, dict[str, float]]] | None = None,
-                       group: int = 13, patience: int = 25, max_esr: float = 0.5, progress: bool = True,
-                       log=print) -> "Zoo":
-    """Train one model per planned virtual device and setting and index them in a new zoo.
-
-    Each device renders ``seconds`` of synthetic guitar (:func:`tonezoo.devices.render_capture`,
-    its own seed; the last 20 % validates) and an LSTM-``hidden_size`` trains on it with the AGAM
-    recipe for at most ``epochs`` epochs (early stopping after ``patience`` validations without
-    improvement). Up to ``group`` devices train side by side in one vmapped program
-    (:func:`tonezoo.train.train_many` with one capture per model), each with its own learning-rate
-    schedule, early stopping and best weights. The fingerprints are then computed on the standard
-    probe. A model whose validation ESR stays above ``max_esr`` failed to learn its device and is
-    left out (and logged). Models already in ``directory`` are kept (an interrupted build resumes).
-
-    Returns
-    -------
-    Zoo (writable) in ``directory``.
-    """
-    import time
-    import zlib
-    from .devices import get_device, render_capture
-    from .train import train_many
-    zoo = Zoo.open(directory, create=True)
-    plan = list(plan if plan is not None else ZOO_PLAN)
-    cfg = ModelConfig(hidden_size=hidden_size, sample_rate=sample_rate)
-    todo = [(i, p) for i, p in enumerate(plan) if p[0] not in zoo]
-    t0 = time.perf_counter()
-    for g in range(0, len(todo), max(int(group), 1)):
-        chunk = todo[g:g + max(int(group), 1)]
-        devices = [get_device(device) for _, (_, device, _) in chunk]
-        captures = [render_capture(dev, seconds=seconds, sample_rate=sample_rate, knobs=knobs,
-                                   seed=seed + zlib.crc32(mid.encode()) % 100_000)  # per entry, whatever the grouping
-                    for dev, (_, (mid, _, knobs)) in zip(devices, chunk)]
-        if progress:
-            log(f"training {len(chunk)} models together: {', '.join(p[0] for _, p in chunk)}")
-        results = train_many(captures, n_models=len(chunk), model_config=cfg, progress=progress,
-                             max_epochs=epochs, patience=patience, seed=seed + g)
-        for (i, (mid, _, _)), dev, cap, result in zip(chunk, devices, captures, results):
-            if result.best_val_esr > max_esr:
-                log(f"[{i + 1}/{len(plan)}] {mid:22s} left out: val ESR {result.best_val_esr:.4f} > {max_esr}")
-                continue
-            md = dict(result.model.metadata, name=mid, category=dev.category, knob_values=dict(cap.knobs),
-                      device=dev.name, design=dev.design, description=dev.description,
-                      training_seconds=round(len(cap.train_x) / sample_rate, 3),
-                      val_esr=float(result.best_val_esr), best_epoch=result.best_epoch)
-            zoo.add(Model(result.model.config, result.model.params, md), id=mid, category=dev.category,
-                    source=f"tonezoo virtual device {dev.name} ({dev.design})")
-            if progress:
-                log(f"[{i + 1}/{len(plan)}] {mid:22s} {dev.category:13s} val ESR {result.best_val_esr:.4f} "
-                    f"(best epoch {result.best_epoch} of {result.epochs}; {time.perf_counter() - t0:.0f} s so far)")
-    return zoo
-
-
-# ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
 def _load_any(path: Path, sample_rate: int | None) -> Model:
@@ -899,45 +637,6 @@ def _fingerprint_all(models: Sequence[Model]) -> np.ndarray:
     return out
 
 
-def _knobs_for(model: Model, capture: "Capture") -> tuple[np.ndarray | None, str]:
-    """Knob values for a zero-shot run: the capture's, else the model's metadata, else 0.5 (with a note)."""
-    names = model.config.knobs
-    if not names:
-        return None, ""
-    cap = {k: float(v) for k, v in (capture.knobs or {}).items() if k in names}
-    meta = {k: float(v) for k, v in (model.metadata.get("knob_values") or {}).items() if k in names}
-    values = {k: cap.get(k, meta.get(k, 0.5)) for k in names}
-    src = "capture" if len(cap) == len(names) else "model metadata" if len(meta) == len(names) and not cap \
-        else "defaults (0.5 where unknown)"
-    text = ", ".join(f"{k}={v:g}" for k, v in values.items())
-    return np.asarray([values[k] for k in names], np.float32), f"knobs from {src}: {text}"
-
-
-def _audio_at(capture: "Capture", rate: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:
-    """The capture's x, y at ``rate`` (resampled with librosa when needed; only the needed span)."""
-    x, y = np.asarray(capture.x, np.float32), np.asarray(capture.y, np.float32)
-    if rate == capture.sample_rate:
-        return x, y
-    import librosa
-    spans = embed.select_excerpt(x.size, capture.sample_rate, max_seconds=max(seconds * 2, 1.0))
-    xs = [librosa.resample(x[s:e], orig_sr=capture.sample_rate, target_sr=rate) for s, e in spans]
-    ys = [librosa.resample(y[s:e], orig_sr=capture.sample_rate, target_sr=rate) for s, e in spans]
-    return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.float32)
-
-
-def _group_diffs(z: np.ndarray, zs: np.ndarray) -> list[tuple[str, str]]:
-    """For each candidate row, the feature groups closest to and furthest from the target ``z``."""
-    groups = embed.feature_groups()
-    names = embed.feature_names()
-    pos = {n: i for i, n in enumerate(names)}
-    out = []
-    for row in zs:
-        d = {g: float(np.sqrt(np.mean([(row[pos[n]] - z[pos[n]]) ** 2 for n in ns]))) for g, ns in groups.items()}
-        ranked = sorted(d, key=d.get)
-        out.append((ranked[0].replace("_", " "), ranked[-1].replace("_", " ")))
-    return out
-
-
 def entries_table(entries: Iterable[ZooEntry]) -> list[dict[str, Any]]:
     """Plain rows for printing a zoo listing."""
     return [{"id": e.id, "name": e.name, "category": e.category,
@@ -945,3 +644,11 @@ def entries_table(entries: Iterable[ZooEntry]) -> list[dict[str, Any]]:
              "rate": e.sample_rate, "arch": f"{e.architecture.get('cell', 'lstm').upper()}-"
                                             f"{e.architecture.get('hidden_size')}",
              "val_esr": e.val_esr} for e in entries]
+
+
+def __getattr__(name: str) -> Any:
+    """The zoo-building recipe moved to :mod:`tonezoo.zoo_build`; these names still resolve here."""
+    if name in ("ZOO_PLAN", "HELD_OUT", "build_from_devices", "refine"):
+        from . import zoo_build
+        return getattr(zoo_build, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -171,7 +171,7 @@ def plot_transfer(zoo, capture, suggestions: Sequence[Any], path: str | Path) ->
     import matplotlib.pyplot as plt
     import numpy as np
     from .. import embed
-    from ..zoo import _audio_at, _knobs_for
+    from ..rank import _audio_at, _knobs_for
     centres = librosa.mel_frequencies(embed.N_MELS + 2, fmin=embed.FMIN,
                                       fmax=min(embed.FMAX, capture.sample_rate / 2))[1:-1]
     spans = embed.select_excerpt(len(capture.x), capture.sample_rate, max_seconds=10.0)
@@ -248,7 +248,7 @@ def run_init(args: argparse.Namespace) -> int:
 
 def run_build(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..zoo import ZOO_PLAN, build_from_devices
+    from ..zoo_build import ZOO_PLAN, build_from_devices
     plan = ZOO_PLAN
     if args.only:
         known = {p[0] for p in ZOO_PLAN}

@@ -1,0 +1,319 @@
+"""Running many zoo models at once: zero-shot scores (stage 2 of the ranking) and model outputs.
+
+Stage 2 of :meth:`tonezoo.zoo.Zoo.suggest` scores every shortlisted model on the capture's own
+audio. The model is tiny (LSTM-20), so a run is bound by the length of the sequential scan;
+here the work is made wide instead of long:
+
+* the scored audio is cut into ``S`` segments of ``segment`` samples processed side by side, each
+  after ``warmup`` samples of the audio before it (run but not scored, so every segment's state
+  has settled; the first segment starts from the model's initial state after silence), which
+  shortens the scan from the excerpt's length to ``warmup + segment`` steps;
+* all models of one architecture run in the same program (model axis ``M``), their count
+  padded to a power of two so that one compiled program serves any shortlist of that size;
+* one-layer LSTMs (every zoo model) run a dedicated scan in gate-major layout, ``(M, 4H, S)``
+  tiles with the segments on the vector lanes, one ``tanh`` for all four gates
+  (``sigmoid(z) = (1 + tanh(z / 2)) / 2``) and the error sums accumulated inside the loop,
+  so no ``(T, M, S)`` output ever reaches memory. Other architectures use
+  ``jax.vmap(tonezoo.model.apply)``.
+
+Error-to-signal ratio over the scored samples: ``ESR = sum((y - y_hat)^2) / (sum(y^2) + 1e-5 n)``;
+the *matched* ESR is the same after the least-squares output gain
+``g = sum(y y_hat) / sum(y_hat^2)`` (which also flips a polarity error).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import embed
+from .errors import ConfigError
+from .model import Model, ModelConfig, apply, stack_params
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .capture import Capture
+
+__all__ = ["run_models", "zero_shot_esr", "adapt_model", "SEGMENT", "WARMUP"]
+
+SEGMENT = 2048          # samples scored per segment in stage 2
+WARMUP = 512            # samples of preceding audio run (not scored) to settle each segment's state
+
+
+# -- compiled kernels ------------------------------------------------------------------------------
+def _gate_scale(hidden: int) -> jax.Array:
+    """(4H,) factors: 1/2 on the sigmoid gates (i, f, o), 1 on g, so one tanh serves all four."""
+    return jnp.concatenate([jnp.full(2 * hidden, 0.5), jnp.ones(hidden), jnp.full(hidden, 0.5)])
+
+
+@partial(jax.jit, static_argnames=("skip",))
+def _lstm_sums(w_x, bias, w_hh, w_d, b_d, h0, c0, xs, ys, mask, *, skip: bool):
+    """Error sums of M one-layer LSTMs over S masked segments, in one scan.
+
+    Parameters
+    ----------
+    w_x, bias : (M, 4H)   input weights and biases (knob terms folded in), gate order i, f, g, o
+    w_hh : (M, H, 4H); w_d : (M, H); b_d : (M,); h0, c0 : (M, H)
+    xs, ys, mask : (S, T)  input, target and scoring mask (0 over each segment's warm-up)
+
+    Returns
+    -------
+    (err, cross, power, ref) : each (M,), sums over the masked samples of ``(y - y_hat)^2``,
+    ``y y_hat``, ``y_hat^2`` and ``y^2``.
+    """
+    hidden = w_hh.shape[1]
+    n_seg = xs.shape[0]
+    scale = _gate_scale(hidden)
+    wt = jnp.swapaxes(w_hh * scale, 1, 2)                     # (M, 4H, H)
+    wx = (w_x * scale)[:, :, None]                            # (M, 4H, 1)
+    b = (bias * scale)[:, :, None]
+    h = jnp.broadcast_to(h0[:, :, None], (*h0.shape, n_seg))  # (M, H, S)
+    c = jnp.broadcast_to(c0[:, :, None], (*c0.shape, n_seg))
+    zeros = jnp.zeros((w_hh.shape[0], n_seg), xs.dtype)
+
+    def step(carry, inp):
+        h, c, err, cross, power = carry
+        x_t, y_t, m_t = inp                                   # (S,)
+        t = jnp.tanh(jnp.einsum("mgh,mhs->mgs", wt, h) + wx * x_t + b)
+        i, f = 0.5 * t[:, :hidden] + 0.5, 0.5 * t[:, hidden:2 * hidden] + 0.5
+        g, o = t[:, 2 * hidden:3 * hidden], 0.5 * t[:, 3 * hidden:] + 0.5
+        c = f * c + i * g
+        h = o * jnp.tanh(c)
+        y_hat = jnp.einsum("mhs,mh->ms", h, w_d) + b_d[:, None] + (x_t if skip else 0.0)
+        d = y_t - y_hat
+        return (h, c, err + m_t * d * d, cross + m_t * y_t * y_hat, power + m_t * y_hat * y_hat), None
+
+    (_, _, err, cross, power), _ = jax.lax.scan(step, (h, c, zeros, zeros, zeros), (xs.T, ys.T, mask.T))
+    ref = jnp.sum(mask * ys * ys)
+    return err.sum(1), cross.sum(1), power.sum(1), jnp.broadcast_to(ref, err.shape[:1])
+
+
+@partial(jax.jit, static_argnames=("config",))
+def _generic_sums(stacked, xs, ys, mask, knobs, *, config: ModelConfig):
+    """:func:`_lstm_sums` for any architecture, through ``jax.vmap(tonezoo.model.apply)``."""
+    def one(p, k):
+        y_hat, _ = apply(p, xs, None, k, config=config)
+        return (jnp.sum(mask * (ys - y_hat) ** 2), jnp.sum(mask * ys * y_hat), jnp.sum(mask * y_hat ** 2),
+                jnp.sum(mask * ys ** 2))
+    return jax.vmap(one)(stacked, knobs)
+
+
+@partial(jax.jit, static_argnames=("config",))
+def _outputs(stacked, xs, knobs, *, config: ModelConfig):
+    """Outputs (M, S, W + L) of each stacked model on segments xs (S, W + L)."""
+    return jax.vmap(lambda p, k: apply(p, xs, None, k, config=config)[0])(stacked, knobs)
+
+
+# -- shapes ----------------------------------------------------------------------------------------
+def _bucket(n: int) -> int:
+    """Next power of two >= n (so compiled programs are reused across similar sizes)."""
+    return 1 << max(0, int(np.ceil(np.log2(max(n, 1)))))
+
+
+def _stack(models: Sequence[Model], knobs: Sequence[np.ndarray | None]) -> tuple[Any, Any, int]:
+    """Params stacked on a model axis padded to a power of two (repeating the first model), knobs, count."""
+    m = len(models)
+    mb = _bucket(m)
+    params = [mod.params for mod in models] + [models[0].params] * (mb - m)
+    stacked = stack_params(params)
+    if models[0].config.knobs:
+        kv = [np.asarray(k, np.float32) for k in knobs] + [np.asarray(knobs[0], np.float32)] * (mb - m)
+        return stacked, jnp.asarray(np.stack(kv)), m
+    return stacked, None, m
+
+
+def _tile(x: np.ndarray, starts: np.ndarray, seg: int, warm: int) -> np.ndarray:
+    """Segments ``x[s - warm : s + seg]`` (zero-padded outside x) stacked: (len(starts), warm + seg)."""
+    x = np.asarray(x, np.float32)
+    tail = max(0, int(starts.max()) + seg - x.size)
+    padded = np.concatenate([np.zeros(warm, np.float32), x, np.zeros(tail, np.float32)])
+    idx = starts[:, None] + np.arange(warm + seg)[None, :]
+    return padded[idx]
+
+
+def _knob_list(models: Sequence[Model], knobs: Sequence[np.ndarray | None] | None) -> list:
+    return list(knobs) if knobs is not None else [m.knob_vector() if m.config.knobs else None for m in models]
+
+
+def _sums(models: Sequence[Model], knobs: list, xs: np.ndarray, ys: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(4, len(models)) error sums (err, cross, power, ref) of each model on the masked segments."""
+    cfg = models[0].config
+    stacked, kv, m = _stack(models, knobs)
+    xs, ys, mask = jnp.asarray(xs), jnp.asarray(ys), jnp.asarray(mask)
+    if cfg.cell == "lstm" and cfg.num_layers == 1:
+        lay = stacked["layers"][0]
+        bias = lay["b_ih"] + lay["b_hh"]
+        if kv is not None:
+            bias = bias + jnp.einsum("mk,mkg->mg", kv, lay["w_ih"][:, 1:])
+        out = _lstm_sums(lay["w_ih"][:, 0], bias, lay["w_hh"], stacked["dense"]["w"], stacked["dense"]["b"],
+                         stacked["h0"][:, 0], stacked["c0"][:, 0], xs, ys, mask, skip=cfg.skip)
+    else:
+        out = _generic_sums(stacked, xs, ys, mask, kv, config=cfg)
+    return np.asarray(jnp.stack(out), np.float64)[:, :m]
+
+
+# -- public ----------------------------------------------------------------------------------------
+def run_models(models: Sequence[Model], x: np.ndarray, *, knobs: Sequence[np.ndarray | None] | None = None,
+               segment: int = 8 * SEGMENT, warmup: int = 2 * WARMUP) -> np.ndarray:
+    """Run several models of one architecture on the same audio in one vmapped program.
+
+    The audio is cut into ``segment``-sample pieces run side by side, each after ``warmup`` samples
+    of the audio before it (the first starts from silence), which shortens the sequential scan
+    from ``n`` to ``segment + warmup`` steps.
+
+    Parameters
+    ----------
+    models : sequence of Model, one :class:`ModelConfig`
+    x : np.ndarray [shape=(n,)]
+    knobs : sequence of knob vectors [shape=(K,)] (or None for unconditioned models)
+
+    Returns
+    -------
+    y : np.ndarray [shape=(len(models), n)]
+    """
+    if not models:
+        return np.zeros((0, len(x)), np.float32)
+    cfg = models[0].config
+    if any(m.config != cfg for m in models):
+        raise ConfigError("run_models needs models of one architecture; group them by config first")
+    x = np.asarray(x, np.float32)
+    n = x.size
+    starts = np.arange(_bucket(max(1, int(np.ceil(n / segment))))) * segment
+    stacked, kv, m = _stack(models, _knob_list(models, knobs))
+    out = np.asarray(_outputs(stacked, _tile(x, starts, segment, warmup), kv, config=cfg))[:m, :, warmup:]
+    return out.reshape(m, -1)[:, :n]
+
+
+def zero_shot_esr(models: Sequence[Model], x: np.ndarray, y: np.ndarray, *,
+                  knobs: Sequence[np.ndarray | None] | None = None, sample_rate: int,
+                  seconds: float = 10.0, segment: int = SEGMENT, warmup: int = WARMUP) -> tuple[np.ndarray, np.ndarray]:
+    """ESR of each model (one architecture) on up to ``seconds`` of a capture, without training.
+
+    ``seconds`` of audio are scored as ``segment``-sample pieces spread evenly over the capture
+    (the whole capture when shorter, zero-padded and masked), each run after ``warmup`` samples of
+    the audio before it; shapes depend only on ``seconds``, ``sample_rate`` and the model count
+    rounded up to a power of two, so compiled programs are reused across captures.
+
+    Parameters
+    ----------
+    models : sequence of Model sharing one config
+    x, y : np.ndarray [shape=(n,)], at ``sample_rate``
+    knobs : sequence of knob vectors [shape=(K,)], optional (default each model's own)
+    seconds : float
+        Audio scored per model.
+    segment, warmup : int
+        Scored and warm-up samples per segment.
+
+    Returns
+    -------
+    esr : np.ndarray [shape=(len(models),)]
+        ``sum((y - y_hat)^2) / (sum(y^2) + 1e-5 n)`` over the ``n`` scored samples.
+    matched_esr : np.ndarray [shape=(len(models),)]
+        The same after the best output gain (how far off the model is apart from its level).
+
+    Examples
+    --------
+    >>> esr, matched = zero_shot_esr(models, capture.x, capture.y, sample_rate=44100, seconds=5)  # doctest: +SKIP
+    """
+    if not models:
+        return np.zeros(0), np.zeros(0)
+    if any(m.config != models[0].config for m in models):
+        raise ConfigError("zero_shot_esr needs models of one architecture; group them by config first")
+    x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+    n = x.size
+    n_seg = max(1, int(np.ceil(seconds * sample_rate / segment)))
+    n_seg = min(n_seg, _bucket(int(np.ceil(n / segment))))      # short captures: fewer, all-real segments
+    if n >= n_seg * segment:
+        starts = np.linspace(0, n - segment, n_seg).astype(np.int64)
+        valid = np.ones(n_seg, bool)
+    else:
+        starts = np.arange(n_seg, dtype=np.int64) * segment
+        valid = starts < n
+    xs, ys = _tile(x, starts, segment, warmup), _tile(y, starts, segment, warmup)
+    pos = starts[:, None] + np.arange(segment)[None, :]
+    mask = np.zeros_like(xs)
+    mask[:, warmup:] = ((pos < n) & valid[:, None]).astype(np.float32)
+    err, cross, power, ref = _sums(models, _knob_list(models, knobs), xs, ys, mask)
+    denom = ref + 1e-5 * mask.sum()
+    matched = ref - cross ** 2 / np.maximum(power, 1e-12)       # sum((y - g y_hat)^2) at the best gain g
+    matched = np.clip(matched, 0.0, err)                         # g = 1 is a candidate (guards rounding)
+    return err / denom, matched / denom
+
+
+def adapt_model(model: Model, *, knobs: Sequence[str] = (), knob_values: Mapping[str, float] | None = None,
+                sample_rate: int | None = None) -> Model:
+    """An equivalent model with the capture's knob inputs and sample rate, ready to fine-tune.
+
+    * Knobs the model has but the capture lacks are folded into the first layer's bias at their
+      ``knob_values`` (default the model's metadata, else 0.5): the output is unchanged.
+    * Knobs the capture has but the model lacks get zero input weights: the output is unchanged
+      until fine-tuning learns to use them.
+    * ``sample_rate`` only relabels the model (its weights are kept; fine-tuning adapts them).
+    """
+    cfg = model.config
+    knobs = tuple(knobs)
+    values = {k: 0.5 for k in cfg.knobs}
+    values.update({k: float(v) for k, v in (model.metadata.get("knob_values") or {}).items() if k in cfg.knobs})
+    values.update({k: float(v) for k, v in (knob_values or {}).items() if k in cfg.knobs})
+    layer0 = dict(model.params["layers"][0])
+    w = np.asarray(layer0["w_ih"])
+    rows = {name: w[1 + i] for i, name in enumerate(cfg.knobs)}
+    bias = np.asarray(layer0["b_ih"]).copy()
+    for name in cfg.knobs:
+        if name not in knobs:
+            bias += values[name] * rows[name]
+    new_w = [w[0]] + [rows.get(name, np.zeros_like(w[0])) for name in knobs]
+    layer0["w_ih"] = jnp.asarray(np.stack(new_w))
+    layer0["b_ih"] = jnp.asarray(bias)
+    params = dict(model.params)
+    params["layers"] = [layer0] + list(model.params["layers"][1:])
+    new_cfg = dataclasses.replace(cfg, knobs=knobs, sample_rate=int(sample_rate or cfg.sample_rate))
+    md = dict(model.metadata)
+    md["knob_values"] = {k: v for k, v in values.items() if k in knobs} or md.get("knob_values", {})
+    if not knobs:
+        md.pop("knob_values", None)
+    return Model(new_cfg, params, md)
+
+
+
+def _knobs_for(model: Model, capture: "Capture") -> tuple[np.ndarray | None, str]:
+    """Knob values for a zero-shot run: the capture's, else the model's metadata, else 0.5 (with a note)."""
+    names = model.config.knobs
+    if not names:
+        return None, ""
+    cap = {k: float(v) for k, v in (capture.knobs or {}).items() if k in names}
+    meta = {k: float(v) for k, v in (model.metadata.get("knob_values") or {}).items() if k in names}
+    values = {k: cap.get(k, meta.get(k, 0.5)) for k in names}
+    src = "capture" if len(cap) == len(names) else "model metadata" if len(meta) == len(names) and not cap \
+        else "defaults (0.5 where unknown)"
+    text = ", ".join(f"{k}={v:g}" for k, v in values.items())
+    return np.asarray([values[k] for k in names], np.float32), f"knobs from {src}: {text}"
+
+
+def _audio_at(capture: "Capture", rate: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """The capture's x, y at ``rate`` (resampled with librosa when needed; only the needed span)."""
+    x, y = np.asarray(capture.x, np.float32), np.asarray(capture.y, np.float32)
+    if rate == capture.sample_rate:
+        return x, y
+    import librosa
+    spans = embed.select_excerpt(x.size, capture.sample_rate, max_seconds=max(seconds * 2, 1.0))
+    xs = [librosa.resample(x[s:e], orig_sr=capture.sample_rate, target_sr=rate) for s, e in spans]
+    ys = [librosa.resample(y[s:e], orig_sr=capture.sample_rate, target_sr=rate) for s, e in spans]
+    return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.float32)
+
+
+def _group_diffs(z: np.ndarray, zs: np.ndarray) -> list[tuple[str, str]]:
+    """For each candidate row, the feature groups closest to and furthest from the target ``z``."""
+    groups = embed.feature_groups()
+    names = embed.feature_names()
+    pos = {n: i for i, n in enumerate(names)}
+    out = []
+    for row in zs:
+        d = {g: float(np.sqrt(np.mean([(row[pos[n]] - z[pos[n]]) ** 2 for n in ns]))) for g, ns in groups.items()}
+        ranked = sorted(d, key=d.get)
+        out.append((ranked[0].replace("_", " "), ranked[-1].replace("_", " ")))
+    return out

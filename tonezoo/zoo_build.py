@@ -1,0 +1,175 @@
+"""Building a zoo from the virtual devices: the recipe of the bundled default zoo.
+
+:data:`ZOO_PLAN` lists the entries (every device category at several settings);
+:data:`HELD_OUT` the devices that are never in the zoo (the demo's and the selection
+benchmark's unseen targets). :func:`build_from_devices` trains one LSTM per planned entry, many
+side by side in one vmapped program (:func:`tonezoo.train.train_many`, one capture per model),
+and indexes them; :func:`refine` gives the weak ones a second, longer run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import zlib
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+from .model import Model, ModelConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .zoo import Zoo
+
+__all__ = ["ZOO_PLAN", "HELD_OUT", "build_from_devices", "refine"]
+
+# (id, device, knob overrides): every category at several settings.
+ZOO_PLAN: tuple[tuple[str, str, dict[str, float]], ...] = (
+    ("screamer", "screamer", {}),
+    ("ts9-like", "ts9-like", {}),
+    ("screamer-d30-t40", "screamer", {"drive": 0.3, "tone": 0.4}),
+    ("screamer-d75-t70", "screamer", {"drive": 0.75, "tone": 0.7}),
+    ("metal", "metal", {}),
+    ("metal-scooped", "metal-scooped", {}),
+    ("metal-d60-mid70", "metal", {"dist": 0.6, "mid": 0.7}),
+    ("muff", "muff", {}),
+    ("bigmuff-like", "bigmuff-like", {}),
+    ("muff-s40-t75", "muff", {"sustain": 0.4, "tone": 0.75}),
+    ("boost", "boost", {}),
+    ("boost-g90-t30", "boost", {"gain": 0.9, "tone": 0.3}),
+    ("boost-g20-t60", "boost", {"gain": 0.2, "tone": 0.6}),
+    ("compressor", "compressor", {}),
+    ("dynacomp-like", "dynacomp-like", {}),
+    ("compressor-s25-a60", "compressor", {"sustain": 0.25, "attack": 0.6}),
+    ("clean-amp", "clean-amp", {}),
+    ("clean-amp-g15-t70", "clean-amp", {"gain": 0.15, "treble": 0.7}),
+    ("clean-amp-fat-g50", "clean-amp", {"gain": 0.5, "fat": 1.0}),
+    ("crunch-amp", "crunch-amp", {}),
+    ("bluesjr-like", "bluesjr-like", {}),
+    ("plexi-crunch", "plexi-crunch", {}),
+    ("crunch-amp-g35", "crunch-amp", {"gain": 0.35}),
+    ("lead-amp", "lead-amp", {}),
+    ("5150-like", "5150-like", {}),
+    ("lead-amp-g90-mid60", "lead-amp", {"gain": 0.9, "mid": 0.6}),
+)
+HELD_OUT: tuple[str, ...] = ("ts-light", "mt2-like", "fuzz-dark", "treble-booster", "opto-like", "twin-clean",
+                             "ht40-like", "lead-amp-tight")
+
+Log = Callable[[str], None]
+
+
+def _entry_seed(seed: int, entry_id: str, attempt: int = 0) -> int:
+    """Seed of an entry's synthetic input: fixed per entry, whatever the grouping or the plan."""
+    return seed + zlib.crc32(f"{entry_id}#{attempt}".encode() if attempt else entry_id.encode()) % 100_000
+
+
+def _train_group(chunk: Sequence[tuple[str, str, dict[str, float]]], *, seconds: float, epochs: int,
+                 sample_rate: int, hidden_size: int, seed: int, patience: int, attempt: int, progress: bool,
+                 log: Log):
+    """Render one capture per entry and train them side by side; returns (devices, captures, results)."""
+    from .devices import get_device, render_capture
+    from .train import train_many
+    devices = [get_device(device) for _, device, _ in chunk]
+    captures = [render_capture(dev, seconds=seconds, sample_rate=sample_rate, knobs=knobs,
+                               seed=_entry_seed(seed, mid, attempt))
+                for dev, (mid, _, knobs) in zip(devices, chunk)]
+    if progress:
+        log(f"training {len(chunk)} models together ({seconds:g} s each): {', '.join(p[0] for p in chunk)}")
+    results = train_many(captures, n_models=len(chunk), model_config=ModelConfig(hidden_size=hidden_size,
+                                                                                 sample_rate=sample_rate),
+                         progress=progress, max_epochs=epochs, patience=patience, seed=seed + attempt)
+    return devices, captures, results
+
+
+def _metadata(result, dev, cap, mid: str, sample_rate: int, **extra) -> dict:
+    return dict(result.model.metadata, name=mid, category=dev.category, knob_values=dict(cap.knobs),
+                device=dev.name, design=dev.design, description=dev.description,
+                training_seconds=round(len(cap.train_x) / sample_rate, 3),
+                val_esr=float(result.best_val_esr), best_epoch=result.best_epoch, **extra)
+
+
+def build_from_devices(directory: str | os.PathLike, *, seconds: float = 15.0, epochs: int = 200,
+                       sample_rate: int = 44100, hidden_size: int = 20, seed: int = 0,
+                       plan: Sequence[tuple[str, str, dict[str, float]]] | None = None,
+                       group: int = 13, patience: int = 25, retry_above: float | None = None,
+                       retry_seconds: float = 24.0, retry_epochs: int = 250, progress: bool = True,
+                       log: Log = print) -> "Zoo":
+    """Train one model per planned virtual device and setting and index them in a zoo.
+
+    Each entry renders ``seconds`` of synthetic guitar (:func:`tonezoo.devices.render_capture`,
+    a seed of its own; the last 20 % validates) and an LSTM-``hidden_size`` trains on it with the
+    AGAM recipe for at most ``epochs`` epochs (early stopping after ``patience`` validations
+    without improvement). Up to ``group`` entries train side by side in one vmapped program
+    (:func:`tonezoo.train.train_many` with one capture per model), each with its own
+    learning-rate schedule, early stopping and best weights. Fingerprints are computed on the
+    standard probe. Entries already in ``directory`` are kept (an interrupted build resumes).
+    With ``retry_above``, entries whose validation ESR is above it then go through :func:`refine`.
+
+    Returns
+    -------
+    Zoo (writable) in ``directory``.
+    """
+    from .zoo import Zoo
+    zoo = Zoo.open(directory, create=True)
+    plan = list(plan if plan is not None else ZOO_PLAN)
+    todo = [p for p in plan if p[0] not in zoo]
+    step = max(int(group), 1)
+    t0 = time.perf_counter()
+    for g in range(0, len(todo), step):
+        chunk = todo[g:g + step]
+        devices, captures, results = _train_group(
+            chunk, seconds=seconds, epochs=epochs, sample_rate=sample_rate, hidden_size=hidden_size, seed=seed,
+            patience=patience, attempt=0, progress=progress, log=log)
+        for (mid, _, _), dev, cap, result in zip(chunk, devices, captures, results):
+            zoo.add(Model(result.model.config, result.model.params, _metadata(result, dev, cap, mid, sample_rate)),
+                    id=mid, category=dev.category, source=f"tonezoo virtual device {dev.name} ({dev.design})")
+            if progress:
+                log(f"{mid:22s} {dev.category:13s} val ESR {result.best_val_esr:.4f} (best epoch "
+                    f"{result.best_epoch} of {result.epochs}; {time.perf_counter() - t0:.0f} s so far)")
+    if retry_above is not None:
+        weak = [p for p in plan if (zoo.entry(p[0]).val_esr or 0.0) > retry_above]
+        if weak:
+            refine(zoo, weak, seconds=retry_seconds, epochs=retry_epochs, sample_rate=sample_rate,
+                   hidden_size=hidden_size, seed=seed, group=group, patience=patience, progress=progress, log=log)
+    return zoo
+
+
+def refine(zoo: "Zoo", entries: Sequence[tuple[str, str, dict[str, float]]], *, seconds: float = 24.0,
+           epochs: int = 250, sample_rate: int = 44100, hidden_size: int = 20, seed: int = 0, group: int = 13,
+           patience: int = 25, progress: bool = True, log: Log = print) -> dict[str, dict[str, float]]:
+    """Second pass for weak entries: a longer capture with new audio, a fresh model, keep the better.
+
+    Each entry renders ``seconds`` of new synthetic guitar (another seed) and a fresh model trains
+    on it (side by side, as in :func:`build_from_devices`). The zoo's current model and the new
+    one are then both scored on the new capture's validation section, which neither trained on,
+    and the better one is kept; ``val_esr`` records its ESR there.
+
+    Returns
+    -------
+    dict entry id -> {"old": ESR of the current model, "new": ESR of the new one} on that section.
+    """
+    from .train import esr
+    out: dict[str, dict[str, float]] = {}
+    step = max(int(group), 1)
+    for g in range(0, len(entries), step):
+        chunk = list(entries[g:g + step])
+        devices, captures, results = _train_group(
+            chunk, seconds=seconds, epochs=epochs, sample_rate=sample_rate, hidden_size=hidden_size, seed=seed,
+            patience=patience, attempt=1, progress=progress, log=log)
+        for (mid, _, _), dev, cap, result in zip(chunk, devices, captures, results):
+            old = zoo.get(mid)
+            old_esr = esr(cap.val_y, old.process(cap.val_x))
+            new_esr = float(result.best_val_esr)
+            out[mid] = {"old": float(old_esr), "new": new_esr}
+            if progress:
+                log(f"{mid:22s} on new validation audio: current model ESR {old_esr:.4f}, retrained {new_esr:.4f} "
+                    f"(best epoch {result.best_epoch} of {result.epochs})")
+            entry = zoo.entry(mid)
+            if new_esr < old_esr:
+                model = Model(result.model.config, result.model.params,
+                              _metadata(result, dev, cap, mid, sample_rate))
+            else:
+                model = Model(old.config, old.params, dict(old.metadata, val_esr=float(old_esr)))
+            zoo.remove(mid)
+            zoo.add(model, id=mid, category=entry.category, source=entry.source)
+    return out
