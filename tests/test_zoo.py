@@ -16,7 +16,9 @@ from tonezoo.errors import ZooError
 from tonezoo.model import Model, ModelConfig
 from tonezoo.signals import synth_di
 from tonezoo.train import esr
-from tonezoo.zoo import HELD_OUT, ZOO_PLAN, Zoo, adapt_model, run_models, zero_shot_esr
+from tonezoo.rank import adapt_model, run_models, zero_shot_esr
+from tonezoo.zoo import Zoo
+from tonezoo.zoo_build import HELD_OUT, ZOO_PLAN
 
 SR = 44100
 
@@ -102,6 +104,20 @@ def test_run_models_and_zero_shot_esr_match_single_runs():
     assert np.argmin(matched) == 1
 
 
+def test_segmented_zero_shot_esr_matches_a_sequential_run(default_zoo):
+    """Stage 2 scores segments side by side after a warm-up: same ESR as one long run, same ranking."""
+    models = [default_zoo.get(e.id) for e in default_zoo.list()[::3]]
+    cap = render_capture("ht40-like", seconds=1.5, seed=2)
+    n = (len(cap.x) // 2048) * 2048
+    x, y = cap.x[:n], cap.y[:n]
+    sequential = np.array([esr(y, m.process(x)) for m in models])
+    segmented, _ = zero_shot_esr(models, x, y, sample_rate=SR, seconds=n / SR)
+    np.testing.assert_allclose(segmented, sequential, rtol=0.01)
+    assert list(np.argsort(segmented)) == list(np.argsort(sequential))
+    cold, _ = zero_shot_esr(models, x, y, sample_rate=SR, seconds=n / SR, warmup=0)
+    assert np.max(np.abs(cold - sequential) / sequential) > np.max(np.abs(segmented - sequential) / sequential)
+
+
 def test_adapt_model_keeps_the_output():
     cond = Model.create(ModelConfig(hidden_size=4, knobs=("gain", "tone")), seed=2, knob_values={"gain": 0.3})
     x = synth_di(0.5, SR, seed=1)
@@ -134,20 +150,22 @@ def test_leave_one_out_picks_the_same_category(default_zoo):
     """For each zoo device, with its own model excluded, the picks come from its category.
 
     Some families are close by design (a boost pushing into saturation vs a compressor, a "fat"
-    pushed clean amp vs a crunch amp), so the floor is on accuracy, not on every single device.
+    pushed clean amp vs the Blues Jr-like crunch amp, which is the clean-amp design), so the floor
+    is on the rate, not on every single device (measured with the bundled zoo: see docs/zoo.md).
     """
     top1 = top3 = 0
     rows = []
-    for i, (mid, device, knobs) in enumerate(ZOO_PLAN):
+    plan = [p for p in ZOO_PLAN if p[0] in default_zoo]
+    for i, (mid, device, knobs) in enumerate(plan):
         cap = render_capture(device, seconds=3.0, seed=500 + i, knobs=knobs)
-        sugg = default_zoo.suggest(cap, top=3, shortlist=8, stage2_seconds=3.0, exclude=[mid])
+        sugg = default_zoo.suggest(cap, top=3, stage2_seconds=3.0, exclude=[mid])
         assert mid not in [s.id for s in sugg]
         cat = get_device(device).category
         top1 += sugg[0].category == cat
         top3 += any(s.category == cat for s in sugg)
         rows.append((mid, sugg[0].id))
-    n = len(ZOO_PLAN)
-    assert top1 / n >= 0.7 and top3 / n >= 0.9, (top1, top3, rows)   # measured: 20/26 and 25/26
+    n = len(plan)
+    assert top1 / n >= 0.8 and top3 / n >= 0.9, (top1, top3, rows)
 
 
 def test_resampled_candidate_is_flagged(default_zoo):
@@ -219,8 +237,11 @@ def test_cli_zoo_management(tmp_path, capsys, monkeypatch):
 
 def test_cli_build_and_demo(tmp_path, capsys):
     assert main(["zoo", "build", "--from-devices", str(tmp_path / "b"), "--only", "boost",
-                 "--seconds", "3", "--epochs", "1"]) == 0
-    assert [e.id for e in Zoo.open(tmp_path / "b").list()] == ["boost"]
+                 "--seconds", "4", "--epochs", "1", "--retry-above", "0", "--retry-seconds", "4",
+                 "--retry-epochs", "1"]) == 0
+    built = Zoo.open(tmp_path / "b")
+    assert [e.id for e in built.list()] == ["boost"] and built.get("boost").metadata["training_seconds"] == 3.2
+    assert "retrained" in capsys.readouterr().out                            # the second pass ran
     assert main(["zoo", "build", "--from-devices", str(tmp_path / "b"), "--only", "nope"]) == 2
     assert main(["demo", "--seconds", "4", "--epochs", "2", "--out", str(tmp_path / "demo"), "--quiet",
                  "--json"]) == 0

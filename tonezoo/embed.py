@@ -53,7 +53,7 @@ __all__ = [
     "feature_weights",
 ]
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2           # 2: auto/cross spectra from the shared STFT
 MAX_SECONDS = 20.0           # at most this much audio is analysed
 CHUNK_SECONDS = 2.0          # the excerpt is made of chunks this long, spread evenly over the capture
 N_MELS = 16
@@ -118,9 +118,14 @@ def _excerpt(a: np.ndarray, spans: Sequence[tuple[int, int]]) -> np.ndarray:
 
 # -- feature helpers --------------------------------------------------------------------------
 
-def _stft_power(a: np.ndarray) -> np.ndarray:
+def _stft(a: np.ndarray) -> np.ndarray:
+    """Complex STFT [shape=(1 + N_FFT // 2, frames)] (Hann window, ``HOP`` hop, centred)."""
     import librosa
-    return np.abs(librosa.stft(a, n_fft=N_FFT, hop_length=HOP, center=True)) ** 2
+    return librosa.stft(a, n_fft=N_FFT, hop_length=HOP, center=True)
+
+
+def _stft_power(a: np.ndarray) -> np.ndarray:
+    return np.abs(_stft(a)) ** 2
 
 
 def _mel_basis(sample_rate: int) -> np.ndarray:
@@ -168,13 +173,17 @@ def _mel_transfer_from_power(px: np.ndarray, py: np.ndarray, sample_rate: int) -
     return curve - gain, float(gain)
 
 
-def _linear_features(x: np.ndarray, y: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """Best linear filter gain and coherence per band, and the unexplained (nonlinear) output energy."""
-    from scipy.signal import csd, welch
-    nper = 2048
-    f, sxx = welch(x, fs=sample_rate, nperseg=nper)
-    _, syy = welch(y, fs=sample_rate, nperseg=nper)
-    _, sxy = csd(x, y, fs=sample_rate, nperseg=nper)
+def _linear_features(sx: np.ndarray, sy: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Best linear filter gain and coherence per band, and the unexplained (nonlinear) output energy.
+
+    ``sx``, ``sy`` are the complex STFTs of input and output; the auto- and cross-spectra are their
+    averages over frames (Welch's method on the frames the other features use).
+    """
+    import librosa
+    f = librosa.fft_frequencies(sr=sample_rate, n_fft=N_FFT)
+    sxx = np.mean(np.abs(sx) ** 2, axis=1)
+    syy = np.mean(np.abs(sy) ** 2, axis=1)
+    sxy = np.mean(np.conj(sx) * sy, axis=1)
     fx, fy = 1e-9 * (sxx.max() + EPS), 1e-9 * (syy.max() + EPS)
     coh = np.abs(sxy) ** 2 / ((sxx + fx) * (syy + fy))
     h2 = np.abs(sxy) ** 2 / (sxx + fx) ** 2
@@ -346,9 +355,10 @@ def fingerprint(x: np.ndarray, y: np.ndarray, sample_rate: int, *, max_seconds: 
     x, y = _validate(x, y, sample_rate)
     spans = select_excerpt(x.size, sample_rate, max_seconds=max_seconds)
     x, y = _excerpt(x, spans), _excerpt(y, spans)
-    px, py = _stft_power(x), _stft_power(y)
+    sx, sy = _stft(x), _stft(y)
+    px, py = np.abs(sx) ** 2, np.abs(sy) ** 2
     curve, gain = _mel_transfer_from_power(px, py, sample_rate)
-    lin_gain, coh, residual = _linear_features(x, y, sample_rate)
+    lin_gain, coh, residual = _linear_features(sx, sy, sample_rate)
     fp = np.concatenate([
         curve, [gain],
         lin_gain,

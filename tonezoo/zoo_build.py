@@ -21,7 +21,7 @@ from .model import Model, ModelConfig
 if TYPE_CHECKING:  # pragma: no cover
     from .zoo import Zoo
 
-__all__ = ["ZOO_PLAN", "HELD_OUT", "build_from_devices", "refine"]
+__all__ = ["ZOO_PLAN", "HELD_OUT", "build_from_devices", "refine", "merge_zoos", "drop_failed"]
 
 # (id, device, knob overrides): every category at several settings.
 ZOO_PLAN: tuple[tuple[str, str, dict[str, float]], ...] = (
@@ -92,8 +92,8 @@ def build_from_devices(directory: str | os.PathLike, *, seconds: float = 15.0, e
                        sample_rate: int = 44100, hidden_size: int = 20, seed: int = 0,
                        plan: Sequence[tuple[str, str, dict[str, float]]] | None = None,
                        group: int = 13, patience: int = 25, retry_above: float | None = None,
-                       retry_seconds: float = 24.0, retry_epochs: int = 250, progress: bool = True,
-                       log: Log = print) -> "Zoo":
+                       retry_seconds: float = 24.0, retry_epochs: int = 250, max_esr: float = 0.5,
+                       progress: bool = True, log: Log = print) -> "Zoo":
     """Train one model per planned virtual device and setting and index them in a zoo.
 
     Each entry renders ``seconds`` of synthetic guitar (:func:`tonezoo.devices.render_capture`,
@@ -104,6 +104,8 @@ def build_from_devices(directory: str | os.PathLike, *, seconds: float = 15.0, e
     learning-rate schedule, early stopping and best weights. Fingerprints are computed on the
     standard probe. Entries already in ``directory`` are kept (an interrupted build resumes).
     With ``retry_above``, entries whose validation ESR is above it then go through :func:`refine`.
+    An entry whose validation ESR is still above ``max_esr`` failed to learn its device and is left
+    out (and logged): a starting point that does not sound like its device would mislead the ranking.
 
     Returns
     -------
@@ -131,7 +133,17 @@ def build_from_devices(directory: str | os.PathLike, *, seconds: float = 15.0, e
         if weak:
             refine(zoo, weak, seconds=retry_seconds, epochs=retry_epochs, sample_rate=sample_rate,
                    hidden_size=hidden_size, seed=seed, group=group, patience=patience, progress=progress, log=log)
+    drop_failed(zoo, max_esr=max_esr, log=log)
     return zoo
+
+
+def drop_failed(zoo: "Zoo", *, max_esr: float = 0.5, log: Log = print) -> list[str]:
+    """Remove entries whose validation ESR is above ``max_esr`` (models that did not learn); returns their ids."""
+    failed = [e.id for e in zoo.list() if e.val_esr is not None and e.val_esr > max_esr]
+    for mid in failed:
+        log(f"{mid}: left out, validation ESR {zoo.entry(mid).val_esr:.4f} > {max_esr}")
+        zoo.remove(mid)
+    return failed
 
 
 def refine(zoo: "Zoo", entries: Sequence[tuple[str, str, dict[str, float]]], *, seconds: float = 24.0,
@@ -173,3 +185,29 @@ def refine(zoo: "Zoo", entries: Sequence[tuple[str, str, dict[str, float]]], *, 
             zoo.remove(mid)
             zoo.add(model, id=mid, category=entry.category, source=entry.source)
     return out
+
+
+def merge_zoos(directory: str | os.PathLike, parts: Sequence[str | os.PathLike], *,
+               plan: Sequence[tuple[str, str, dict[str, float]]] | None = None) -> "Zoo":
+    """Collect the planned entries of zoos built in parts (e.g. in parallel processes) into one zoo.
+
+    Entries are added in plan order with their models, metadata and fingerprints unchanged;
+    entries already in ``directory`` are kept. A planned entry found in no part raises
+    :class:`~tonezoo.errors.ZooError`.
+    """
+    from .errors import ZooError
+    from .zoo import Zoo
+    zoo = Zoo.open(directory, create=True)
+    sources = [Zoo.open(p) for p in parts]
+    for mid, _, _ in (plan if plan is not None else ZOO_PLAN):
+        if mid in zoo:
+            continue
+        src = next((z for z in sources if mid in z), None)
+        if src is None:
+            raise ZooError(f"plan entry {mid!r} is in none of {[str(p) for p in parts]}; build it first")
+        entry = src.entry(mid)
+        row = [e.id for e in src.list()].index(mid)
+        zoo.add(src.get(mid), id=mid, category=entry.category, source=entry.source,
+                fingerprint=src.fingerprints[row])
+    return zoo
+

@@ -57,6 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     zb.add_argument("--epochs", type=int, default=200, help="maximum epochs per model (default 200)")
     zb.add_argument("--group", type=int, default=13, help="models trained side by side (default 13)")
     zb.add_argument("--only", nargs="*", default=None, metavar="ID", help="build only these plan entries")
+    zb.add_argument("--retry-above", type=float, default=None, metavar="ESR",
+                    help="give entries whose validation ESR is above this a second, longer run")
+    zb.add_argument("--retry-seconds", type=float, default=24.0, help="audio per device in the second run")
+    zb.add_argument("--retry-epochs", type=int, default=250, help="maximum epochs in the second run")
     zb.set_defaults(func=run_build)
     zf = zs.add_parser("refresh", help="recompute every fingerprint (after upgrading tonezoo)")
     zf.add_argument("--zoo", required=True)
@@ -259,8 +263,8 @@ def run_build(args: argparse.Namespace) -> int:
     print(f"building {len(plan)} models into {args.from_devices} ({args.seconds:g} s of audio, "
           f"{args.epochs} epochs each)", flush=True)
     zoo = build_from_devices(args.from_devices, seconds=args.seconds, epochs=args.epochs, plan=plan,
-                             group=args.group,
-                             log=lambda m: print(m, flush=True))
+                             group=args.group, retry_above=args.retry_above, retry_seconds=args.retry_seconds,
+                             retry_epochs=args.retry_epochs, log=lambda m: print(m, flush=True))
     print(f"zoo ready at {zoo.directory} ({len(zoo)} models)")
     return 0
 
