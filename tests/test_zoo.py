@@ -118,6 +118,18 @@ def test_segmented_zero_shot_esr_matches_a_sequential_run(default_zoo):
     assert np.max(np.abs(cold - sequential) / sequential) > np.max(np.abs(segmented - sequential) / sequential)
 
 
+def test_zero_shot_esr_for_knob_models_and_other_cells():
+    x = synth_di(1.0, SR, seed=6)
+    cond = Model.create(ModelConfig(hidden_size=4, knobs=("gain",)), seed=3)
+    target = cond.process(x, {"gain": 0.3})
+    e, _ = zero_shot_esr([cond, cond], x, target, knobs=[np.array([0.3]), np.array([0.9])], sample_rate=SR,
+                         seconds=1.0)
+    assert e[0] < 1e-4 < e[1]
+    gru = Model.create(ModelConfig(hidden_size=4, cell="gru"), seed=4)     # the generic vmap(apply) path
+    e, _ = zero_shot_esr([gru], x, target, sample_rate=SR, seconds=1.0)
+    assert e[0] == pytest.approx(esr(target, gru.process(x)), rel=0.02)
+
+
 def test_adapt_model_keeps_the_output():
     cond = Model.create(ModelConfig(hidden_size=4, knobs=("gain", "tone")), seed=2, knob_values={"gain": 0.3})
     x = synth_di(0.5, SR, seed=1)

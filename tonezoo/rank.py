@@ -279,7 +279,7 @@ def adapt_model(model: Model, *, knobs: Sequence[str] = (), knob_values: Mapping
     return Model(new_cfg, params, md)
 
 
-
+# -- capture helpers for stage 2 ---------------------------------------------------------------------
 def _knobs_for(model: Model, capture: "Capture") -> tuple[np.ndarray | None, str]:
     """Knob values for a zero-shot run: the capture's, else the model's metadata, else 0.5 (with a note)."""
     names = model.config.knobs
