@@ -108,18 +108,19 @@ def main(argv: list[str] | None = None) -> int:
     epochs = args.epochs or (4 if args.quick else 15)
     t0 = time.perf_counter()
     rows = []
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     for i, device in enumerate(targets):
         rows.append(evaluate(zoo, device, seconds=seconds, epochs=epochs, seed=1000 + i))
         r = rows[-1]
         print(f"{device:15s} pick {r['pick']:20s} ESR {r['pick_esr']:.4f}  oracle {r['oracle_esr']:.4f} "
               f"({r['oracle_id']})  random {r['random_esr']:.4f}  scratch {r['scratch_esr']:.4f}", flush=True)
-    summary = summarize(rows)
-    setup = (f"{len(zoo)}-model zoo, {len(targets)} held-out devices, {seconds:g} s captures (80 % training), "
-             f"{epochs} epochs per run, every zoo model fine-tuned in one vmapped run (the oracle)")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"setup": setup, "summary": summary, "rows": rows,
-                               "seconds": round(time.perf_counter() - t0, 1)}, indent=2) + "\n")
+        summary = summarize(rows)
+        setup = (f"{len(zoo)}-model zoo, {len(rows)} of {len(targets)} held-out devices, {seconds:g} s captures "
+                 f"(80 % training), {epochs} epochs per run, every zoo model fine-tuned in one vmapped run "
+                 f"(the oracle)")
+        out.write_text(json.dumps({"setup": setup, "summary": summary, "rows": rows,       # after every target
+                                   "seconds": round(time.perf_counter() - t0, 1)}, indent=2) + "\n")
     print(markdown(rows, summary, setup))
     print(f"wrote {out} ({time.perf_counter() - t0:.0f} s)")
     return 0

@@ -14,8 +14,6 @@ import time
 import zlib
 from typing import TYPE_CHECKING, Callable, Sequence
 
-import numpy as np
-
 from .model import Model, ModelConfig
 
 if TYPE_CHECKING:  # pragma: no cover
