@@ -59,7 +59,17 @@ def evaluate(zoo: Zoo, device: str, *, seconds: float, epochs: int, seed: int) -
         "fingerprint_pick": stage1.id, "fingerprint_pick_esr": oracle[stage1.id],
         "random_esr": float(np.mean(list(oracle.values()))), "scratch_esr": float(scratch.best_val_esr),
         "suggest_seconds": round(t_suggest, 3), "all_esr": oracle,
+        "top3": [s.id for s in sugg], "best_of_top3_esr": min(oracle[s.id] for s in sugg),
     }
+
+
+def add_top3(zoo: Zoo, rows: list[dict], *, seconds: float) -> None:
+    """Fill ``top3`` / ``best_of_top3_esr`` in rows of an older run (suggest is deterministic)."""
+    for i, r in enumerate(rows):
+        if "top3" not in r:
+            cap = render_capture(get_device(r["device"]), seconds=seconds, seed=1000 + i)
+            r["top3"] = [s.id for s in zoo.suggest(cap, top=3)]
+            r["best_of_top3_esr"] = min(r["all_esr"][mid] for mid in r["top3"])
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -70,6 +80,9 @@ def summarize(rows: list[dict]) -> dict:
         "top3_category_accuracy": float(np.mean([r["top3_category_ok"] for r in rows])),
         "pick_within_10pct_of_oracle": float(np.mean(ratio <= 1.10)),
         "median_pick_over_oracle": float(np.median(ratio)),
+        "best_of_top3_within_10pct_of_oracle": float(np.mean([r["best_of_top3_esr"] <= 1.10 * r["oracle_esr"]
+                                                              for r in rows])),
+        "median_best_of_top3_over_oracle": float(np.median([r["best_of_top3_esr"] / r["oracle_esr"] for r in rows])),
         "pick_beats_scratch": float(np.mean([r["pick_esr"] < r["scratch_esr"] for r in rows])),
         "pick_beats_random": float(np.mean([r["pick_esr"] < r["random_esr"] for r in rows])),
         "fingerprint_pick_beats_random": float(np.mean([r["fingerprint_pick_esr"] < r["random_esr"] for r in rows])),
@@ -78,19 +91,21 @@ def summarize(rows: list[dict]) -> dict:
 
 def markdown(rows: list[dict], summary: dict, setup: str) -> str:
     lines = [f"Setup: {setup}.", "",
-             "| held-out device | category | pick (category) | pick ESR | oracle ESR (model) | pick / oracle "
-             "| random pick ESR | scratch ESR |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| held-out device | category | pick (category) | pick ESR | best of top 3 | oracle ESR (model) "
+             "| pick / oracle | random pick ESR | scratch ESR |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['device']} | {r['category']} | {r['pick']} ({r['pick_category']}) | {r['pick_esr']:.4f} "
-                     f"| {r['oracle_esr']:.4f} ({r['oracle_id']}) | {r['pick_esr'] / r['oracle_esr']:.2f} "
-                     f"| {r['random_esr']:.4f} | {r['scratch_esr']:.4f} |")
+                     f"| {r['best_of_top3_esr']:.4f} | {r['oracle_esr']:.4f} ({r['oracle_id']}) "
+                     f"| {r['pick_esr'] / r['oracle_esr']:.2f} | {r['random_esr']:.4f} | {r['scratch_esr']:.4f} |")
     s = summary
     lines += ["", f"Top-1 category accuracy {s['top1_category_accuracy']:.0%}, top-3 {s['top3_category_accuracy']:.0%}; "
                   f"pick within 10 % of the oracle for {s['pick_within_10pct_of_oracle']:.0%} of targets "
                   f"(median pick/oracle {s['median_pick_over_oracle']:.2f}); the pick beats scratch on "
                   f"{s['pick_beats_scratch']:.0%} and a random pick on {s['pick_beats_random']:.0%} of targets "
-                  f"(fingerprint-only pick beats random on {s['fingerprint_pick_beats_random']:.0%})."]
+                  f"(fingerprint-only pick beats random on {s['fingerprint_pick_beats_random']:.0%}). The best of "
+                  f"the top 3 (what `transfer(race=3)` can reach) is within 10 % of the oracle for "
+                  f"{s['best_of_top3_within_10pct_of_oracle']:.0%} (median {s['median_best_of_top3_over_oracle']:.2f})."]
     return "\n".join(lines)
 
 
@@ -101,8 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "selection.json"))
+    parser.add_argument("--report", action="store_true", help="re-summarise the JSON in --out without training")
     args = parser.parse_args(argv)
     zoo = Zoo.open(args.zoo) if args.zoo else Zoo.default()
+    if args.report:
+        data = json.loads(Path(args.out).read_text())
+        add_top3(zoo, data["rows"], seconds=float(data.get("capture_seconds", args.seconds or 10.0)))
+        data["summary"] = summarize(data["rows"])
+        Path(args.out).write_text(json.dumps(data, indent=2) + "\n")
+        print(markdown(data["rows"], data["summary"], data["setup"]))
+        return 0
     targets = QUICK_TARGETS if args.quick else HELD_OUT
     seconds = args.seconds or (6.0 if args.quick else 10.0)
     epochs = args.epochs or (4 if args.quick else 15)
@@ -119,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         setup = (f"{len(zoo)}-model zoo, {len(rows)} of {len(targets)} held-out devices, {seconds:g} s captures "
                  f"(80 % training), {epochs} epochs per run, every zoo model fine-tuned in one vmapped run "
                  f"(the oracle)")
-        out.write_text(json.dumps({"setup": setup, "summary": summary, "rows": rows,       # after every target
+        out.write_text(json.dumps({"setup": setup, "summary": summary, "rows": rows, "capture_seconds": seconds,
                                    "seconds": round(time.perf_counter() - t0, 1)}, indent=2) + "\n")
     print(markdown(rows, summary, setup))
     print(f"wrote {out} ({time.perf_counter() - t0:.0f} s)")
