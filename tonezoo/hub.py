@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import ConfigError, HubError, ModelFileError, TonezooError, ZooError
-from .modelfile import CARD_NAME, CONFIG_NAME, MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES, WEIGHTS_NAME
+from .modelfile import (CARD_NAME, CONFIG_NAME, MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES, WEIGHTS_NAME,
+                        write_dir_atomically)
 
 __all__ = [
     "push_to_hub",
@@ -501,21 +502,11 @@ def pull(repo_id: str, out_dir: str | os.PathLike, *, revision: str | None = Non
     card = fetched.files.get(CARD_NAME)
     if card is not None and card.stat().st_size > MAX_CARD_BYTES:
         raise HubError(f"refusing {repo_id!r}: {CARD_NAME} is {card.stat().st_size} bytes")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    def copy_files(tmp: Path) -> None:
         for name, src in fetched.files.items():
             shutil.copyfile(src, tmp / name)
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{os.getpid()}"
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    write_dir_atomically(target, copy_files)
     return target
 
 

@@ -79,9 +79,20 @@ def save_model_dir(model: Model, directory: str | os.PathLike, *, card: bool = T
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and not target.is_dir():
         raise ModelFileError(f"{target}: exists and is not a directory; choose another output path")
+    return write_dir_atomically(target, lambda tmp: write_model_files(model, tmp, card=card))
+
+
+def write_dir_atomically(target: Path, fill) -> Path:
+    """Fill a temporary directory beside ``target`` with ``fill(tmp)``, then rename it into place.
+
+    An existing ``target`` is replaced only once the new directory is complete; on any error the
+    temporary directory is removed and ``target`` is left as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        write_model_files(model, tmp, card=card)
+        fill(tmp)
         if target.exists():
             old = target.parent / f".{target.name}.old-{os.getpid()}"
             os.replace(target, old)
