@@ -192,12 +192,13 @@ def test_transfer_beats_scratch_on_a_short_budget(default_zoo):
     from tonezoo.train import train
     cap = render_capture("ht40-like", seconds=4.0, seed=3)
     budget = dict(max_epochs=3, patience=10, progress=False)
-    tr = default_zoo.transfer(cap, **budget)
+    sugg = default_zoo.suggest(cap, top=2)
+    tr = default_zoo.transfer(cap, suggestions=sugg, **budget)
     scratch = train(cap, **budget)
     assert tr.best_val_esr < scratch.best_val_esr
-    assert tr.model.metadata["base_model"] == tr.source and tr.model.metadata["suggestions"]
-    raced = default_zoo.transfer(cap, race=2, race_epochs=2, **budget)
-    assert len(raced.model.metadata["race"]) == 2
+    assert tr.model.metadata["base_model"] == tr.source == sugg[0].id and tr.model.metadata["suggestions"]
+    raced = default_zoo.transfer(cap, race=2, race_epochs=2, suggestions=sugg, **budget)
+    assert [r["id"] for r in raced.model.metadata["race"]] == [s.id for s in sugg]
 
 
 # -- CLI ----------------------------------------------------------------------------------------------
