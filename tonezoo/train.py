@@ -32,10 +32,9 @@ import dataclasses
 import json
 import math
 import os
-import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
