@@ -252,6 +252,20 @@ def _merge(trainable: dict, frozen: dict) -> dict:
     return {**trainable, **frozen}
 
 
+_RUNTIME_FIELDS = ("lr", "val_every", "patience", "lr_patience", "lr_factor", "max_epochs", "seed")
+
+
+def _program_config(tcfg: TrainConfig) -> TrainConfig:
+    """``tcfg`` with the fields that never reach a compiled program set to their defaults.
+
+    The compiled epoch and validation programs take the config as a static argument; values that
+    only the Python loop uses (learning rate, which enters as an array, seeds, stopping rules)
+    are normalised here so that changing them reuses the compiled program instead of recompiling.
+    """
+    default = TrainConfig()
+    return tcfg.replace(**{name: getattr(default, name) for name in _RUNTIME_FIELDS})
+
+
 def _optimizer(tcfg: TrainConfig):
     import optax
     # torch.optim.Adam(weight_decay=wd) adds wd * p to the gradient before the Adam moments
@@ -502,6 +516,7 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
     capture = captures[0]
     mcfg = _resolve_config(capture, init_models, model_config)
     tcfg = config
+    pcfg = _program_config(tcfg)          # the static part: runtime-only changes reuse compiled programs
     data = [_segments(np.asarray(c.train_x, np.float32), np.asarray(c.train_y, np.float32), tcfg.segment_length)
             for c in captures]
     knob_list = [_knob_vector(c, mcfg) for c in captures]
@@ -543,10 +558,10 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
 
     def validate(tr):
         if many:
-            loss, e = _val_many(_merge(tr, frozen), vx, vy, kj, mcfg=mcfg, tcfg=tcfg,
+            loss, e = _val_many(_merge(tr, frozen), vx, vy, kj, mcfg=mcfg, tcfg=pcfg,
                                 per_model_data=per_model_data)
         else:
-            loss, e = _val_single(_merge(tr, frozen), vx, vy, kj, mcfg=mcfg, tcfg=tcfg)
+            loss, e = _val_single(_merge(tr, frozen), vx, vy, kj, mcfg=mcfg, tcfg=pcfg)
         return np.atleast_1d(np.asarray(loss, np.float64)), np.atleast_1d(np.asarray(e, np.float64))
 
     def host(tree):
@@ -593,10 +608,10 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
             lr = jnp.asarray(tcfg.lr * scale, jnp.float32)
             if many:
                 trainable, opt_state, tl = _epoch_many(trainable, frozen, opt_state, xb, yb, mb, kj, lr,
-                                                       mcfg=mcfg, tcfg=tcfg, per_model_data=per_model_data)
+                                                       mcfg=mcfg, tcfg=pcfg, per_model_data=per_model_data)
             else:
                 trainable, opt_state, tl = _epoch_single(trainable, frozen, opt_state, xb, yb, mb, kj, lr[0],
-                                                         mcfg=mcfg, tcfg=tcfg)
+                                                         mcfg=mcfg, tcfg=pcfg)
             tl = np.atleast_1d(np.asarray(tl, np.float64))
             if not np.all(np.isfinite(tl)):
                 raise TrainingError(f"training diverged at epoch {epoch} (loss {tl}); try a lower lr")
