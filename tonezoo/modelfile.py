@@ -28,7 +28,7 @@ import numpy as np
 from .errors import ConfigError, ModelFileError
 from .model import FORMAT_VERSION, Model, ModelConfig, flatten_params, unflatten_params
 
-__all__ = ["save_model_dir", "load_model_dir", "read_config", "CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME"]
+__all__ = ["save_model_dir", "load_model_dir", "read_config", "read_versioned_json", "CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME"]
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -106,23 +106,53 @@ def write_dir_atomically(target: Path, fill) -> Path:
     return target
 
 
+def read_versioned_json(path: Path, *, fmt: str, version: int, error: type[Exception], what: str,
+                        remedy: str, max_bytes: int = MAX_CONFIG_BYTES) -> dict[str, Any]:
+    """Read a tonezoo JSON document and check its ``format`` and ``format_version``.
+
+    Parameters
+    ----------
+    path : Path
+    fmt : str
+        The expected ``"format"`` value (``"tonezoo-model"``, ``"tonezoo-zoo"``).
+    version : int
+        The ``format_version`` this tonezoo reads.
+    error : Exception subclass
+        Raised with the file name and what is wrong (ModelFileError, ZooError, ...).
+    what : str
+        What the document is, for messages ("model config", "zoo index").
+    remedy : str
+        What to do about a damaged file.
+    max_bytes : int
+        Larger files are refused before they are read.
+
+    Returns
+    -------
+    dict, the parsed document.
+    """
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise error(f"{path}: {size} bytes is too large for a {what}")
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise error(f"{path}: not valid JSON, the {what} is corrupt ({e}); {remedy}") from None
+    if not isinstance(d, dict) or d.get("format") != fmt:
+        raise error(f"{path}: not a {fmt.replace('-', ' ')} {what.split()[-1]} (missing \"format\": \"{fmt}\")")
+    if d.get("format_version") != version:
+        raise error(f"{path}: {what} format_version {d.get('format_version')!r} is not supported "
+                    f"(this tonezoo reads version {version}); upgrade tonezoo")
+    return d
+
+
 def read_config(directory: str | os.PathLike) -> tuple[ModelConfig, dict[str, Any]]:
     """Read and validate ``config.json`` of a model directory: (config, metadata)."""
     path = Path(directory) / CONFIG_NAME
     if not path.is_file():
         raise ModelFileError(f"{Path(directory)}: not a tonezoo model directory (no {CONFIG_NAME}); "
                              "import third-party files with `tonezoo import`")
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ModelFileError(f"{path}: {path.stat().st_size} bytes is too large for a model config")
-    try:
-        d = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelFileError(f"{path}: not valid JSON ({e}); the file is damaged") from None
-    if not isinstance(d, dict) or d.get("format") != "tonezoo-model":
-        raise ModelFileError(f"{path}: not a tonezoo model config (missing \"format\": \"tonezoo-model\")")
-    if d.get("format_version") != FORMAT_VERSION:
-        raise ModelFileError(f"{path}: format_version {d.get('format_version')!r} is not supported "
-                             f"(this tonezoo reads version {FORMAT_VERSION}); upgrade tonezoo")
+    d = read_versioned_json(path, fmt="tonezoo-model", version=FORMAT_VERSION, error=ModelFileError,
+                            what="model config", remedy="the file is damaged: save or pull the model again")
     try:
         config = ModelConfig.from_dict(d.get("model", {}))
     except (ConfigError, TypeError) as e:

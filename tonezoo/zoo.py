@@ -45,6 +45,7 @@ import numpy as np
 from . import embed
 from .errors import ConfigError, ModelFileError, ZooError
 from .model import Model, ModelConfig
+from .modelfile import read_versioned_json
 from .rank import _audio_at, _group_diffs, _knobs_for, adapt_model, run_models, zero_shot_esr
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,6 +57,7 @@ __all__ = ["Zoo", "ZooEntry", "Suggestion", "run_models", "zero_shot_esr", "adap
 
 INDEX_NAME = "index.json"
 FINGERPRINTS_NAME = "fingerprints.npy"
+MAX_INDEX_BYTES = 64 << 20          # a zoo of tens of thousands of entries
 MODELS_DIR = "models"
 ZOO_FORMAT_VERSION = 1
 MIN_ZOO_FOR_OWN_SCALER = 8
@@ -238,15 +240,8 @@ class Zoo:
             hint = (" (the bundled zoo is missing: reinstall tonezoo or build it with "
                     "`tonezoo zoo build --from-devices DIR`)") if self.read_only else ""
             raise ZooError(f"{self.directory}: no zoo index ({INDEX_NAME}){hint}")
-        try:
-            d = json.loads(ipath.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ZooError(f"{ipath}: the zoo index is corrupt ({e}); restore it or rebuild the zoo") from None
-        if not isinstance(d, dict) or d.get("format") != "tonezoo-zoo":
-            raise ZooError(f"{ipath}: not a tonezoo zoo index (missing \"format\": \"tonezoo-zoo\")")
-        if d.get("format_version") != ZOO_FORMAT_VERSION:
-            raise ZooError(f"{ipath}: zoo format_version {d.get('format_version')!r} is not supported "
-                           f"(this tonezoo reads {ZOO_FORMAT_VERSION}); upgrade tonezoo")
+        d = read_versioned_json(ipath, fmt="tonezoo-zoo", version=ZOO_FORMAT_VERSION, error=ZooError,
+                                what="zoo index", remedy="restore it or rebuild the zoo", max_bytes=MAX_INDEX_BYTES)
         entries = d.get("entries")
         if not isinstance(entries, list):
             raise ZooError(f"{ipath}: \"entries\" must be a list")
