@@ -12,7 +12,7 @@ from tonezoo import embed
 from tonezoo.capture import Capture
 from tonezoo.cli import main
 from tonezoo.devices import get_device, render_capture
-from tonezoo.errors import ZooError
+from tonezoo.errors import ConfigError, ZooError
 from tonezoo.model import Model, ModelConfig
 from tonezoo.signals import synth_di
 from tonezoo.train import esr
@@ -193,12 +193,26 @@ def test_transfer_beats_scratch_on_a_short_budget(default_zoo):
     cap = render_capture("ht40-like", seconds=4.0, seed=3)
     budget = dict(max_epochs=3, patience=10, progress=False)
     sugg = default_zoo.suggest(cap, top=2)
-    tr = default_zoo.transfer(cap, suggestions=sugg, **budget)
+    tr = default_zoo.transfer(cap, race=0, suggestions=sugg, **budget)
     scratch = train(cap, **budget)
     assert tr.best_val_esr < scratch.best_val_esr
     assert tr.model.metadata["base_model"] == tr.source == sugg[0].id and tr.model.metadata["suggestions"]
-    raced = default_zoo.transfer(cap, race=2, race_epochs=2, suggestions=sugg, **budget)
-    assert [r["id"] for r in raced.model.metadata["race"]] == [s.id for s in sugg]
+    assert "race" not in tr.model.metadata
+
+
+def test_transfer_races_the_top_suggestions_within_the_budget(default_zoo):
+    cap = render_capture("ht40-like", seconds=4.0, seed=3)
+    sugg = default_zoo.suggest(cap, top=3)
+    raced = default_zoo.transfer(cap, race_epochs=1, suggestions=sugg, max_epochs=3, patience=10, progress=False)
+    rows = raced.model.metadata["race"]
+    assert [r["id"] for r in rows] == [s.id for s in sugg]            # the default race is the top 3
+    winner = min(rows, key=lambda r: r["val_esr"])
+    assert raced.source == raced.model.metadata["base_model"] == winner["id"]
+    assert raced.epochs == 3 and [h["epoch"] for h in raced.history] == [0, 1, 2, 3]
+    assert raced.best_val_esr <= 1.05 * winner["val_esr"]      # kept by loss, so ESR may differ slightly
+    assert raced.model.process(cap.val_x).shape == cap.val_x.shape
+    with pytest.raises(ConfigError, match="race_epochs"):
+        default_zoo.transfer(cap, race_epochs=0, suggestions=sugg, max_epochs=3, progress=False)
 
 
 # -- CLI ----------------------------------------------------------------------------------------------

@@ -541,19 +541,31 @@ class Zoo:
         return esr, matched, notes
 
     # -- transfer --------------------------------------------------------------------------
-    def transfer(self, capture: "Capture", *, race: int = 0, race_epochs: int = 6, top: int = 5,
+    def transfer(self, capture: "Capture", *, race: int = 3, race_epochs: int = 2, top: int = 5,
                  shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,
                  **train_overrides: Any) -> "TrainResult":
         """Suggest a starting model for ``capture`` and fine-tune from it.
+
+        By default the top 3 suggestions *race*: they are fine-tuned together (one vmapped run per
+        architecture, validated every epoch) for ``race_epochs`` epochs, and the one with the best
+        validation ESR so far continues. The zero-shot ranking alone is a weak predictor of how well
+        a model fine-tunes (see ``docs/zoo.md``); a short race on the user's own audio is a much
+        better one and costs ``race`` x ``race_epochs`` model-epochs. The race counts towards the
+        epoch budget: the winner continues for ``max_epochs - race_epochs`` epochs, and the result's
+        history is the winner's whole run.
 
         Parameters
         ----------
         capture : Capture
         race : int
-            With ``race >= 2``, fine-tune the top ``race`` suggestions together (one vmapped run per
-            architecture) for ``race_epochs`` epochs, then continue the one with the best validation ESR.
+            Contenders in the race (the top ``race`` suggestions); 0 or 1 fine-tunes the first
+            suggestion directly.
+        race_epochs : int
+            Epochs of the race.
         top, shortlist : see :meth:`suggest`
         progress : bool
+        suggestions : sequence of Suggestion, optional
+            A ranking from :meth:`suggest` to reuse (else computed here).
         **train_overrides
             Passed to :func:`tonezoo.train.train` (``max_epochs=...``, ``patience=...``, ``config=...``).
 
@@ -562,31 +574,41 @@ class Zoo:
         TrainResult; ``result.model.metadata`` records ``base_model`` (the zoo id started from),
         ``suggestions`` (the ranking table) and, after a race, ``race`` (each contender's ESR).
         """
-        from .train import train, train_many
+        from .train import TrainConfig, train, train_many
+        if isinstance(race, bool) or not isinstance(race, int) or race < 0:
+            raise ConfigError(f"race must be an integer >= 0, got {race!r}")
+        if isinstance(race_epochs, bool) or not isinstance(race_epochs, int) or race_epochs < 1:
+            raise ConfigError(f"race_epochs must be an integer >= 1, got {race_epochs!r}")
+        overrides = dict(train_overrides)
+        tcfg = overrides.pop("config", None) or TrainConfig()
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        tcfg = tcfg.replace(**{k: overrides.pop(k) for k in list(overrides) if k in fields})
         sugg = list(suggestions) if suggestions is not None else \
-            self.suggest(capture, top=max(top, race), shortlist=shortlist)
+            self.suggest(capture, top=max(top, race), shortlist=max(shortlist, race))
         if not sugg:
             raise ZooError("no suggestion to start from")
         chosen = sugg[0]
         race_rows: list[dict[str, Any]] = []
-        if race >= 2:
-            contenders = sugg[:race]
+        contenders = sugg[:race] if race >= 2 and tcfg.max_epochs > race_epochs else []
+        if len(contenders) >= 2:
             inits = {s.id: self.start_model(s.id, capture) for s in contenders}
             by_cfg: dict[ModelConfig, list[str]] = {}
             for sid, m in inits.items():
                 by_cfg.setdefault(m.config, []).append(sid)
-            race_kw = {k: v for k, v in train_overrides.items() if k not in ("max_epochs",)}
+            race_cfg = tcfg.replace(max_epochs=race_epochs, val_every=1, patience=race_epochs + 1)
             for ids in by_cfg.values():
-                results = train_many(capture, [inits[i] for i in ids], progress=progress,
-                                     max_epochs=race_epochs, **race_kw)
-                race_rows += [{"id": i, "val_esr": float(r.best_val_esr), "model": r.model}
+                results = train_many(capture, [inits[i] for i in ids], config=race_cfg, progress=progress,
+                                     **overrides)
+                race_rows += [{"id": i, "val_esr": float(r.best_val_esr), "result": r}
                               for i, r in zip(ids, results)]
             best = min(race_rows, key=lambda r: r["val_esr"])
             chosen = next(s for s in sugg if s.id == best["id"])
-            init = best["model"]
+            rest = train(capture, init=best["result"].model, progress=progress,
+                         config=tcfg.replace(max_epochs=tcfg.max_epochs - race_epochs), **overrides)
+            result = _join(best["result"], rest)
         else:
-            init = self.start_model(chosen.id, capture)
-        result = train(capture, init=init, progress=progress, **train_overrides)
+            result = train(capture, init=self.start_model(chosen.id, capture), config=tcfg, progress=progress,
+                           **overrides)
         md = result.model.metadata
         md["base_model"] = chosen.id
         md["base_model_name"] = chosen.name
@@ -611,6 +633,23 @@ class Zoo:
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
+def _join(first: "TrainResult", then: "TrainResult") -> "TrainResult":
+    """One result for a run continued from ``first``'s best model by ``then`` (a race and its winner)."""
+    offset = first.epochs
+    history = list(first.history) + [dict(row, epoch=row["epoch"] + offset, seconds=row["seconds"] + first.seconds)
+                                     for row in then.history if row["epoch"] > 0]
+    improved = then.best_val_loss < first.best_val_loss
+    best = then if improved else first
+    model = then.model
+    if not improved:                      # keep the race's best weights, with the metadata of the whole run
+        model = Model(first.model.config, first.model.params, dict(then.model.metadata, val_esr=first.best_val_esr))
+    return dataclasses.replace(
+        then, model=model, history=history, first_val_esr=first.first_val_esr, first_val_loss=first.first_val_loss,
+        best_val_esr=best.best_val_esr, best_val_loss=best.best_val_loss,
+        best_epoch=then.best_epoch + offset if improved else first.best_epoch, epochs=then.epochs + offset,
+        seconds=first.seconds + then.seconds)
+
+
 def _load_any(path: Path, sample_rate: int | None) -> Model:
     if not path.exists():
         raise ZooError(f"{path}: no such model file or directory")

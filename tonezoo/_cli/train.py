@@ -22,7 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="source", default=None,
                    help="starting model: a model directory, a Hub repo id, or 'auto' (pick from the zoo)")
     p.add_argument("--zoo", default=None, help="zoo directory for --from auto (default: the bundled zoo)")
-    p.add_argument("--race", type=int, default=0, help="with --from auto: fine-tune the top K together first")
+    p.add_argument("--race", type=int, default=3,
+                   help="with --from auto: fine-tune the top K suggestions together for --race-epochs epochs and "
+                        "continue the best (default 3; 0 starts from the first suggestion)")
+    p.add_argument("--race-epochs", type=int, default=2, help="epochs of the race (default 2; part of --epochs)")
     p.add_argument("--seconds", type=float, default=None, help="train on only the first S seconds")
     p.add_argument("--val-fraction", type=float, default=None,
                    help="fraction of the audio kept for validation (default: the standard signal's validation "
@@ -85,7 +88,7 @@ def run_train(args: argparse.Namespace) -> int:
         if arch_given:
             raise ConfigError("--from auto picks a zoo model and keeps its architecture; drop --hidden/--cell/--no-skip")
         zoo = Zoo.open(args.zoo) if args.zoo else Zoo.default()
-        result = zoo.transfer(capture, race=args.race, config=tcfg, progress=progress)
+        result = zoo.transfer(capture, race=args.race, race_epochs=args.race_epochs, config=tcfg, progress=progress)
         source = result.source
     elif args.source:
         init = load_model_arg(args.source)

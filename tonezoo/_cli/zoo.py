@@ -315,7 +315,11 @@ def run_demo(args: argparse.Namespace) -> int:
     t = Table(title=f"{dev.name}: same budget ({args.epochs} epochs, {capture.train_seconds:.1f} s of training audio)")
     for col in ("run", "first val ESR", "best val ESR", "best epoch", "seconds"):
         t.add_column(col, justify="right" if col != "run" else "left")
-    rows = {f"transfer from {sugg[0].id}": transfer, "scratch": scratch}
+    race = transfer.model.metadata.get("race", [])
+    if race:
+        con.print("race (" + f"{race[0]['epochs']} epochs, best validation ESR): "
+                  + ", ".join(f"{r['id']} {r['val_esr']:.4f}" for r in race) + f"; continuing {transfer.source}")
+    rows = {f"transfer from {transfer.source}": transfer, "scratch": scratch}
     for label, r in rows.items():
         t.add_row(label, f"{r.first_val_esr:.4f}", f"{r.best_val_esr:.4f}", str(r.best_epoch), f"{r.seconds:.1f}")
     con.print(t)
@@ -324,7 +328,7 @@ def run_demo(args: argparse.Namespace) -> int:
     plot = plot_history(rows, out / "loss.png", title=f"{dev.name}: transfer vs scratch")
     transfer.model.save(out / "transfer")
     scratch.model.save(out / "scratch")
-    summary = {"device": dev.name, "category": dev.category, "pick": sugg[0].id,
+    summary = {"device": dev.name, "category": dev.category, "pick": transfer.source, "race": race,
                "transfer": transfer.summary(), "scratch": scratch.summary(), "plot": str(plot),
                "suggestions": [s.to_dict() for s in sugg]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
