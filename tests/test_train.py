@@ -175,3 +175,20 @@ def test_runtime_options_reuse_the_compiled_epoch(capture):
     assert train_mod._epoch_single._cache_size() == size
     train(capture, model_config=cfg, max_epochs=1, dc_weight=0.5, **SMALL)
     assert train_mod._epoch_single._cache_size() == size + 1
+
+
+def test_continue_from_carries_on_as_if_never_stopped(capture):
+    cfg = ModelConfig(hidden_size=4, sample_rate=capture.sample_rate)
+    start = Model.create(cfg, seed=3, name="start")
+    whole = train(capture, init=start, max_epochs=4, val_every=1, **SMALL)
+    half = train(capture, init=start, max_epochs=2, val_every=1, **SMALL)
+    rest = train(capture, continue_from=half, max_epochs=4, val_every=1, **SMALL)
+    assert rest.epochs == 4 and [h["epoch"] for h in rest.history] == [0, 1, 2, 3, 4]
+    assert [h["val_esr"] for h in rest.history] == pytest.approx([h["val_esr"] for h in whole.history], rel=1e-5)
+    assert rest.best_val_esr == pytest.approx(whole.best_val_esr, rel=1e-5)
+    # one model of a vmapped race continues on its own like the uninterrupted single run
+    raced = train_many(capture, [Model.create(cfg, seed=9), start], max_epochs=2, val_every=1, **SMALL)[1]
+    winner = train(capture, continue_from=raced, max_epochs=4, val_every=1, **SMALL)
+    assert winner.best_val_esr == pytest.approx(whole.best_val_esr, rel=1e-3)
+    with pytest.raises(ConfigError, match="continue_from"):
+        train(capture, continue_from=half, init=start, **SMALL)

@@ -150,6 +150,10 @@ class TrainResult:
         ``"patience"``, ``"max_epochs"``, ``"interrupted"`` or ``"target"``.
     source : str or None
         Name of the model training started from (transfer learning), None from scratch.
+    resume_state : dict or None
+        Where the run stopped (the last weights, optimizer and learning-rate-schedule state,
+        patience counter): ``train(capture, continue_from=result, max_epochs=N)`` carries on
+        exactly as if the run had not stopped.
     """
 
     model: Model
@@ -163,6 +167,7 @@ class TrainResult:
     seconds: float
     stop_reason: str
     source: str | None = None
+    resume_state: dict[str, Any] | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -509,8 +514,8 @@ class _Progress:
 
 def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | None, config: TrainConfig,
          n_models: int, *, progress: bool, checkpoint_dir: str | os.PathLike | None, resume: bool,
-         target_esr: float | None, label: str, epoch_callback: Callable[[int, list[dict]], None] | None
-         ) -> list[TrainResult]:
+         target_esr: float | None, label: str, epoch_callback: Callable[[int, list[dict]], None] | None,
+         continue_from: "TrainResult | None" = None) -> list[TrainResult]:
     captures = list(capture) if isinstance(capture, (list, tuple)) else [capture]
     per_model_data = len(captures) > 1
     capture = captures[0]
@@ -570,7 +575,19 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
     histories: list[list[dict]] = [[] for _ in range(n_models)]
     start_epoch = 0
     ckpt = Path(checkpoint_dir) if checkpoint_dir else None
-    if resume and ckpt and (ckpt / "state.json").exists():
+    if continue_from is not None:
+        st = continue_from.resume_state
+        trainable = jax.tree.map(jnp.asarray, st["trainable"])
+        opt_state = jax.tree.map(jnp.asarray, st["opt"])
+        rop_state = jax.tree.map(jnp.asarray, st["rop"])
+        histories = [[dict(row) for row in continue_from.history]]
+        start_epoch = int(st["epoch"])
+        first_loss = np.array([continue_from.first_val_loss])
+        first_esr = np.array([continue_from.first_val_esr])
+        best_loss, best_esr = np.array([continue_from.best_val_loss]), np.array([continue_from.best_val_esr])
+        best_epoch, since_best = np.array([continue_from.best_epoch]), np.array([int(st["since_best"])])
+        best_tr = host(_split(continue_from.model.params)[0])
+    elif resume and ckpt and (ckpt / "state.json").exists():
         bundle = {"trainable": trainable, "opt": opt_state, "rop": rop_state, "best": trainable}
         loaded, meta = _load_checkpoint(ckpt, bundle)
         trainable, opt_state, rop_state, best_tr = loaded["trainable"], loaded["opt"], loaded["rop"], loaded["best"]
@@ -692,11 +709,15 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
         else:
             md.pop("base_model", None)
         params = _merge(jax.tree.map(jnp.asarray, best_list[i]), frozen_list[i])
+        pick = (lambda a, i=i: np.array(a[i])) if many else np.array
+        state = {"trainable": jax.tree.map(pick, trainable), "opt": jax.tree.map(pick, opt_state),
+                 "rop": jax.tree.map(pick, rop_state), "epoch": int(epochs_run), "since_best": int(since_best[i])}
         results.append(TrainResult(
             model=Model(mcfg, params, md), history=histories[i], first_val_esr=float(first_esr[i]),
             best_val_esr=float(best_esr[i]), first_val_loss=float(first_loss[i]),
             best_val_loss=float(best_loss[i]), best_epoch=int(best_epoch[i]), epochs=int(epochs_run),
-            seconds=seconds, stop_reason=stop_reason, source=None if src is None else md["base_model"]))
+            seconds=seconds, stop_reason=stop_reason, source=None if src is None else md["base_model"],
+            resume_state=state))
     return results
 
 
@@ -717,7 +738,8 @@ def train(capture, *, init: Model | None = None, model_config: ModelConfig | Non
           config: TrainConfig | None = None, progress: bool = True,
           checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
           target_esr: float | None = None,
-          epoch_callback: Callable[[int, list[dict]], None] | None = None, **overrides: Any) -> TrainResult:
+          epoch_callback: Callable[[int, list[dict]], None] | None = None,
+          continue_from: TrainResult | None = None, **overrides: Any) -> TrainResult:
     """Train a model on a capture, from scratch or from a pretrained model (transfer learning).
 
     Parameters
@@ -737,6 +759,10 @@ def train(capture, *, init: Model | None = None, model_config: ModelConfig | Non
     target_esr : float, optional
         Stop as soon as the best validation ESR reaches this value.
     epoch_callback : callable(epoch, [history row]), optional
+    continue_from : TrainResult, optional
+        Carry on a finished run on the same capture (its last weights, optimizer state, learning
+        rate and patience counter) up to ``max_epochs`` epochs in all, exactly as if it had never
+        stopped; one model of a :func:`train_many` run can be continued on its own this way.
 
     Returns
     -------
@@ -750,9 +776,15 @@ def train(capture, *, init: Model | None = None, model_config: ModelConfig | Non
     """
     tcfg = (config or TrainConfig()).replace(**overrides) if overrides else (config or TrainConfig())
     label = f"fine-tune from {init.name}" if init is not None else "train"
+    if continue_from is not None:
+        if init is not None or model_config is not None or resume:
+            raise ConfigError("continue_from carries on a run: do not also give init, model_config or resume")
+        if continue_from.resume_state is None:
+            raise ConfigError("this TrainResult has no resume_state (it was not returned by train/train_many)")
+        init, label = continue_from.model, "continue"
     return _run(capture, [init] if init is not None else None, model_config, tcfg, 1, progress=progress,
                 checkpoint_dir=checkpoint_dir, resume=resume, target_esr=target_esr, label=label,
-                epoch_callback=epoch_callback)[0]
+                epoch_callback=epoch_callback, continue_from=continue_from)[0]
 
 
 def train_many(capture, inits: Sequence[Model] | None = None, *, n_models: int | None = None,

@@ -551,8 +551,8 @@ class Zoo:
         validation ESR so far continues. The zero-shot ranking alone is a weak predictor of how well
         a model fine-tunes (see ``docs/zoo.md``); a short race on the user's own audio is a much
         better one and costs ``race`` x ``race_epochs`` model-epochs. The race counts towards the
-        epoch budget: the winner continues for ``max_epochs - race_epochs`` epochs, and the result's
-        history is the winner's whole run.
+        epoch budget: the winner carries on from where the race left it (weights, optimizer and
+        learning-rate state) up to ``max_epochs`` in all, so the result is the winner's whole run.
 
         Parameters
         ----------
@@ -603,9 +603,8 @@ class Zoo:
                               for i, r in zip(ids, results)]
             best = min(race_rows, key=lambda r: r["val_esr"])
             chosen = next(s for s in sugg if s.id == best["id"])
-            rest = train(capture, init=best["result"].model, progress=progress,
-                         config=tcfg.replace(max_epochs=tcfg.max_epochs - race_epochs), **overrides)
-            result = _join(best["result"], rest)
+            # the winner carries on from where the race left it (weights, optimizer, schedule)
+            result = train(capture, continue_from=best["result"], config=tcfg, progress=progress, **overrides)
         else:
             result = train(capture, init=self.start_model(chosen.id, capture), config=tcfg, progress=progress,
                            **overrides)
@@ -633,23 +632,6 @@ class Zoo:
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-def _join(first: "TrainResult", then: "TrainResult") -> "TrainResult":
-    """One result for a run continued from ``first``'s best model by ``then`` (a race and its winner)."""
-    offset = first.epochs
-    history = list(first.history) + [dict(row, epoch=row["epoch"] + offset, seconds=row["seconds"] + first.seconds)
-                                     for row in then.history if row["epoch"] > 0]
-    improved = then.best_val_loss < first.best_val_loss
-    best = then if improved else first
-    model = then.model
-    if not improved:                      # keep the race's best weights, with the metadata of the whole run
-        model = Model(first.model.config, first.model.params, dict(then.model.metadata, val_esr=first.best_val_esr))
-    return dataclasses.replace(
-        then, model=model, history=history, first_val_esr=first.first_val_esr, first_val_loss=first.first_val_loss,
-        best_val_esr=best.best_val_esr, best_val_loss=best.best_val_loss,
-        best_epoch=then.best_epoch + offset if improved else first.best_epoch, epochs=then.epochs + offset,
-        seconds=first.seconds + then.seconds)
-
-
 def _load_any(path: Path, sample_rate: int | None) -> Model:
     if not path.exists():
         raise ZooError(f"{path}: no such model file or directory")
