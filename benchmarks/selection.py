@@ -118,13 +118,13 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def markdown(rows: list[dict], summary: dict, setup: str) -> str:
-    has_tr = "transfer_esr" in summary and all("transfer_esr" in r for r in rows)
+    has_tr = all("transfer_esr" in r for r in rows) and "median_transfer_over_oracle" in summary
     lines = [f"Setup: {setup}.", "",
              "| held-out device | category | stage-2 pick (category) | pick ESR "
              + ("| `transfer` (race winner) ESR " if has_tr else "| best of top 3 ")
              + "| oracle ESR (model) " + ("| oracle re-run " if has_tr else "")
              + "| pick / oracle " + ("| transfer / oracle " if has_tr else "") + "| random pick ESR | scratch ESR |",
-             "|---|---|---|---|---|---|" + ("---|---|" if has_tr else "") + "---|---|"]
+             "|---|---|---|---|---|---|---|" + ("---|---|" if has_tr else "") + "---|---|"]
     for r in rows:
         mid = (f"| {r['transfer_esr']:.4f} ({r['transfer_id']}) " if has_tr else f"| {r['best_of_top3_esr']:.4f} ")
         mid += f"| {r['oracle_esr']:.4f} ({r['oracle_id']}) "
