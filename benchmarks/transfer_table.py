@@ -5,7 +5,8 @@ For each device pair the target is trained three ways with the same recipe (AGAM
 
 * ``scratch``  -- from a random initialisation;
 * ``transfer`` -- from the *source* model the article used (the manual pick);
-* ``auto``     -- from the model :meth:`tonezoo.Zoo.transfer` picks itself (``tonezoo train --from auto``).
+* ``auto``     -- what :meth:`tonezoo.Zoo.transfer` does by itself (``tonezoo train --from auto``: the top 3
+  suggestions race for 2 epochs and the winner carries on, inside the same epoch budget).
 
 and with two amounts of training audio: ``full`` (the article: 150 s and 3'20") and ``short``
 (30 s; 40 s for the amp pair). Two versions of the pairs:
@@ -227,18 +228,16 @@ def run_config(capture, source_model, zoo, tcfg, *, scratch_config, log) -> tupl
     pick = sugg[0]
     ranking = [{"rank": s.rank, "id": s.id, "category": s.category, "distance": round(s.distance, 3),
                 "zero_shot_esr": s.zero_shot_esr} for s in sugg]
-    log(f"  auto: zoo picked {pick.id} ({pick.category}, zero-shot ESR {pick.zero_shot_esr}) in {suggest_s:.1f} s")
-    start = zoo.start_model(pick.id, capture)
-    same = _same_params(start, source_model)
-    if same:  # the same start, data and seed give the same run: reuse it rather than burn the CPU twice
-        r = results[f"transfer ({source_model.name})"]
-        log("    same start model as the manual transfer: run shared")
-    else:
-        r = zoo.transfer(capture, suggestions=sugg, progress=False, config=tcfg)
-        log(f"    first {r.first_val_loss:.4f} best {r.best_val_loss:.4f} @ {r.best_epoch}/{r.epochs} "
-            f"({r.seconds:.0f} s)")
-    results[f"auto ({pick.id})"] = r
-    rows.append(run_row("auto", pick.id, r, pick_category=pick.category, pick_zero_shot_esr=pick.zero_shot_esr,
+    log(f"  auto: zoo ranked {pick.id} first ({pick.category}, zero-shot ESR {pick.zero_shot_esr}) "
+        f"in {suggest_s:.1f} s")
+    r = zoo.transfer(capture, suggestions=sugg, progress=False, config=tcfg)   # races the top 3 (the default)
+    chosen = next(s for s in sugg if s.id == r.source)
+    same = _same_params(zoo.start_model(chosen.id, capture), source_model)
+    log(f"    race won by {chosen.id}; first {r.first_val_loss:.4f} best {r.best_val_loss:.4f} @ "
+        f"{r.best_epoch}/{r.epochs} ({r.seconds:.0f} s)")
+    results[f"auto ({chosen.id})"] = r
+    rows.append(run_row("auto", chosen.id, r, pick_category=chosen.category, pick_zero_shot_esr=chosen.zero_shot_esr,
+                        ranked_first=pick.id, race=r.model.metadata.get("race", []),
                         suggest_seconds=round(suggest_s, 2), same_start_as_transfer=same, ranking=ranking))
     return rows, results
 
@@ -358,7 +357,7 @@ def format_markdown(configs: list[dict]) -> str:
         for r in c["runs"]:
             start = r["start"] or "random init"
             if r.get("same_start_as_transfer"):
-                start += " (= manual; run shared)"
+                start += " (= the manual source)"
             lines.append(f"| {c['pair']} | {c['data']} | {c['train_seconds']:.0f} s | {r['run']} | {start} | "
                          f"{r['first_val_loss']:.4f} | {r['best_val_loss']:.4f} | {r['best_epoch']} | {r['epochs']} | "
                          f"{cap} | {r['seconds']:.0f} | {r['seconds_per_epoch']:.2f} |")
