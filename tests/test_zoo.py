@@ -262,6 +262,22 @@ def test_cli_zoo_management(tmp_path, capsys, monkeypatch):
     assert "1 added, 1 skipped" in capsys.readouterr().out
 
 
+def test_cli_train_from_auto_races_and_reports(wavs, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TONEZOO_CACHE", "off")
+    args = ["train", str(wavs / "di.wav"), str(wavs / "out.wav"), "-o", str(tmp_path / "m"), "--from", "auto",
+            "--epochs", "3", "--race", "2", "--race-epochs", "1", "--json", "--quiet"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert [r["id"] for r in summary["race"]] and summary["from"] in [r["id"] for r in summary["race"]]
+    assert summary["epochs"] == 3 and "race:" in out
+    model = Model.load(tmp_path / "m")
+    assert model.metadata["base_model"] == summary["from"] and len(model.metadata["race"]) == 2
+    assert main(args[:-6] + ["--epochs", "2", "--race", "0", "--quiet"]) == 0      # no race: the first pick
+    assert "race" not in Model.load(tmp_path / "m").metadata
+    assert main(args[:-6] + ["--race", "-1", "--quiet"]) == 2
+
+
 def test_cli_build_and_demo(tmp_path, capsys):
     assert main(["zoo", "build", "--from-devices", str(tmp_path / "b"), "--only", "boost",
                  "--seconds", "4", "--epochs", "1", "--retry-above", "0", "--retry-seconds", "4",

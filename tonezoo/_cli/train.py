@@ -90,6 +90,10 @@ def run_train(args: argparse.Namespace) -> int:
         zoo = Zoo.open(args.zoo) if args.zoo else Zoo.default()
         result = zoo.transfer(capture, race=args.race, race_epochs=args.race_epochs, config=tcfg, progress=progress)
         source = result.source
+        if result.model.metadata.get("race"):
+            extra["race"] = result.model.metadata["race"]
+            print("race: " + ", ".join(f"{r['id']} {r['val_esr']:.4f}" for r in extra["race"])
+                  + f" (best validation ESR after {args.race_epochs} epochs); continuing {source}")
     elif args.source:
         init = load_model_arg(args.source)
         result = train(capture, init=init, model_config=model_config, config=tcfg, progress=progress,
