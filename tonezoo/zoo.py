@@ -598,7 +598,7 @@ class Zoo:
             race_cfg = tcfg.replace(max_epochs=race_epochs, val_every=1, patience=race_epochs + 1)
             for ids in by_cfg.values():
                 results = train_many(capture, [inits[i] for i in ids], config=race_cfg, progress=progress,
-                                     **overrides)
+                                     **{k: v for k, v in overrides.items() if k == "epoch_callback"})
                 race_rows += [{"id": i, "val_esr": float(r.best_val_esr), "result": r}
                               for i, r in zip(ids, results)]
             best = min(race_rows, key=lambda r: r["val_esr"])
