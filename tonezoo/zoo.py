@@ -24,7 +24,7 @@ Choosing a starting model (:meth:`Zoo.suggest`) has two stages:
 The recipe of the bundled zoo (plan, held-out devices, building) is :mod:`tonezoo.zoo_build`;
 running and scoring many models at once is :mod:`tonezoo.rank`.
 
-:meth:`Zoo.transfer` then fine-tunes from the winner (optionally racing the top few first).
+:meth:`Zoo.transfer` then races the top 3 for two epochs and fine-tunes the winner (``race=0``: the first).
 """
 
 from __future__ import annotations
