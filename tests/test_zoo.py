@@ -287,9 +287,12 @@ def test_cli_build_and_demo(tmp_path, capsys):
     assert [e.id for e in built.list()] == ["boost"] and built.get("boost").metadata["training_seconds"] == 3.2
     assert "retrained" in capsys.readouterr().out                            # the second pass ran
     assert main(["zoo", "build", "--from-devices", str(tmp_path / "b"), "--only", "nope"]) == 2
-    assert main(["demo", "--seconds", "4", "--epochs", "2", "--out", str(tmp_path / "demo"), "--quiet",
+    assert main(["demo", "--seconds", "4", "--epochs", "3", "--out", str(tmp_path / "demo"), "--quiet",
                  "--json"]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    out = capsys.readouterr().out
+    result = json.loads(out.strip().splitlines()[-1])
     assert result["device"] == "mt2-like" and result["pick"]
+    race = json.loads((tmp_path / "demo" / "summary.json").read_text())["race"]   # 3 epochs: the top 3 race
+    assert len(race) == 3 and result["pick"] in [r["id"] for r in race] and "race: " in out
     assert (tmp_path / "demo" / "loss.png").exists() and (tmp_path / "demo" / "transfer" / "config.json").exists()
     assert main(["demo", "--device", "boost"]) == 2                          # in the zoo: refused

@@ -28,7 +28,8 @@ import numpy as np
 from .errors import ConfigError, ModelFileError
 from .model import FORMAT_VERSION, Model, ModelConfig, flatten_params, unflatten_params
 
-__all__ = ["save_model_dir", "load_model_dir", "read_config", "read_versioned_json", "CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME"]
+__all__ = ["save_model_dir", "load_model_dir", "read_config", "read_versioned_json", "CONFIG_NAME", "WEIGHTS_NAME",
+           "CARD_NAME"]
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -138,7 +139,7 @@ def read_versioned_json(path: Path, *, fmt: str, version: int, error: type[Excep
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise error(f"{path}: not valid JSON, the {what} is corrupt ({e}); {remedy}") from None
     if not isinstance(d, dict) or d.get("format") != fmt:
-        raise error(f"{path}: not a {fmt.replace('-', ' ')} {what.split()[-1]} (missing \"format\": \"{fmt}\")")
+        raise error(f"{path}: not a tonezoo {what} (missing \"format\": \"{fmt}\")")
     if d.get("format_version") != version:
         raise error(f"{path}: {what} format_version {d.get('format_version')!r} is not supported "
                     f"(this tonezoo reads version {version}); upgrade tonezoo")

@@ -196,9 +196,9 @@ def zero_shot_esr(models: Sequence[Model], x: np.ndarray, y: np.ndarray, *,
                   seconds: float = 10.0, segment: int = SEGMENT, warmup: int = WARMUP) -> tuple[np.ndarray, np.ndarray]:
     """ESR of each model (one architecture) on up to ``seconds`` of a capture, without training.
 
-    ``seconds`` of audio are scored as pieces of at most ``segment`` samples spread evenly over the capture
-    (the whole capture when shorter, zero-padded and masked), each run after ``warmup`` samples of
-    the audio before it; shapes depend only on ``seconds``, ``sample_rate`` and the model count
+    ``seconds`` of audio are scored as pieces of at most ``segment`` samples spread evenly over
+    the capture (the whole capture when shorter, zero-padded and masked), each run after
+    ``warmup`` samples of the audio before it; shapes depend only on ``seconds``, ``sample_rate`` and the model count
     rounded up to a power of two, so compiled programs are reused across captures.
 
     Parameters

@@ -687,6 +687,7 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
     frozen_list = unstack_params(frozen) if many else [frozen]
     results = []
     train_seconds = round(data[0][0].size / capture.sample_rate, 3)
+    last = host({"trainable": trainable, "opt": opt_state, "rop": rop_state})   # where the run stopped
     for i in range(n_models):
         capture = captures[i] if per_model_data else captures[0]
         src = init_models[i] if init_models else None
@@ -709,9 +710,8 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
         else:
             md.pop("base_model", None)
         params = _merge(jax.tree.map(jnp.asarray, best_list[i]), frozen_list[i])
-        pick = (lambda a, i=i: np.array(a[i])) if many else np.array
-        state = {"trainable": jax.tree.map(pick, trainable), "opt": jax.tree.map(pick, opt_state),
-                 "rop": jax.tree.map(pick, rop_state), "epoch": int(epochs_run), "since_best": int(since_best[i])}
+        state = {**(jax.tree.map(lambda a, i=i: a[i], last) if many else last),
+                 "epoch": int(epochs_run), "since_best": int(since_best[i])}
         results.append(TrainResult(
             model=Model(mcfg, params, md), history=histories[i], first_val_esr=float(first_esr[i]),
             best_val_esr=float(best_esr[i]), first_val_loss=float(first_loss[i]),

@@ -24,7 +24,8 @@ Choosing a starting model (:meth:`Zoo.suggest`) has two stages:
 The recipe of the bundled zoo (plan, held-out devices, building) is :mod:`tonezoo.zoo_build`;
 running and scoring many models at once is :mod:`tonezoo.rank`.
 
-:meth:`Zoo.transfer` then races the top 3 for two epochs and fine-tunes the winner (``race=0``: the first).
+:meth:`Zoo.transfer` then races the top 3 for two epochs and fine-tunes the winner
+(``race=0``: the first suggestion).
 """
 
 from __future__ import annotations
@@ -241,7 +242,8 @@ class Zoo:
                     "`tonezoo zoo build --from-devices DIR`)") if self.read_only else ""
             raise ZooError(f"{self.directory}: no zoo index ({INDEX_NAME}){hint}")
         d = read_versioned_json(ipath, fmt="tonezoo-zoo", version=ZOO_FORMAT_VERSION, error=ZooError,
-                                what="zoo index", remedy="restore it or rebuild the zoo", max_bytes=MAX_INDEX_BYTES)
+                                what="zoo index", remedy="restore it or rebuild the zoo",
+                                max_bytes=MAX_INDEX_BYTES)
         entries = d.get("entries")
         if not isinstance(entries, list):
             raise ZooError(f"{ipath}: \"entries\" must be a list")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["parse_knobs"]
+__all__ = ["parse_knobs", "race_line"]
 
 
 def parse_knobs(items: list[str]) -> dict[str, float]:
@@ -26,3 +26,10 @@ def parse_knobs(items: list[str]) -> dict[str, float]:
             raise ConfigError(f"--knob {item!r}: expected NAME=VALUE with VALUE in [0, 1], e.g. --knob gain=0.5")
         out[name] = v
     return out
+
+
+def race_line(race: list[dict], winner: str) -> str:
+    """One line for the ``race`` metadata :meth:`tonezoo.Zoo.transfer` records: contenders and the winner."""
+    epochs = race[0]["epochs"] if race else 0
+    return ("race: " + ", ".join(f"{r['id']} {r['val_esr']:.4f}" for r in race)
+            + f" (best validation ESR after {epochs} epochs); continuing {winner}")

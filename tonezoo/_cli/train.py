@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import parse_knobs
+from ._common import parse_knobs, race_line
 
 __all__ = ["register"]
 
@@ -92,8 +92,7 @@ def run_train(args: argparse.Namespace) -> int:
         source = result.source
         if result.model.metadata.get("race"):
             extra["race"] = result.model.metadata["race"]
-            print("race: " + ", ".join(f"{r['id']} {r['val_esr']:.4f}" for r in extra["race"])
-                  + f" (best validation ESR after {args.race_epochs} epochs); continuing {source}")
+            print(race_line(extra["race"], source))
     elif args.source:
         init = load_model_arg(args.source)
         result = train(capture, init=init, model_config=model_config, config=tcfg, progress=progress,

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from ._common import race_line
+
 __all__ = ["register"]
 
 
@@ -317,8 +319,7 @@ def run_demo(args: argparse.Namespace) -> int:
         t.add_column(col, justify="right" if col != "run" else "left")
     race = transfer.model.metadata.get("race", [])
     if race:
-        con.print("race (" + f"{race[0]['epochs']} epochs, best validation ESR): "
-                  + ", ".join(f"{r['id']} {r['val_esr']:.4f}" for r in race) + f"; continuing {transfer.source}")
+        con.print(race_line(race, transfer.source))
     rows = {f"transfer from {transfer.source}": transfer, "scratch": scratch}
     for label, r in rows.items():
         t.add_row(label, f"{r.first_val_esr:.4f}", f"{r.best_val_esr:.4f}", str(r.best_epoch), f"{r.seconds:.1f}")
