@@ -194,8 +194,11 @@ def _check_options(design: Design, options: Mapping[str, Any], *, where: str) ->
     return {**design.options, **options}
 
 
-def register_design(design: Design, *, overwrite: bool = False) -> Device:
-    """Register a design, and a device of the same name at the design's default knobs.
+def register_design(design: Design, *, overwrite: bool = False, device: bool = True) -> Device | None:
+    """Register a design, and (``device=True``) a device of the same name at the design's default knobs.
+
+    Designs whose devices come from a generator (:mod:`tonezoo.families`) register with
+    ``device=False``: they have no meaningful default, and their devices are drawn instead.
 
     Raises
     ------
@@ -212,10 +215,12 @@ def register_design(design: Design, *, overwrite: bool = False) -> Device:
         if not 0.0 <= float(value) <= 1.0:
             raise ConfigError(f"design {design.name!r}: default of knob {key!r} must be in [0, 1], got {value}")
     _DESIGNS[design.name] = design
-    device = Device(design.name, design.category, dict(design.knobs), design.description, design.name,
-                    dict(design.options))
-    _DEVICES[design.name] = device
-    return device
+    if not device:
+        return None
+    default = Device(design.name, design.category, dict(design.knobs), design.description, design.name,
+                     dict(design.options))
+    _DEVICES[design.name] = default
+    return default
 
 
 def register_device(name: str, design: str, *, knobs: Mapping[str, float] | None = None,
