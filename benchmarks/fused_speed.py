@@ -1,10 +1,10 @@
-"""Training speed of the custom-VJP LSTM (:mod:`tonezoo._fused`) against JAX autodiff of ``model.apply``.
+"""Training speed of the custom-VJP LSTM (:mod:`tonezoo.architectures.lstm`) against JAX autodiff of ``model.apply``.
 
 Measures, for LSTM-20 with skip (the AGAM recipe):
 
 1. one TBPTT chunk update: ``jax.value_and_grad`` of the ESR + DC loss over 1,000 samples x 30
    segments (one jitted call; best of several repeats);
-2. a whole epoch: ``tonezoo.train._epoch_fn`` with either model function (one program per epoch, scan over
+2. a whole epoch: ``tonezoo.architectures.training.tbptt_epoch`` with either model function (one program per epoch, scan over
    mini-batches, scan over TBPTT chunks, one Adam update per chunk) on 30 s at 44.1 kHz
    (60 segments, 2 balanced batches of 30), single model and vmapped over 8 models;
 3. batch-1 inference of 10 s at 48 kHz (forward only);
@@ -34,13 +34,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from tonezoo import _fused
-from tonezoo.model import ModelConfig, apply_generic, init, initial_state, stack_params
-from tonezoo.train import TrainConfig, _batches, _epoch_fn, _merge, _optimizer, _segments, _split, esr_dc_loss
+from tonezoo.architectures.lstm import apply_generic, apply_single_lstm
+from tonezoo.architectures.training import tbptt_epoch
+from tonezoo.model import ModelConfig, init, initial_state, split_params, stack_params
+from tonezoo.train import TrainConfig, _batches, _loss, _merge, _optimizer, _segments, esr_dc_loss
 
 RESULTS = Path(__file__).resolve().parent / "results"
 sys.path.insert(0, str(RESULTS.parent))  # benchmarks/speed.py holds the PyTorch reference
-APPLIES = {"autodiff": apply_generic, "fused": _fused.apply_single_lstm}
+APPLIES = {"autodiff": apply_generic, "fused": apply_single_lstm}
 
 
 def make_data(seconds: float, sr: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -72,12 +73,12 @@ def bench_chunk(name: str, mcfg: ModelConfig, repeats: int, batch: int = 30, len
     """Seconds for one jitted value_and_grad of the loss over one TBPTT chunk."""
     apply_fn = APPLIES[name]
     params = init(mcfg, 0)
-    tr, frozen = _split(params)
+    tr, frozen = split_params(params, mcfg)
     rng = np.random.default_rng(0)
     x = jnp.asarray(0.3 * rng.standard_normal((batch, length)), jnp.float32)
     y = jnp.tanh(2 * x)
     m = jnp.ones_like(x)
-    state = initial_state(params, (batch,))
+    state = initial_state(params, (batch,), config=mcfg)
 
     @jax.jit
     def step(tr, state):
@@ -93,15 +94,15 @@ def bench_chunk(name: str, mcfg: ModelConfig, repeats: int, batch: int = 30, len
 def bench_epoch(name: str, mcfg: ModelConfig, tcfg: TrainConfig, xs, ys, repeats: int, n_models: int = 1
                 ) -> dict:
     """Compile + first epoch seconds and best steady epoch seconds for ``n_models`` models."""
-    fn = partial(_epoch_fn, mcfg=mcfg, tcfg=tcfg, apply_fn=APPLIES[name])
     tx = _optimizer(tcfg)
+    fn = partial(tbptt_epoch, config=mcfg, tcfg=tcfg, optimizer=tx, loss=_loss(tcfg), apply_fn=APPLIES[name])
     if n_models == 1:
-        tr, frozen = _split(init(mcfg, 0))
+        tr, frozen = split_params(init(mcfg, 0), mcfg)
         opt = tx.init(tr)
         lr = jnp.float32(tcfg.lr)
         run = jax.jit(fn)
     else:
-        splits = [_split(init(mcfg, i)) for i in range(n_models)]
+        splits = [split_params(init(mcfg, i), mcfg) for i in range(n_models)]
         tr = stack_params([s[0] for s in splits])
         frozen = stack_params([s[1] for s in splits])
         opt = jax.vmap(tx.init)(tr)

@@ -1,4 +1,4 @@
-"""tonezoo._fused: the custom-VJP LSTM sequence agrees with autodiff of tonezoo.model.apply_generic."""
+"""tonezoo.architectures.lstm: the custom-VJP LSTM sequence agrees with autodiff of apply_generic."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tonezoo._fused import apply_single_lstm, lstm_dense_sequence
+from tonezoo.architectures.lstm import apply_single_lstm, lstm_dense_sequence
 from tonezoo.errors import ConfigError
 from tonezoo.model import ModelConfig, init, stack_params
-from tonezoo.model import apply_generic as apply  # the plain scan + autodiff reference
+from tonezoo.architectures.lstm import apply_generic as apply  # the plain scan + autodiff reference
 
 RTOL = 1e-5
 

@@ -46,7 +46,7 @@ _TEMPLATE = """---
 # {{ name }}
 
 A tonezoo neural capture{% if category %} of a `{{ category }}` device{% endif %}:
-{{ "an" if cell == "lstm" else "a" }} {{ cell | upper }}-{{ hidden }} recurrent network{% if layers > 1 %} ({{ layers }} layers){% endif %} with {{ params }} parameters,
+{% if arch == "lstm" %}{{ "an" if cell == "lstm" else "a" }} {{ cell | upper }}-{{ hidden }} recurrent network{% if layers > 1 %} ({{ layers }} layers){% endif %}{% else %}a {{ describe }} network{% endif %} with {{ params }} parameters,
 running at {{ sample_rate }} Hz{% if skip %}, with a skip connection (the dry input is added to the output){% endif %}.
 {% if knobs %}
 It is conditioned on {{ knobs | length }} knob{{ "s" if knobs | length > 1 else "" }}: {{ knobs | join(", ") }} (each in [0, 1]).
@@ -165,9 +165,10 @@ def card_data(model: Any, repo_id: str | None = None) -> dict[str, Any]:
     if category:
         data["category"] = str(category)
     data["sample_rate"] = int(cfg.sample_rate)
+    from . import architectures
     from .model import param_count
-    data["architecture"] = {"cell": cfg.cell, "hidden_size": int(cfg.hidden_size),
-                            "num_layers": int(cfg.num_layers), "skip": bool(cfg.skip),
+    arch = architectures.get(cfg.arch)
+    data["architecture"] = {**({} if cfg.arch == "lstm" else {"arch": cfg.arch}), **arch.summary(cfg),
                             "parameters": param_count(cfg)}
     if cfg.knobs:
         data["knobs"] = list(cfg.knobs)
@@ -211,7 +212,8 @@ def render_card(model: Any, repo_id: str | None = None) -> str:
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     return env.from_string(_TEMPLATE).render(
         yaml=yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
-        name=data["model_name"], category=md.get("category"), cell=model.config.cell,
+        name=data["model_name"], category=md.get("category"), cell=model.config.cell, arch=model.config.arch,
+        describe=model.config.describe(),
         hidden=model.config.hidden_size, layers=model.config.num_layers, params=param_count(model.config),
         sample_rate=model.config.sample_rate, skip=model.config.skip, knobs=list(model.config.knobs),
         knob_values=data.get("knob_values") or {}, base_model=base_any, base_model_hub=bool(base_hub),

@@ -1,49 +1,29 @@
-"""The recurrent amp/pedal model: an LSTM (or GRU) stack, a dense head and a skip connection.
+"""A tonezoo model: its config (:class:`ModelConfig`), its parameters and the :class:`Model` that runs them.
 
-The model of Automated-GuitarAmpModelling (AGAM), NeuralPi, Proteus and the transfer-learning
-article::
-
-    u[n] = [x[n], knob_1, ..., knob_K]
-    (h[n], c[n]) = LSTM(u[n], (h[n-1], c[n-1]))          # one or more layers
-    y[n] = w_d . h[n] + b_d + x[n]                         # "+ x[n]" only when ``skip``
-
-LSTM gates follow PyTorch's order (i, f, g, o)::
-
-    z = W_ih u + b_ih + W_hh h + b_hh
-    i, f, o = sigmoid(z_i), sigmoid(z_f), sigmoid(z_o);  g = tanh(z_g)
-    c' = f * c + i * g;   h' = o * tanh(c')
-
-GRU gates follow PyTorch's order (r, z, n)::
-
-    r = sigmoid(W_ir u + b_ir + W_hr h + b_hr);  z = sigmoid(W_iz u + b_iz + W_hz h + b_hz)
-    n = tanh(W_in u + b_in + r * (W_hn h + b_hn));  h' = (1 - z) * n + z * h
-
-Everything here is a pure function of a parameter pytree::
-
-    params = {"layers": [{"w_ih": (in, G*H), "w_hh": (H, G*H), "b_ih": (G*H,), "b_hh": (G*H,)}, ...],
-              "dense": {"w": (H,), "b": ()},
-              "h0": (L, H), "c0": (L, H)}          # initial state (zeros unless imported)
-
-so params of one config can be stacked with ``jax.tree.map(jnp.stack, ...)`` and run with
-``jax.vmap``. The cell is hand-fused: the audio input term is a broadcast multiply, the constant
-knob term is folded into the bias once per call, and the dense head runs inside the time scan so
-only one value per sample leaves the loop.
+``ModelConfig.arch`` names the architecture in :mod:`tonezoo.architectures` (default ``"lstm"``:
+the LSTM/GRU of Automated-GuitarAmpModelling, NeuralPi, Proteus and the transfer-learning
+article, :mod:`tonezoo.architectures.lstm`). The functions here (:func:`init`, :func:`apply`,
+:func:`initial_state`, :func:`param_count`, flatten/unflatten) dispatch through that registry;
+everything is a pure function of a parameter pytree, so params of one config can be stacked
+with :func:`stack_params` and run with ``jax.vmap``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import architectures
+from .architectures.lstm import RecurrentModel
 from .errors import ConfigError, ModelFileError
 
 __all__ = [
@@ -64,9 +44,74 @@ _CELLS = {"lstm": 4, "gru": 3}
 _MAX_HIDDEN = 1024
 _MAX_LAYERS = 8
 _MAX_KNOBS = 16
+_LSTM_ONLY = {"hidden_size": 20, "num_layers": 1, "cell": "lstm"}
 
 Params = dict[str, Any]
-State = dict[str, jax.Array]
+State = Any
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return Options(value)
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+class Options(Mapping):
+    """An architecture's own settings: an immutable, hashable JSON object (``ModelConfig.options``).
+
+    Nested objects read back as :class:`Options`, arrays as tuples; :meth:`to_dict` gives plain
+    JSON. Hashable so that a :class:`ModelConfig` can be a static argument of compiled programs.
+    """
+
+    __slots__ = ("_data", "_text")
+
+    def __init__(self, data: Mapping[str, Any] | None = None):
+        plain = dict(data or {})
+        try:
+            text = json.dumps(plain, sort_keys=True, allow_nan=False, default=_thaw_default)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"model options must be JSON (objects, arrays, numbers, strings, booleans): {e}") \
+                from None
+        if not all(isinstance(k, str) for k in plain):
+            raise ConfigError(f"model option names must be strings, got {sorted(map(repr, plain))}")
+        self._data = {k: _freeze(v) for k, v in json.loads(text).items()}
+        self._text = text
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash(self._text)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Options):
+            return self._text == other._text
+        if isinstance(other, Mapping):
+            return self == Options(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"Options({self._text})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON (dicts and lists), a fresh copy."""
+        return json.loads(self._text)
+
+
+def _thaw_default(value: Any) -> Any:
+    if isinstance(value, Options):
+        return value.to_dict()
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 @dataclass(frozen=True)
@@ -76,17 +121,29 @@ class ModelConfig:
     Parameters
     ----------
     hidden_size : int > 0
-        Units per recurrent layer (AGAM/NeuralPi 20, Proteus 40, Chameleon 32).
+        ``arch="lstm"``: units per recurrent layer (AGAM/NeuralPi 20, Proteus 40, Chameleon 32).
     num_layers : int >= 1
-        Stacked recurrent layers.
+        ``arch="lstm"``: stacked recurrent layers.
     cell : {"lstm", "gru"}
-        Recurrent cell type.
+        ``arch="lstm"``: recurrent cell type.
     knobs : tuple of str
         Names of the conditioning inputs (gain, tone, ...), appended to the audio input.
     skip : bool
         Add the input sample to the output (AGAM/NeuralPi/Proteus do; NAM and AIDA-X do not).
     sample_rate : int
         Sample rate in Hz the model was trained at.
+    arch : str
+        The architecture, a name in :func:`tonezoo.architectures.names` (default ``"lstm"``, which
+        also covers the GRU). ``hidden_size``, ``num_layers`` and ``cell`` describe ``"lstm"``
+        only and keep their defaults for any other architecture.
+    options : mapping
+        The architecture's own JSON settings (e.g. a WaveNet's layer arrays), validated and
+        completed by its ``check_options``; empty for ``"lstm"``. Stored as :class:`Options`.
+
+    Raises
+    ------
+    ConfigError
+        A field is out of range, ``arch`` is unknown or its options are invalid.
     """
 
     hidden_size: int = 20
@@ -95,6 +152,8 @@ class ModelConfig:
     knobs: tuple[str, ...] = ()
     skip: bool = True
     sample_rate: int = 44100
+    arch: str = "lstm"
+    options: Options = field(default_factory=Options)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "knobs", tuple(self.knobs))
@@ -113,6 +172,16 @@ class ModelConfig:
         if isinstance(self.sample_rate, bool) or not isinstance(self.sample_rate, (int, np.integer)) \
                 or not 8000 <= self.sample_rate <= 384000:
             raise ConfigError(f"sample_rate must be an integer in [8000, 384000] Hz, got {self.sample_rate!r}")
+        arch = architectures.get(self.arch)
+        if self.arch != "lstm":
+            changed = sorted(k for k, v in _LSTM_ONLY.items() if getattr(self, k) != v)
+            if changed:
+                raise ConfigError(f"{changed} describe arch 'lstm'; a {self.arch} model takes its settings in "
+                                  "options")
+        if not isinstance(self.options, Mapping):
+            raise ConfigError(f"options must be a JSON object, got {type(self.options).__name__}")
+        given = self.options.to_dict() if isinstance(self.options, Options) else Options(self.options).to_dict()
+        object.__setattr__(self, "options", Options(arch.check_options(given)))
 
     @property
     def input_size(self) -> int:
@@ -124,14 +193,23 @@ class ModelConfig:
         """Gate blocks per layer (4 for LSTM, 3 for GRU)."""
         return _CELLS[self.cell]
 
+    def describe(self) -> str:
+        """A short name for messages and tables: ``"LSTM-20"``, ``"2x GRU-8"``."""
+        return architectures.get(self.arch).describe(self)
+
     def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["knobs"] = list(self.knobs)
-        return d
+        """The JSON form (``config.json``'s ``model``). An LSTM/GRU writes exactly the fields it
+        always did (no ``arch``); other architectures write ``arch``, ``options``, ``knobs``,
+        ``skip`` and ``sample_rate``."""
+        if self.arch == "lstm" and not self.options:
+            return {"hidden_size": int(self.hidden_size), "num_layers": int(self.num_layers), "cell": self.cell,
+                    "knobs": list(self.knobs), "skip": self.skip, "sample_rate": int(self.sample_rate)}
+        return {"arch": self.arch, "options": self.options.to_dict(), "knobs": list(self.knobs), "skip": self.skip,
+                "sample_rate": int(self.sample_rate)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ModelConfig":
-        """Build a config from a JSON mapping; unknown keys are an error."""
+        """Build a config from a JSON mapping; unknown keys are an error; no ``arch`` means ``"lstm"``."""
         if not isinstance(d, Mapping):
             raise ConfigError(f"model config must be a JSON object, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
@@ -146,68 +224,16 @@ class ModelConfig:
         return cls(**kw)
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Flat ``name -> shape`` of every parameter (the safetensors layout)."""
-        h, g = self.hidden_size, self.gates
-        shapes: dict[str, tuple[int, ...]] = {}
-        for layer in range(self.num_layers):
-            n_in = self.input_size if layer == 0 else h
-            shapes[f"layers.{layer}.w_ih"] = (n_in, g * h)
-            shapes[f"layers.{layer}.w_hh"] = (h, g * h)
-            shapes[f"layers.{layer}.b_ih"] = (g * h,)
-            shapes[f"layers.{layer}.b_hh"] = (g * h,)
-        shapes["dense.w"] = (h,)
-        shapes["dense.b"] = ()
-        shapes["h0"] = (self.num_layers, h)
-        shapes["c0"] = (self.num_layers, h)
-        return shapes
+        """Flat ``name -> shape`` of every parameter (the safetensors layout; the architecture's)."""
+        return architectures.get(self.arch).param_shapes(self)
 
 
-class RecurrentModel(nn.Module):
-    """Flax module of the model; ``RecurrentModel(config).init(key, x)`` gives the params pytree.
-
-    The module declares the parameters (PyTorch's uniform(-1/sqrt(H), 1/sqrt(H)) initialisation,
-    zero dense bias, zero initial state) and runs :func:`apply` on them.
-    """
-
-    config: ModelConfig
-
-    @nn.compact
-    def __call__(self, x: jax.Array, knobs: jax.Array | None = None, state: State | None = None):
-        cfg = self.config
-        h, g = cfg.hidden_size, cfg.gates
-        bound = 1.0 / np.sqrt(h)
-        uni = lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -bound, bound)  # noqa: E731
-        layers = []
-        for layer in range(cfg.num_layers):
-            n_in = cfg.input_size if layer == 0 else h
-            layers.append({
-                "w_ih": self.param(f"layer{layer}_w_ih", uni, (n_in, g * h)),
-                "w_hh": self.param(f"layer{layer}_w_hh", uni, (h, g * h)),
-                "b_ih": self.param(f"layer{layer}_b_ih", uni, (g * h,)),
-                "b_hh": self.param(f"layer{layer}_b_hh", uni, (g * h,)),
-            })
-        params = {
-            "layers": layers,
-            "dense": {"w": self.param("dense_w", uni, (h,)), "b": self.param("dense_b", nn.initializers.zeros, ())},
-            "h0": self.param("h0", nn.initializers.zeros, (cfg.num_layers, h)),
-            "c0": self.param("c0", nn.initializers.zeros, (cfg.num_layers, h)),
-        }
-        return apply(params, x, state, knobs, config=cfg)
-
-
-def _from_flax(variables: Mapping[str, Any], config: ModelConfig) -> Params:
-    p = variables["params"]
-    return {
-        "layers": [{k: p[f"layer{i}_{k}"] for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
-                   for i in range(config.num_layers)],
-        "dense": {"w": p["dense_w"], "b": p["dense_b"]},
-        "h0": p["h0"],
-        "c0": p["c0"],
-    }
+def _key(key: jax.Array | int) -> jax.Array:
+    return jax.random.PRNGKey(int(key)) if isinstance(key, (int, np.integer)) else key
 
 
 def init(config: ModelConfig, key: jax.Array | int = 0) -> Params:
-    """Fresh parameters for ``config``.
+    """Fresh parameters for ``config`` (its architecture's ``init``).
 
     Parameters
     ----------
@@ -216,7 +242,7 @@ def init(config: ModelConfig, key: jax.Array | int = 0) -> Params:
 
     Returns
     -------
-    params : dict pytree (see module docstring)
+    params : dict pytree (see the architecture's module, e.g. :mod:`tonezoo.architectures.lstm`)
 
     Examples
     --------
@@ -224,61 +250,30 @@ def init(config: ModelConfig, key: jax.Array | int = 0) -> Params:
     >>> params["layers"][0]["w_hh"].shape
     (8, 32)
     """
-    if isinstance(key, (int, np.integer)):
-        key = jax.random.PRNGKey(int(key))
-    x = jnp.zeros((1, 4), jnp.float32)
-    k = jnp.zeros((1, len(config.knobs)), jnp.float32) if config.knobs else None
-    variables = RecurrentModel(config).init(key, x, k)
-    return _from_flax(variables, config)
+    return architectures.get(config.arch).init(config, _key(key))
 
 
-def initial_state(params: Params, batch_shape: tuple[int, ...] = ()) -> State:
-    """The model's initial state broadcast to ``batch_shape``: ``{"h", "c"}`` each (L, *batch, H)."""
-    h0, c0 = params["h0"], params["c0"]
-    shape = (h0.shape[0], *batch_shape, h0.shape[1])
-    h = jnp.broadcast_to(h0.reshape(h0.shape[0], *([1] * len(batch_shape)), h0.shape[1]), shape)
-    c = jnp.broadcast_to(c0.reshape(c0.shape[0], *([1] * len(batch_shape)), c0.shape[1]), shape)
-    return {"h": h, "c": c}
+def initial_state(params: Params, batch_shape: tuple[int, ...] = (), *, config: ModelConfig | None = None) -> State:
+    """The model's state before the first sample, broadcast to ``batch_shape``.
 
-
-def _lstm_step(layer: Params, bias: jax.Array, u, h, c, first: bool):
-    if first:  # u is the audio sample (...,), bias already holds the knob term
-        z = u[..., None] * layer["w_ih"][0] + bias + h @ layer["w_hh"]
-    else:
-        z = u @ layer["w_ih"] + bias + h @ layer["w_hh"]
-    hs = h.shape[-1]
-    s = jax.nn.sigmoid(z)
-    i, f, o = s[..., :hs], s[..., hs:2 * hs], s[..., 3 * hs:]
-    g = jnp.tanh(z[..., 2 * hs:3 * hs])
-    c = f * c + i * g
-    h = o * jnp.tanh(c)
-    return h, c
-
-
-def _gru_step(layer: Params, bias_i: jax.Array, u, h, first: bool):
-    hs = h.shape[-1]
-    if first:
-        zi = u[..., None] * layer["w_ih"][0] + bias_i
-    else:
-        zi = u @ layer["w_ih"] + bias_i
-    zh = h @ layer["w_hh"] + layer["b_hh"]
-    rz = jax.nn.sigmoid(zi[..., :2 * hs] + zh[..., :2 * hs])
-    r, z = rz[..., :hs], rz[..., hs:]
-    n = jnp.tanh(zi[..., 2 * hs:] + r * zh[..., 2 * hs:])
-    return (1.0 - z) * n + z * h
+    For the LSTM/GRU (the default when ``config`` is None): ``{"h", "c"}`` each (L, *batch, H).
+    """
+    arch = architectures.get(config.arch if config is not None else "lstm")
+    return arch.initial_state(params, tuple(batch_shape), config=config)
 
 
 def apply(params: Params, x: jax.Array, state: State | None = None, knobs: jax.Array | None = None,
           *, config: ModelConfig) -> tuple[jax.Array, State]:
-    """Run the model over audio.
+    """Run the model over audio (its architecture's ``apply``).
 
     Parameters
     ----------
     params : pytree from :func:`init`
     x : jax.Array [shape=(..., T)]
         Input audio; leading axes are independent sequences (segments, batch).
-    state : dict or None
-        Carried state ``{"h", "c"}`` each (L, ..., H); None starts from the model's initial state.
+    state : pytree or None
+        Carried state (for the LSTM ``{"h", "c"}`` each (L, ..., H)); None starts from the
+        model's initial state.
     knobs : jax.Array [shape=(..., K)] or None
         Knob values in [0, 1], held constant over time; required when ``config.knobs`` is set.
     config : ModelConfig (keyword-only, static)
@@ -286,62 +281,9 @@ def apply(params: Params, x: jax.Array, state: State | None = None, knobs: jax.A
     Returns
     -------
     y : jax.Array [shape=(..., T)]
-    state : dict, the state after the last sample (feed it back in to stream).
+    state : the state after the last sample (feed it back in to stream).
     """
-    if config.cell == "lstm" and config.num_layers == 1:
-        # the common case (AGAM/NeuralPi/Proteus/NAM LSTM) runs a hand-fused cell with its own VJP
-        from ._fused import apply_single_lstm
-        return apply_single_lstm(params, x, state, knobs, config=config)
-    return apply_generic(params, x, state, knobs, config=config)
-
-
-def apply_generic(params: Params, x: jax.Array, state: State | None = None, knobs: jax.Array | None = None,
-                  *, config: ModelConfig) -> tuple[jax.Array, State]:
-    """:func:`apply` for any config with plain ``lax.scan`` + autodiff (the reference implementation)."""
-    x = jnp.asarray(x, jnp.float32)
-    batch = x.shape[:-1]
-    if state is None:
-        state = initial_state(params, batch)
-    n_knobs = len(config.knobs)
-    if n_knobs:
-        if knobs is None:
-            raise ConfigError(f"this model is conditioned on knobs {list(config.knobs)}; pass their values")
-        knobs = jnp.broadcast_to(jnp.asarray(knobs, jnp.float32), (*batch, n_knobs))
-    layers = params["layers"]
-    first = layers[0]
-    bias0 = first["b_ih"] + (first["b_hh"] if config.cell == "lstm" else 0.0)
-    if n_knobs:
-        bias0 = bias0 + knobs @ first["w_ih"][1:]
-    else:
-        bias0 = jnp.broadcast_to(bias0, (*batch, bias0.shape[-1]))
-    biases = [bias0] + [
-        (lay["b_ih"] + lay["b_hh"]) if config.cell == "lstm" else lay["b_ih"] for lay in layers[1:]
-    ]
-    w_d, b_d = params["dense"]["w"], params["dense"]["b"]
-
-    def step(carry, xt):
-        hs, cs = carry
-        u = xt
-        new_h, new_c = [], []
-        for i, lay in enumerate(layers):
-            if config.cell == "lstm":
-                h, c = _lstm_step(lay, biases[i], u, hs[i], cs[i], i == 0)
-            else:
-                h = _gru_step(lay, biases[i], u, hs[i], i == 0)
-                c = cs[i]
-            new_h.append(h)
-            new_c.append(c)
-            u = h
-        y = u @ w_d + b_d
-        if config.skip:
-            y = y + xt
-        return (tuple(new_h), tuple(new_c)), y
-
-    carry0 = (tuple(state["h"][i] for i in range(config.num_layers)),
-              tuple(state["c"][i] for i in range(config.num_layers)))
-    xs = jnp.moveaxis(x, -1, 0)
-    (hs, cs), ys = jax.lax.scan(step, carry0, xs)
-    return jnp.moveaxis(ys, 0, -1), {"h": jnp.stack(hs), "c": jnp.stack(cs)}
+    return architectures.get(config.arch).apply(params, x, state, knobs, config=config)
 
 
 @partial(jax.jit, static_argnames=("config",))
@@ -361,21 +303,20 @@ def unstack_params(stacked: Params) -> list[Params]:
 
 
 def param_count(config: ModelConfig) -> int:
-    """Trainable parameters (the initial state is not counted)."""
-    return int(sum(int(np.prod(s)) for k, s in config.param_shapes().items() if k not in ("h0", "c0")))
+    """Trainable parameters (the architecture's ``frozen`` ones, e.g. the initial state, are not counted)."""
+    frozen = set(architectures.get(config.arch).frozen)
+    return int(sum(int(np.prod(s)) for k, s in config.param_shapes().items() if k.split(".")[0] not in frozen))
+
+
+def split_params(params: Params, config: ModelConfig) -> tuple[Params, Params]:
+    """``(trainable, frozen)``: the architecture's ``frozen`` top-level keys apart (``{**a, **b}`` merges)."""
+    frozen = architectures.get(config.arch).frozen
+    return ({k: v for k, v in params.items() if k not in frozen}, {k: v for k, v in params.items() if k in frozen})
 
 
 def flatten_params(params: Params) -> dict[str, np.ndarray]:
     """``params`` as a flat ``name -> float32 array`` dict (the safetensors keys)."""
-    flat: dict[str, np.ndarray] = {}
-    for i, lay in enumerate(params["layers"]):
-        for k, v in lay.items():
-            flat[f"layers.{i}.{k}"] = np.asarray(v, np.float32)
-    flat["dense.w"] = np.asarray(params["dense"]["w"], np.float32)
-    flat["dense.b"] = np.asarray(params["dense"]["b"], np.float32)
-    flat["h0"] = np.asarray(params["h0"], np.float32)
-    flat["c0"] = np.asarray(params["c0"], np.float32)
-    return flat
+    return architectures.flatten(params)
 
 
 def unflatten_params(flat: Mapping[str, np.ndarray], config: ModelConfig, *, where: str = "params") -> Params:
@@ -385,8 +326,8 @@ def unflatten_params(flat: Mapping[str, np.ndarray], config: ModelConfig, *, whe
     extra = sorted(set(flat) - set(expected))
     if missing or extra:
         raise ModelFileError(
-            f"{where}: tensors do not match the config ({config.cell}, hidden {config.hidden_size}, "
-            f"{config.num_layers} layer(s), {config.input_size} input(s)); missing {missing}, unexpected {extra}")
+            f"{where}: tensors do not match the config ({config.describe()}, {config.input_size} input(s)); "
+            f"missing {missing}, unexpected {extra}")
     out: dict[str, np.ndarray] = {}
     for name, shape in expected.items():
         arr = np.asarray(flat[name])
@@ -397,13 +338,7 @@ def unflatten_params(flat: Mapping[str, np.ndarray], config: ModelConfig, *, whe
         if not np.all(np.isfinite(arr)):
             raise ModelFileError(f"{where}: tensor {name!r} contains NaN or Inf; the model file is damaged")
         out[name] = arr.astype(np.float32)
-    return {
-        "layers": [{k: jnp.asarray(out[f"layers.{i}.{k}"]) for k in ("w_ih", "w_hh", "b_ih", "b_hh")}
-                   for i in range(config.num_layers)],
-        "dense": {"w": jnp.asarray(out["dense.w"]), "b": jnp.asarray(out["dense.b"])},
-        "h0": jnp.asarray(out["h0"]),
-        "c0": jnp.asarray(out["c0"]),
-    }
+    return architectures.unflatten(out)
 
 
 @dataclass
@@ -478,7 +413,7 @@ class Model:
         kj = None if k is None else jnp.asarray(k)
         n = x.shape[-1]
         if state is None:
-            state = initial_state(self.params, x.shape[:-1])
+            state = initial_state(self.params, x.shape[:-1], config=self.config)
         if n == 0:
             y = np.zeros_like(x)
             return (y, state) if return_state else y

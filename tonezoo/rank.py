@@ -11,11 +11,10 @@ here the work is made wide instead of long:
   ``warmup + segment`` steps;
 * all models of one architecture run in the same program (model axis ``M``), their count
   padded to a power of two so that one compiled program serves any shortlist of that size;
-* one-layer LSTMs (every zoo model) run a dedicated scan in gate-major layout, ``(M, 4H, S)``
-  tiles with the segments on the vector lanes, one ``tanh`` for all four gates
-  (``sigmoid(z) = (1 + tanh(z / 2)) / 2``) and the error sums accumulated inside the loop,
-  so no ``(T, M, S)`` output ever reaches memory. Other architectures use
-  ``jax.vmap(tonezoo.model.apply)``.
+* the architecture scores its stacked models (:attr:`Architecture.zero_shot_sums
+  <tonezoo.architectures.Architecture>`): one-layer LSTMs (every zoo model) run a dedicated
+  gate-major scan that accumulates the error sums inside the loop
+  (:func:`tonezoo.architectures.lstm.zero_shot_sums`); the default is ``jax.vmap`` of ``apply``.
 
 Error-to-signal ratio over the scored samples: ``ESR = sum((y - y_hat)^2) / (sum(y^2) + 1e-5 n)``;
 the *matched* ESR is the same after the least-squares output gain
@@ -34,6 +33,7 @@ import numpy as np
 
 from . import embed
 from .errors import ConfigError
+from . import architectures
 from .model import Model, ModelConfig, apply, stack_params
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,65 +46,6 @@ WARMUP = 512            # samples of preceding audio run (not scored) to settle 
 
 
 # -- compiled kernels ------------------------------------------------------------------------------
-def _gate_scale(hidden: int) -> jax.Array:
-    """(4H,) factors: 1/2 on the sigmoid gates (i, f, o), 1 on g, so one tanh serves all four."""
-    return jnp.concatenate([jnp.full(2 * hidden, 0.5), jnp.ones(hidden), jnp.full(hidden, 0.5)])
-
-
-@partial(jax.jit, static_argnames=("skip",))
-def _lstm_sums(w_x, bias, w_hh, w_d, b_d, h0, c0, xs, ys, mask, *, skip: bool):
-    """Error sums of M one-layer LSTMs over S masked segments, in one scan.
-
-    Parameters
-    ----------
-    w_x, bias : (M, 4H)   input weights and biases (knob terms folded in), gate order i, f, g, o
-    w_hh : (M, H, 4H); w_d : (M, H); b_d : (M,); h0, c0 : (M, H)
-    xs, ys, mask : (S, T)  input, target and scoring mask (0 over each segment's warm-up)
-
-    Returns
-    -------
-    (err, cross, power, ref) : each (M,), sums over the masked samples of ``(y - y_hat)^2``,
-    ``y y_hat``, ``y_hat^2`` and ``y^2``.
-    """
-    hidden = w_hh.shape[1]
-    n_seg = xs.shape[0]
-    scale = _gate_scale(hidden)
-    wt = jnp.swapaxes(w_hh * scale, 1, 2)                     # (M, 4H, H)
-    wx = (w_x * scale)[:, :, None]                            # (M, 4H, 1)
-    b = (bias * scale)[:, :, None]
-    h = jnp.broadcast_to(h0[:, :, None], (*h0.shape, n_seg))  # (M, H, S)
-    c = jnp.broadcast_to(c0[:, :, None], (*c0.shape, n_seg))
-    zeros = jnp.zeros((w_hh.shape[0], n_seg), xs.dtype)
-
-    def step(carry, inp):
-        h, c, err, cross, power = carry
-        x_t, y_t, m_t = inp                                   # (S,)
-        # the (4H x H) @ (H x S) products as a broadcast multiply and a sum over H: XLA fuses it
-        # with the gate nonlinearity into one loop, ~20 % faster than a batched matmul for H = 20
-        t = jnp.tanh(jnp.sum(wt[:, :, :, None] * h[:, None, :, :], axis=2) + wx * x_t + b)
-        i, f = 0.5 * t[:, :hidden] + 0.5, 0.5 * t[:, hidden:2 * hidden] + 0.5
-        g, o = t[:, 2 * hidden:3 * hidden], 0.5 * t[:, 3 * hidden:] + 0.5
-        c = f * c + i * g
-        h = o * jnp.tanh(c)
-        y_hat = jnp.sum(h * w_d[:, :, None], axis=1) + b_d[:, None] + (x_t if skip else 0.0)
-        d = y_t - y_hat
-        return (h, c, err + m_t * d * d, cross + m_t * y_t * y_hat, power + m_t * y_hat * y_hat), None
-
-    (_, _, err, cross, power), _ = jax.lax.scan(step, (h, c, zeros, zeros, zeros), (xs.T, ys.T, mask.T))
-    ref = jnp.sum(mask * ys * ys)
-    return err.sum(1), cross.sum(1), power.sum(1), jnp.broadcast_to(ref, err.shape[:1])
-
-
-@partial(jax.jit, static_argnames=("config",))
-def _generic_sums(stacked, xs, ys, mask, knobs, *, config: ModelConfig):
-    """:func:`_lstm_sums` for any architecture, through ``jax.vmap(tonezoo.model.apply)``."""
-    def one(p, k):
-        y_hat, _ = apply(p, xs, None, k, config=config)
-        return (jnp.sum(mask * (ys - y_hat) ** 2), jnp.sum(mask * ys * y_hat), jnp.sum(mask * y_hat ** 2),
-                jnp.sum(mask * ys ** 2))
-    return jax.vmap(one)(stacked, knobs)
-
-
 @partial(jax.jit, static_argnames=("config",))
 def _outputs(stacked, xs, knobs, *, config: ModelConfig):
     """Outputs (M, S, W + L) of each stacked model on segments xs (S, W + L)."""
@@ -147,15 +88,7 @@ def _sums(models: Sequence[Model], knobs: list, xs: np.ndarray, ys: np.ndarray, 
     cfg = models[0].config
     stacked, kv, m = _stack(models, knobs)
     xs, ys, mask = jnp.asarray(xs), jnp.asarray(ys), jnp.asarray(mask)
-    if cfg.cell == "lstm" and cfg.num_layers == 1:
-        lay = stacked["layers"][0]
-        bias = lay["b_ih"] + lay["b_hh"]
-        if kv is not None:
-            bias = bias + jnp.einsum("mk,mkg->mg", kv, lay["w_ih"][:, 1:])
-        out = _lstm_sums(lay["w_ih"][:, 0], bias, lay["w_hh"], stacked["dense"]["w"], stacked["dense"]["b"],
-                         stacked["h0"][:, 0], stacked["c0"][:, 0], xs, ys, mask, skip=cfg.skip)
-    else:
-        out = _generic_sums(stacked, xs, ys, mask, kv, config=cfg)
+    out = architectures.get(cfg.arch).zero_shot_sums(stacked, kv, xs, ys, mask, config=cfg)
     return np.asarray(jnp.stack(out), np.float64)[:, :m]
 
 
@@ -185,6 +118,7 @@ def run_models(models: Sequence[Model], x: np.ndarray, *, knobs: Sequence[np.nda
         raise ConfigError("run_models needs models of one architecture; group them by config first")
     x = np.asarray(x, np.float32)
     n = x.size
+    warmup = max(warmup, architectures.get(cfg.arch).receptive_field(cfg))
     starts = np.arange(_bucket(max(1, int(np.ceil(n / segment))))) * segment
     stacked, kv, m = _stack(models, _knob_list(models, knobs))
     out = np.asarray(_outputs(stacked, _tile(x, starts, segment, warmup), kv, config=cfg))[:m, :, warmup:]
@@ -228,6 +162,8 @@ def zero_shot_esr(models: Sequence[Model], x: np.ndarray, y: np.ndarray, *,
         raise ConfigError("zero_shot_esr needs models of one architecture; group them by config first")
     x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
     n = x.size
+    cfg = models[0].config
+    warmup = max(warmup, architectures.get(cfg.arch).receptive_field(cfg))   # a full receptive field of context
     # the segment count is rounded up to a power of two (a whole number of vector lanes) and the
     # segments shortened to match: 5 s at 44.1 kHz is 128 x 1,723 samples rather than 108 x 2,048
     target = max(1, int(np.ceil(seconds * sample_rate)))
@@ -266,18 +202,14 @@ def adapt_model(model: Model, *, knobs: Sequence[str] = (), knob_values: Mapping
     values = {k: 0.5 for k in cfg.knobs}
     values.update({k: float(v) for k, v in (model.metadata.get("knob_values") or {}).items() if k in cfg.knobs})
     values.update({k: float(v) for k, v in (knob_values or {}).items() if k in cfg.knobs})
-    layer0 = dict(model.params["layers"][0])
-    w = np.asarray(layer0["w_ih"])
-    rows = {name: w[1 + i] for i, name in enumerate(cfg.knobs)}
-    bias = np.asarray(layer0["b_ih"]).copy()
-    for name in cfg.knobs:
-        if name not in knobs:
-            bias += values[name] * rows[name]
-    new_w = [w[0]] + [rows.get(name, np.zeros_like(w[0])) for name in knobs]
-    layer0["w_ih"] = jnp.asarray(np.stack(new_w))
-    layer0["b_ih"] = jnp.asarray(bias)
-    params = dict(model.params)
-    params["layers"] = [layer0] + list(model.params["layers"][1:])
+    arch = architectures.get(cfg.arch)
+    if knobs != cfg.knobs:
+        if arch.set_knobs is None:
+            raise ConfigError(f"model {model.name!r} ({cfg.describe()}) cannot change its knob inputs "
+                              f"{list(cfg.knobs)} to the capture's {list(knobs)}")
+        params = arch.set_knobs(model.params, cfg, knobs, values)
+    else:
+        params = dict(model.params)
     new_cfg = dataclasses.replace(cfg, knobs=knobs, sample_rate=int(sample_rate or cfg.sample_rate))
     md = dict(model.metadata)
     md["knob_values"] = {k: v for k, v in values.items() if k in knobs} or md.get("knob_values", {})

@@ -44,7 +44,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import ConfigError, TrainingError
-from .model import Model, ModelConfig, apply, init, initial_state, stack_params, unstack_params
+from . import architectures
+from .model import Model, ModelConfig, apply, init, split_params, stack_params, unstack_params
 
 __all__ = ["TrainConfig", "TrainResult", "train", "train_many", "esr", "esr_dc_loss", "plot_history"]
 
@@ -248,12 +249,8 @@ def esr_dc_loss(y: jax.Array, y_hat: jax.Array, mask: jax.Array, *, pre_emphasis
 # --------------------------------------------------------------------------------------------
 # compiled programs (pure; config objects are static arguments)
 # --------------------------------------------------------------------------------------------
-def _split(params: dict) -> tuple[dict, dict]:
-    """Trainable part (weights) and frozen part (the initial state h0/c0)."""
-    return ({"layers": params["layers"], "dense": params["dense"]}, {"h0": params["h0"], "c0": params["c0"]})
-
-
 def _merge(trainable: dict, frozen: dict) -> dict:
+    """Params from the trainable and frozen halves of :func:`tonezoo.model.split_params`."""
     return {**trainable, **frozen}
 
 
@@ -283,63 +280,24 @@ def _plateau(tcfg: TrainConfig):
                                      cooldown=0, accumulation_size=1)
 
 
-def _epoch_fn(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, mcfg: ModelConfig, tcfg: TrainConfig,
-              apply_fn: Callable = apply):
-    """One epoch: scan over mini-batches, each a scan over TBPTT chunks with one update per chunk.
+def _loss(tcfg: TrainConfig) -> Callable:
+    return partial(esr_dc_loss, pre_emphasis=tcfg.pre_emphasis, esr_weight=tcfg.esr_weight, dc_weight=tcfg.dc_weight)
+
+
+def _epoch_fn(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, mcfg: ModelConfig, tcfg: TrainConfig):
+    """One epoch: the architecture's ``train_epoch`` with this recipe's optimizer and loss.
 
     xb, yb : (n_batches, B, S) ; mb : (n_batches, B) segment mask ; knobs : (K,) or None.
-    ``apply_fn`` is the model function (benchmarks compare :func:`~tonezoo.model.apply_generic`).
     """
-    import optax
-    tx = _optimizer(tcfg)
-    warm, chunk = tcfg.warmup, tcfg.tbptt
-    seg = xb.shape[-1]
-    rest = seg - warm
-    n_chunks = -(-rest // chunk)
-    pad = n_chunks * chunk - rest
-    tmask = jnp.concatenate([jnp.ones(rest, jnp.float32), jnp.zeros(pad, jnp.float32)]).reshape(n_chunks, chunk)
-
-    def loss_fn(tr, x, y, state, m):
-        y_hat, state = apply_fn(_merge(tr, frozen), x, state, knobs, config=mcfg)
-        loss, plain = esr_dc_loss(y, y_hat, m, pre_emphasis=tcfg.pre_emphasis,
-                                  esr_weight=tcfg.esr_weight, dc_weight=tcfg.dc_weight)
-        return loss, (state, plain)
-
-    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-
-    def batch_step(carry, batch):
-        tr, opt = carry
-        x, y, segm = batch
-        b = x.shape[0]
-        params = _merge(tr, frozen)
-        _, state = apply_fn(params, x[:, :warm], initial_state(params, (b,)), knobs, config=mcfg)
-        state = jax.lax.stop_gradient(state)
-        xr = jnp.pad(x[:, warm:], ((0, 0), (0, pad))).reshape(b, n_chunks, chunk).transpose(1, 0, 2)
-        yr = jnp.pad(y[:, warm:], ((0, 0), (0, pad))).reshape(b, n_chunks, chunk).transpose(1, 0, 2)
-        masks = tmask[:, None, :] * segm[None, :, None]
-
-        def chunk_step(c, inp):
-            tr, opt, state = c
-            xc, yc, mc = inp
-            (loss, (state, _)), grads = grad_fn(tr, xc, yc, state, mc)
-            updates, opt = tx.update(grads, opt, tr)
-            tr = optax.apply_updates(tr, jax.tree.map(lambda u: -lr * u, updates))
-            weight = mc.sum()
-            return (tr, opt, jax.lax.stop_gradient(state)), (loss * weight, weight)
-
-        (tr, opt, _), (lw, w) = jax.lax.scan(chunk_step, (tr, opt, state), (xr, yr, masks))
-        return (tr, opt), (lw.sum(), w.sum())
-
-    (trainable, opt_state), (lw, w) = jax.lax.scan(batch_step, (trainable, opt_state), (xb, yb, mb))
-    return trainable, opt_state, lw.sum() / jnp.maximum(w.sum(), 1.0)
+    return architectures.get(mcfg.arch).train_epoch(trainable, frozen, opt_state, xb, yb, mb, knobs, lr,
+                                                     config=mcfg, tcfg=tcfg, optimizer=_optimizer(tcfg),
+                                                     loss=_loss(tcfg))
 
 
 def _val_fn(params, x, y, knobs, *, mcfg: ModelConfig, tcfg: TrainConfig):
     """Validation loss and ESR of the whole validation audio (one sequence from the initial state)."""
     y_hat, _ = apply(params, x[None], None, knobs, config=mcfg)
-    loss, plain = esr_dc_loss(y[None], y_hat, jnp.ones_like(y[None]), pre_emphasis=tcfg.pre_emphasis,
-                              esr_weight=tcfg.esr_weight, dc_weight=tcfg.dc_weight)
-    return loss, plain
+    return _loss(tcfg)(y[None], y_hat, jnp.ones_like(y[None]))
 
 
 @partial(jax.jit, static_argnames=("mcfg", "tcfg"), donate_argnums=(0, 2))
@@ -417,9 +375,9 @@ def _resolve_config(capture, init_models: Sequence[Model] | None, model_config: 
                 raise ConfigError(f"models trained together must share one architecture: {m.config} != {cfg}")
         if model_config is not None and model_config != cfg:
             raise ConfigError(
-                f"the starting model {init_models[0].name!r} is {cfg.cell.upper()}-{cfg.hidden_size} "
+                f"the starting model {init_models[0].name!r} is {cfg.describe()} "
                 f"({cfg.num_layers} layer(s), knobs {list(cfg.knobs)}, skip {cfg.skip}) but "
-                f"{model_config.cell.upper()}-{model_config.hidden_size} (knobs {list(model_config.knobs)}, "
+                f"{model_config.describe()} (knobs {list(model_config.knobs)}, "
                 f"skip {model_config.skip}) was asked for; transfer learning needs the same architecture")
         if cfg.sample_rate != sr:
             raise ConfigError(
@@ -550,7 +508,7 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
     n_models = len(params_list)
     tx = _optimizer(tcfg)
     plateau = _plateau(tcfg)
-    splits = [_split(jax.tree.map(jnp.array, p)) for p in params_list]  # copies: the epoch program donates
+    splits = [split_params(jax.tree.map(jnp.array, p), mcfg) for p in params_list]  # copies: the epoch program donates
     if many:
         trainable = stack_params([s[0] for s in splits])
         frozen = stack_params([s[1] for s in splits])
@@ -586,7 +544,7 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
         first_esr = np.array([continue_from.first_val_esr])
         best_loss, best_esr = np.array([continue_from.best_val_loss]), np.array([continue_from.best_val_esr])
         best_epoch, since_best = np.array([continue_from.best_epoch]), np.array([int(st["since_best"])])
-        best_tr = host(_split(continue_from.model.params)[0])
+        best_tr = host(split_params(continue_from.model.params, mcfg)[0])
     elif resume and ckpt and (ckpt / "state.json").exists():
         bundle = {"trainable": trainable, "opt": opt_state, "rop": rop_state, "best": trainable}
         loaded, meta = _load_checkpoint(ckpt, bundle)

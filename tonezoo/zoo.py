@@ -659,8 +659,7 @@ def entries_table(entries: Iterable[ZooEntry]) -> list[dict[str, Any]]:
     """Plain rows for printing a zoo listing."""
     return [{"id": e.id, "name": e.name, "category": e.category,
              "knobs": ", ".join(f"{k}={v:g}" for k, v in e.knob_values.items()),
-             "rate": e.sample_rate, "arch": f"{e.architecture.get('cell', 'lstm').upper()}-"
-                                            f"{e.architecture.get('hidden_size')}",
+             "rate": e.sample_rate, "arch": e.config.describe(),
              "val_esr": e.val_esr} for e in entries]
 
 

@@ -199,6 +199,13 @@ def finite_json(obj: Any) -> Any:
     return obj
 
 
+def require_lstm(model: Model, fmt: str) -> None:
+    """Refuse to write a model that is not of the recurrent family (``arch="lstm"``) as ``fmt``."""
+    if model.config.arch != "lstm":
+        raise FormatError(f"model {model.name!r} is a {model.config.describe()} ({model.config.arch}); the {fmt} "
+                          "format holds LSTM/GRU models only; save it as a tonezoo model directory instead")
+
+
 def knob_names(n_inputs: int, given: Sequence[str] | None = None) -> tuple[str, ...]:
     """Names of the conditioning inputs after the audio: ``given`` if usable, else knob1, knob2, ..."""
     n = n_inputs - 1

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import FormatError, UnsupportedArchitectureError
 from ..model import Model, ModelConfig, flatten_params
-from ._common import as_array, as_int, build_model, knob_names
+from ._common import as_array, as_int, build_model, knob_names, require_lstm
 
 __all__ = ["detect", "read", "write", "PLAYERS", "Player", "DEFAULT_SAMPLE_RATE"]
 
@@ -172,6 +172,7 @@ def write(model: Model, *, player: str | None = None) -> dict[str, Any]:
         ``player`` is unknown, or the model does not fit it (the message says what the model has,
         what the player needs and how to train a model that fits).
     """
+    require_lstm(model, "AGAM")
     cfg = model.config
     if player is not None:
         spec = PLAYERS.get(player)

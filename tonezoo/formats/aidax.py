@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import FormatError, UnsupportedArchitectureError
 from ..model import Model, ModelConfig, flatten_params, initial_state
-from ._common import (as_array, as_int, as_number, build_model, finite_json, knob_names, probe_signal,
+from ._common import (as_array, as_int, as_number, build_model, finite_json, knob_names, probe_signal, require_lstm,
                       weights_unchanged)
 
 __all__ = ["detect", "read", "write", "AIDAX_HIDDEN_SIZES", "DEFAULT_SAMPLE_RATE", "BATCH_SIZE"]
@@ -244,6 +244,7 @@ def write(model: Model, *, player: str | None = None) -> dict[str, Any]:
         Check the AIDA-X plugin's compiled sizes (hidden in ``AIDAX_HIDDEN_SIZES``, 1-3 inputs,
         one layer); other RTNeural hosts load any size.
     """
+    require_lstm(model, "AIDA-X")
     cfg = model.config
     if player is not None:
         if player != "aida-x":
