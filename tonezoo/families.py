@@ -45,7 +45,8 @@ hg-rect                amp-highgain   four triodes, deep post-stack scoop, recti
 hg-boosted*            amp-highgain   a TS-style overdrive into a three-triode crunch amp
 =====================  =============  ======================================================================
 
-(``*``: held out, :data:`HELD_OUT_FAMILIES`.) Every drawn device's output level is calibrated at
+(``*``: held out, :data:`HELD_OUT_FAMILIES`.) Amps are drawn with a random cabinet/microphone
+response, or (:data:`DIRECT_OUT_SHARE` of the draws) without one, as from a direct out. Every drawn device's output level is calibrated at
 draw time (``trim_db``) so that a synthetic DI at a typical level comes out between -26 and -10
 dBFS RMS.
 
@@ -74,6 +75,8 @@ __all__ = ["Family", "FAMILIES", "HELD_OUT_FAMILIES", "list_families", "draw", "
 LEVEL_RANGE_DB = (-26.0, -10.0)
 """Output RMS (dBFS) a drawn device is calibrated to, for a synthetic DI peaking at 0.5."""
 _CAL_SECONDS, _CAL_RATE, _CAL_SEED = 2.0, 44100, 77
+DIRECT_OUT_SHARE = 0.3
+"""Share of amp draws recorded without a cabinet (direct out, load box): real amp captures come both ways."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,9 @@ def _random_cab(rng: np.random.Generator, kind: str) -> dict:
             "order": int(rng.choice([4, 6, 8]))}
 
 
-def _apply_cab(y: np.ndarray, sr: int, cab: Mapping[str, Any]) -> np.ndarray:
+def _apply_cab(y: np.ndarray, sr: int, cab: Mapping[str, Any] | None) -> np.ndarray:
+    if cab is None:                                           # direct out / load box: no cabinet
+        return y
     sections = [dsp.highpass(cab["hp"], sr, q=cab["hp_q"]), *_eq_sos(cab["bells"], sr),
                 dsp.lowpass(cab["lp"], sr, order=cab["order"])]
     return dsp.filt(y, *sections)
@@ -711,6 +716,11 @@ def _calibrate(dev: Device, rng: np.random.Generator) -> Device:
     return dev.derive(dev.name, options={"trim_db": round(trim, 3)})
 
 
+def _direct_out(fam: Family, seed: int) -> bool:
+    """Amps recorded from a direct out or a load box, without a cabinet: 30 % of the draws (own stream)."""
+    return fam.category.startswith("amp-") and bool(np.random.default_rng([int(seed), 7, *map(ord, fam.name)]).random() < DIRECT_OUT_SHARE)
+
+
 def draw(category: str, family: str, seed: int) -> Device:
     """One device of a family: the same ``(family, seed)`` always gives the same device.
 
@@ -746,10 +756,12 @@ def draw(category: str, family: str, seed: int) -> Device:
         if fam.base == "compressor":
             options["detector"] = str(rng.choice(["vca", "opto"]))
         if "cab" in base.options:
-            options["cab"] = str(rng.choice(list(dsp.CABINETS)))
+            options["cab"] = "none" if _direct_out(fam, seed) else str(rng.choice(list(dsp.CABINETS)))
         dev = base.derive(name, knobs=knobs, options=options, description=fam.description)
     else:
         params = fam.sample(rng)
+        if "cab" in params and _direct_out(fam, seed):
+            params["cab"] = None
         dev = Device(name, fam.category, {}, fam.description, f"family:{fam.name}", {"params": params})
     return _calibrate(dev, rng)
 
