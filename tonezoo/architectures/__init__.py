@@ -80,6 +80,7 @@ from .base import Architecture, flatten, generic_zero_shot_sums, get, names, reg
 __all__ = ["Architecture", "register", "get", "names", "flatten", "unflatten", "generic_zero_shot_sums"]
 
 # -- the built-in architectures: one module and one line each ----------------------------------------
-from . import lstm  # noqa: E402
+from . import lstm, wavenet  # noqa: E402
 
 register("lstm", lstm.ARCHITECTURE)
+register("wavenet", wavenet.ARCHITECTURE)

@@ -1,4 +1,4 @@
-"""Neural Amp Modeler ``.nam`` files, architecture ``"LSTM"``.
+"""Neural Amp Modeler ``.nam`` files, architectures ``"LSTM"`` and ``"WaveNet"``.
 
 Layout (NAM's ``model-file`` specification, version 0.5)::
 
@@ -13,8 +13,17 @@ Layout (NAM's ``model-file`` specification, version 0.5)::
 after all layers the head weight (H) and head bias (1). The output is ``head(h_L)``: NAM has no
 skip connection. The initial state is, by NAM's convention, the state after running 48,000 zeros.
 
-Other NAM architectures (WaveNet, ConvNet, Linear, ...) are refused with
-:class:`~tonezoo.errors.UnsupportedArchitectureError`.
+``"WaveNet"`` (NAM's "A1" family: the standard / lite / feather / nano presets and any other
+shape of layer arrays with the same kinds of layers) reads into a
+:mod:`tonezoo.architectures.wavenet` model; the weight order is spelled out in
+:func:`wavenet_layout` and in ``docs/formats.md``. Files of NAM 0.5.x (``head_size``,
+``head_bias``, ``gated``, as NAM's trainer and Tone3000 write them) and the newer spelling
+(``head`` object, ``kernel_sizes``, ``gating_mode``, ``layer1x1``/``head1x1``) are read when
+they describe that family; written files use the 0.5.x spelling, which every NAM player reads.
+
+Other NAM architectures (A2 ``SlimmableContainer``, ``ConvNet``, ``Linear``) and WaveNet features
+outside the A1 family (FiLM, bottlenecks, grouped convolutions, head1x1, blended gating, a
+post-head, a condition DSP) are refused with :class:`~tonezoo.errors.UnsupportedArchitectureError`.
 """
 
 from __future__ import annotations
@@ -25,11 +34,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..errors import FormatError, UnsupportedArchitectureError
+from ..architectures import wavenet as _wn
+from ..errors import ConfigError, FormatError, UnsupportedArchitectureError
 from ..model import Model, ModelConfig, flatten_params
 from ._common import as_array, as_int, build_model, finite_json, knob_names, weights_unchanged
 
-__all__ = ["detect", "read", "write", "settled_state", "NAM_VERSION", "SETTLE_SAMPLES", "DEFAULT_SAMPLE_RATE"]
+__all__ = ["detect", "read", "write", "settled_state", "wavenet_layout", "NAM_VERSION", "SETTLE_SAMPLES",
+           "DEFAULT_SAMPLE_RATE"]
 
 NAM_VERSION = "0.5.4"
 SETTLE_SAMPLES = 48_000
@@ -81,10 +92,13 @@ def read(doc: Mapping[str, Any], *, where: str, sample_rate: int | None = None) 
     Model with ``h0``/``c0`` from the file, ``b_ih`` = the file's bias and ``b_hh`` = 0, no skip.
     """
     arch = doc["architecture"]
+    if arch == "WaveNet":
+        return _read_wavenet(doc, where=where, sample_rate=sample_rate)
     if arch != "LSTM":
         raise UnsupportedArchitectureError(
-            f"{where}: NAM architecture {arch!r} is not supported; tonezoo models are recurrent, so it reads "
-            "NAM's \"LSTM\" architecture only. Capture the device again with tonezoo, or use a NAM LSTM model")
+            f"{where}: NAM architecture {arch!r} is not supported; tonezoo reads NAM's \"LSTM\" and "
+            "\"WaveNet\" (the A1 family: standard, lite, feather, nano and other shapes of its layer arrays). "
+            "Use a NAM LSTM or A1 WaveNet capture, or capture the device again with tonezoo")
     cfg = doc.get("config")
     if not isinstance(cfg, dict):
         raise FormatError(f"{where}: NAM LSTM file lacks its \"config\" object (input_size, hidden_size, num_layers)")
@@ -121,6 +135,14 @@ def read(doc: Mapping[str, Any], *, where: str, sample_rate: int | None = None) 
     flat["h0"] = np.stack(h0)
     flat["c0"] = np.stack(c0)
 
+    rate, assumed = _sample_rate(doc, where, sample_rate)
+    config = ModelConfig(hidden_size=hidden, num_layers=layers, cell="lstm", knobs=knob_names(inputs),
+                         skip=False, sample_rate=rate)
+    return build_model(config, flat, _doc_metadata(doc, where, assumed), where=where)
+
+
+def _sample_rate(doc: Mapping[str, Any], where: str, sample_rate: int | None) -> tuple[int, bool]:
+    """The file's rate (else ``sample_rate``, else 48 kHz) and whether it was assumed."""
     file_sr = doc.get("sample_rate")
     if file_sr is not None:
         file_sr = as_int(file_sr, where=where, name="sample_rate", lo=8000, hi=384000)
@@ -128,13 +150,251 @@ def read(doc: Mapping[str, Any], *, where: str, sample_rate: int | None = None) 
             raise FormatError(f"{where}: the file says it was trained at {file_sr} Hz, not {sample_rate} Hz; "
                               "drop --sample-rate for NAM files that state their rate")
     rate = file_sr or (int(sample_rate) if sample_rate else DEFAULT_SAMPLE_RATE)
-    config = ModelConfig(hidden_size=hidden, num_layers=layers, cell="lstm", knobs=knob_names(inputs),
-                         skip=False, sample_rate=rate)
+    return rate, file_sr is None and sample_rate is None
+
+
+def _doc_metadata(doc: Mapping[str, Any], where: str, assumed: bool) -> dict[str, Any]:
     metadata = _import_metadata(doc.get("metadata"), where)
-    metadata["sample_rate_assumed"] = file_sr is None and sample_rate is None
+    metadata["sample_rate_assumed"] = assumed
     if isinstance(doc.get("version"), str):
         metadata["source_format_version"] = doc["version"]
-    return build_model(config, flat, metadata, where=where)
+    return metadata
+
+
+# -- WaveNet ----------------------------------------------------------------------------------------
+
+_FILMS = ("conv_pre_film", "conv_post_film", "input_mixin_pre_film", "input_mixin_post_film",
+          "activation_pre_film", "activation_post_film", "layer1x1_post_film", "head1x1_post_film")
+
+
+def _unsupported(where: str, field: str, what: str) -> UnsupportedArchitectureError:
+    return UnsupportedArchitectureError(
+        f"{where}: {field}: {what}, a WaveNet feature outside NAM's A1 family; tonezoo reads A1 WaveNets "
+        "(layer arrays of dilated convolutions with the input mixed in, gated or not, head rechannel of kernel "
+        "1, no post-head: the standard, lite, feather and nano presets and other shapes of them) and NAM LSTMs")
+
+
+def _activation(value: Any, where: str, field: str) -> str:
+    """An activation name from a string or a ``{"type": ...}`` object."""
+    name = value
+    if isinstance(value, dict):
+        name = value.get("type", value.get("name"))
+        extra = {k: v for k, v in value.items() if k not in ("type", "name")}
+        if name == "LeakyReLU" and extra.get("negative_slope", 0.01) == 0.01:
+            extra.pop("negative_slope", None)
+        if extra:
+            raise _unsupported(where, field, f"activation parameters {sorted(extra)}")
+    if not isinstance(name, str) or name not in _wn.ACTIVATIONS:
+        raise FormatError(f"{where}: {field} is {value!r}, not an activation tonezoo knows; expected one of "
+                          f"{sorted(_wn.ACTIVATIONS)}")
+    return name
+
+
+def _per_layer(value: Any, n: int, where: str, field: str) -> list[Any]:
+    if isinstance(value, list):
+        if len(value) != n:
+            raise FormatError(f"{where}: {field} has {len(value)} entries but the layer array has {n} dilations")
+        return list(value)
+    return [value] * n
+
+
+def _wavenet_array(la: Any, i: int, where: str) -> _wn.LayerArrayConfig:
+    f = f"config.layers[{i}]"
+    if not isinstance(la, dict):
+        raise FormatError(f"{where}: {f} must be a JSON object, got {type(la).__name__}")
+    for key in ("input_size", "condition_size", "channels", "dilations", "activation"):
+        if key not in la:
+            raise FormatError(f"{where}: {f} lacks \"{key}\"; a WaveNet layer array needs input_size, "
+                              "condition_size, channels, kernel_size, dilations, activation and a head size")
+    channels = as_int(la["channels"], where=where, name=f"{f}.channels", lo=1, hi=1024)
+    input_size = as_int(la["input_size"], where=where, name=f"{f}.input_size", lo=1, hi=1024)
+    condition_size = as_int(la["condition_size"], where=where, name=f"{f}.condition_size", lo=1, hi=1024)
+    dil = la["dilations"]
+    if not isinstance(dil, list) or not dil:
+        raise FormatError(f"{where}: {f}.dilations must be a non-empty list of integers")
+    dilations = [as_int(d, where=where, name=f"{f}.dilations", lo=1, hi=1 << 16) for d in dil]
+    n = len(dilations)
+    if "kernel_sizes" in la:
+        ks = la["kernel_sizes"]
+        if not isinstance(ks, list) or len(ks) != n:
+            raise FormatError(f"{where}: {f}.kernel_sizes must list one kernel size per dilation ({n})")
+    elif "kernel_size" in la:
+        ks = _per_layer(la["kernel_size"], n, where, f"{f}.kernel_size")
+    else:
+        raise FormatError(f"{where}: {f} lacks \"kernel_size\" (or \"kernel_sizes\")")
+    kernels = [as_int(k, where=where, name=f"{f}.kernel_size", lo=1, hi=64) for k in ks]
+    acts = [_activation(a, where, f"{f}.activation") for a in _per_layer(la["activation"], n, where,
+                                                                          f"{f}.activation")]
+    # the head rechannel: 0.5.x head_size/head_bias, or the newer head object
+    if isinstance(la.get("head"), dict):
+        head = la["head"]
+        for key in ("out_channels", "kernel_size", "bias"):
+            if key not in head:
+                raise FormatError(f"{where}: {f}.head lacks \"{key}\"")
+        head_size = as_int(head["out_channels"], where=where, name=f"{f}.head.out_channels", lo=1, hi=1024)
+        if as_int(head["kernel_size"], where=where, name=f"{f}.head.kernel_size", lo=1, hi=64) != 1:
+            raise _unsupported(where, f"{f}.head.kernel_size", f"a head rechannel of kernel {head['kernel_size']}")
+        if head.get("head_dilation", 1) != 1:
+            raise _unsupported(where, f"{f}.head.head_dilation", "a dilated head rechannel")
+        head_bias = head["bias"]
+        bias_field = f"{f}.head.bias"
+    elif "head_size" in la:
+        head_size = as_int(la["head_size"], where=where, name=f"{f}.head_size", lo=1, hi=1024)
+        if "head_bias" not in la:
+            raise FormatError(f"{where}: {f} lacks \"head_bias\"")
+        head_bias = la["head_bias"]
+        bias_field = f"{f}.head_bias"
+    else:
+        raise FormatError(f"{where}: {f} lacks \"head_size\" (or a \"head\" object)")
+    if not isinstance(head_bias, bool):
+        raise FormatError(f"{where}: {bias_field} must be true or false, got {head_bias!r}")
+    # gating: 0.5.x "gated", or the newer gating_mode (+ secondary_activation, Sigmoid by default)
+    if "gating_mode" in la:
+        modes = _per_layer(la["gating_mode"], n, where, f"{f}.gating_mode")
+        for mode in modes:
+            if mode == "blended":
+                raise _unsupported(where, f"{f}.gating_mode", "blended gating")
+            if mode not in ("none", "gated"):
+                raise FormatError(f"{where}: {f}.gating_mode {mode!r} is not one of none, gated, blended")
+        if len(set(modes)) > 1:
+            raise _unsupported(where, f"{f}.gating_mode", "gated and ungated layers mixed in one array")
+        gated = modes[0] == "gated"
+        if gated and la.get("secondary_activation") is not None:
+            for sec in _per_layer(la["secondary_activation"], n, where, f"{f}.secondary_activation"):
+                if _activation(sec, where, f"{f}.secondary_activation") != "Sigmoid":
+                    raise _unsupported(where, f"{f}.secondary_activation", f"a {sec!r} gate (A1 gates are Sigmoid)")
+    else:
+        gated = la.get("gated", False)
+        if not isinstance(gated, bool):
+            raise FormatError(f"{where}: {f}.gated must be true or false, got {gated!r}")
+    # newer fields, accepted at their A1 values only
+    if la.get("bottleneck", channels) != channels:
+        raise _unsupported(where, f"{f}.bottleneck", f"a bottleneck of {la['bottleneck']} != channels {channels}")
+    for key in ("groups_input", "groups_input_mixin"):
+        if la.get(key, 1) != 1:
+            raise _unsupported(where, f"{f}.{key}", "grouped convolutions")
+    l1 = la.get("layer1x1", {"active": True, "groups": 1})
+    if not isinstance(l1, dict) or l1.get("active", True) is not True or l1.get("groups", 1) != 1:
+        raise _unsupported(where, f"{f}.layer1x1", f"a layer 1x1 other than the plain one ({l1!r})")
+    h1 = la.get("head1x1", {"active": False})
+    if not isinstance(h1, dict) or h1.get("active", False):
+        raise _unsupported(where, f"{f}.head1x1", "an active head 1x1")
+    for key in _FILMS:
+        film = la.get(key)
+        if film not in (None, False) and not (isinstance(film, dict) and film.get("active") is False):
+            raise _unsupported(where, f"{f}.{key}", "FiLM conditioning")
+    if la.get("slimmable") is not None:
+        raise _unsupported(where, f"{f}.slimmable", "a slimmable (A2) layer array")
+    try:
+        return _wn.LayerArrayConfig(input_size=input_size, condition_size=condition_size, channels=channels,
+                                    kernel_sizes=tuple(kernels), dilations=tuple(dilations),
+                                    activations=tuple(acts), gated=gated, head_size=head_size,
+                                    head_bias=head_bias)
+    except ConfigError as e:
+        raise FormatError(f"{where}: {f}: {e}") from None
+
+
+def wavenet_layout(net: _wn.WaveNetConfig) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
+    """The ``.nam`` weight order of a WaveNet: ``(tensor, file shape, axes)`` in file order.
+
+    The file stores PyTorch ``Conv1d`` tensors row-major: a convolution weight of shape
+    (out, in, kernel), then its bias (out). Per layer array: the rechannel weight (C, I, 1, no
+    bias); per layer the dilated convolution (G*C, C, K) and its bias (G*C), the input mixer
+    (G*C, Dc, 1, no bias), the 1x1 (C, C, 1) and its bias (C); then the head rechannel (S, C, 1)
+    and, if ``head_bias``, its bias (S). After all arrays: ``head_scale`` (one value).
+
+    ``axes`` turns a file tensor into tonezoo's (``np.transpose(file_tensor, axes)``).
+    """
+    out: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = []
+    for a, la in enumerate(net.layers):
+        c, g = la.channels, 2 if la.gated else 1
+        out.append((f"arrays.{a}.rechannel", (c, la.input_size), (1, 0)))
+        for i, k in enumerate(la.kernel_sizes):
+            p = f"arrays.{a}.layers.{i}"
+            out += [(f"{p}.conv_w", (g * c, c, k), (2, 1, 0)), (f"{p}.conv_b", (g * c,), (0,)),
+                    (f"{p}.mix_w", (g * c, la.condition_size), (1, 0)),
+                    (f"{p}.out_w", (c, c), (1, 0)), (f"{p}.out_b", (c,), (0,))]
+        out.append((f"arrays.{a}.head_w", (la.head_size, c), (1, 0)))
+        if la.head_bias:
+            out.append((f"arrays.{a}.head_b", (la.head_size,), (0,)))
+    out.append(("head_scale", (), ()))
+    return out
+
+
+def _read_wavenet(doc: Mapping[str, Any], *, where: str, sample_rate: int | None) -> Model:
+    cfg = doc.get("config")
+    if not isinstance(cfg, dict):
+        raise FormatError(f"{where}: NAM WaveNet file lacks its \"config\" object (layers, head, head_scale)")
+    if not isinstance(cfg.get("layers"), list) or not cfg["layers"]:
+        raise FormatError(f"{where}: config.layers must be a non-empty list of layer arrays")
+    if "head_scale" not in cfg:
+        raise FormatError(f"{where}: config lacks \"head_scale\"")
+    if cfg.get("head") is not None:
+        raise _unsupported(where, "config.head", "a post-head network")
+    if cfg.get("condition_dsp") is not None:
+        raise _unsupported(where, "config.condition_dsp", "a condition DSP")
+    head_scale = cfg["head_scale"]
+    if isinstance(head_scale, bool) or not isinstance(head_scale, (int, float)) or not math.isfinite(head_scale):
+        raise FormatError(f"{where}: config.head_scale must be a finite number, got {head_scale!r}")
+    arrays = tuple(_wavenet_array(la, i, where) for i, la in enumerate(cfg["layers"]))
+    try:
+        net = _wn.WaveNetConfig(layers=arrays, head_scale=float(head_scale))
+    except ConfigError as e:
+        raise FormatError(f"{where}: config.layers: {e}") from None
+    layout = wavenet_layout(net)
+    expected = sum(int(np.prod(shape)) for _, shape, _ in layout)
+    weights = doc["weights"]
+    if len(weights) != expected:
+        raise FormatError(f"{where}: weights has {len(weights)} values, but the WaveNet its config describes "
+                          f"({', '.join(str(la.channels) for la in arrays)} channels, "
+                          f"{sum(len(la.dilations) for la in arrays)} layers) has {expected}; the file is damaged "
+                          "or its config is wrong")
+    w = as_array(weights, (expected,), where=where, name="weights")
+    flat: dict[str, np.ndarray] = {}
+    pos = 0
+    for name, shape, axes in layout:
+        size = int(np.prod(shape))
+        flat[name] = np.transpose(w[pos:pos + size].reshape(shape), axes).copy()
+        pos += size
+    rate, assumed = _sample_rate(doc, where, sample_rate)
+    config = _wn.model_config(net, sample_rate=rate)
+    return build_model(config, flat, _doc_metadata(doc, where, assumed), where=where)
+
+
+def _write_wavenet(model: Model) -> dict[str, Any]:
+    net = _wn.net_of(model.config)
+    flat = flatten_params(model.params)
+    parts = []
+    for name, shape, axes in wavenet_layout(net):
+        parts.append(np.transpose(flat[name], np.argsort(axes)).reshape(-1) if axes else flat[name].reshape(1))
+    weights = np.concatenate(parts).astype(np.float32)
+    layers = []
+    for la in net.layers:
+        entry: dict[str, Any] = {"input_size": la.input_size, "condition_size": la.condition_size,
+                                 "head_size": la.head_size, "channels": la.channels}
+        if len(set(la.kernel_sizes)) == 1:
+            entry["kernel_size"] = la.kernel_sizes[0]
+        else:
+            entry["kernel_sizes"] = list(la.kernel_sizes)
+        entry["dilations"] = list(la.dilations)
+        uniform = len(set(la.activations)) == 1 and not la.gated
+        entry["activation"] = la.activations[0] if uniform else list(la.activations)
+        entry["gated"] = la.gated
+        entry["head_bias"] = la.head_bias
+        # the newer spelling beside the 0.5.x one: NAM >= 0.12 and current players read these
+        entry["head"] = {"out_channels": la.head_size, "kernel_size": 1, "bias": la.head_bias}
+        if la.gated:
+            entry["gating_mode"] = ["gated"] * len(la.dilations)
+            entry["secondary_activation"] = ["Sigmoid"] * len(la.dilations)
+        layers.append(entry)
+    return {
+        "version": NAM_VERSION,
+        "metadata": _export_metadata(model),
+        "architecture": "WaveNet",
+        "config": {"layers": layers, "head": None, "head_scale": net.head_scale},
+        "weights": weights.tolist(),
+        "sample_rate": model.config.sample_rate,
+    }
 
 
 def _import_metadata(meta: Any, where: str) -> dict[str, Any]:
@@ -194,7 +454,12 @@ def write(model: Model, *, player: str | None = None) -> dict[str, Any]:
     cfg = model.config
     if player is not None:
         raise FormatError(f"the nam format has no player variants (got player {player!r}); every NAM player "
-                          "loads any LSTM size")
+                          "loads any LSTM size and A1 WaveNet")
+    if cfg.arch == "wavenet":
+        return _write_wavenet(model)
+    if cfg.arch != "lstm":
+        raise UnsupportedArchitectureError(
+            f"model {model.name!r} is a {cfg.describe()}; NAM files hold LSTMs and WaveNets only")
     if cfg.cell != "lstm":
         raise UnsupportedArchitectureError(
             f"model {model.name!r} is a {cfg.cell.upper()}; NAM has no GRU architecture. Export it as aidax or "

@@ -1,0 +1,197 @@
+"""NAM's WaveNet: exact import against NAM's own outputs, round trips, bad files, blocks, training."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from tonezoo.architectures import wavenet as wn
+from tonezoo.errors import FormatError, UnsupportedArchitectureError
+from tonezoo.formats import export_model, import_model
+from tonezoo.model import Model, init
+
+FIXTURES = Path(__file__).parents[1].parent / "shared" / "fixtures"
+NAM_DIR = FIXTURES / "models" / "nam"
+REF_DIR = FIXTURES / "reference"
+WAVENETS = ("namcore_standard", "t3k_dumble_feather", "namcore_wavenet")
+needs_fixtures = pytest.mark.skipif(not NAM_DIR.is_dir(), reason="shared fixtures not found")
+
+
+def _doc(name: str) -> dict:
+    return json.loads((NAM_DIR / f"{name}.nam").read_text())
+
+
+def _write(tmp_path: Path, doc: dict, name: str = "bad.nam") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _leaves_equal(a, b) -> bool:
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    return len(la) == len(lb) and all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb))
+
+
+# -- exact import --------------------------------------------------------------------------------
+
+@needs_fixtures
+@pytest.mark.parametrize("name", WAVENETS)
+def test_fixture_wavenet_matches_nam_reference(name: str) -> None:
+    """NAM's own output (neural-amp-modeler, pad_start=True) to 1e-5 on the shared reference input."""
+    model = import_model(NAM_DIR / f"{name}.nam")
+    assert model.config.arch == "wavenet"
+    x = np.load(REF_DIR / "input.npy").astype(np.float32)
+    ref = np.load(REF_DIR / f"nam_{name}.npy")
+    y = model.process(x)
+    assert y.shape == ref.shape
+    assert np.max(np.abs(y - ref)) <= 1e-5
+    assert np.max(np.abs(ref)) > 0.1  # the reference is real sound, not silence
+
+
+@needs_fixtures
+def test_presets_are_recognised_and_sized_as_nam() -> None:
+    standard = import_model(NAM_DIR / "namcore_standard.nam")
+    feather = import_model(NAM_DIR / "t3k_dumble_feather.nam")
+    assert wn.preset_name(standard.config) == "nam-standard"
+    assert wn.preset_name(feather.config) == "nam-feather"
+    # NAM's parameter counts: all weights in the file but the trailing head_scale
+    assert standard.num_params() == len(_doc("namcore_standard")["weights"]) - 1 == 13801
+    assert feather.num_params() == len(_doc("t3k_dumble_feather")["weights"]) - 1
+    assert wn.receptive_field(standard.config) == 4093
+    assert standard.sample_rate == 48000 and standard.metadata["sample_rate_assumed"]
+
+
+# -- export and round trips -----------------------------------------------------------------------
+
+@needs_fixtures
+@pytest.mark.parametrize("name", WAVENETS)
+def test_round_trip_is_exact(name: str, tmp_path: Path) -> None:
+    original = _doc(name)
+    model = import_model(NAM_DIR / f"{name}.nam")
+    out = json.loads(export_model(model, tmp_path / "out.nam", format="nam").read_text())
+    assert out["architecture"] == "WaveNet"
+    assert out["weights"] == original["weights"]  # every float32 value, in NAM's order
+    assert out["config"]["head_scale"] == original["config"]["head_scale"]
+    for mine, theirs in zip(out["config"]["layers"], original["config"]["layers"]):
+        assert {k: mine[k] for k in theirs} == theirs  # the 0.5.x keys exactly as written
+        assert mine["head"] == {"out_channels": theirs["head_size"], "kernel_size": 1, "bias": theirs["head_bias"]}
+    if original.get("metadata"):
+        assert out["metadata"]["gear_model"] == original["metadata"]["gear_model"]
+        assert out["metadata"]["loudness"] == original["metadata"]["loudness"]  # weights unchanged: still true
+    again = import_model(tmp_path / "out.nam")
+    assert again.config == model.config
+    assert _leaves_equal(again.params, model.params)
+
+
+@needs_fixtures
+def test_newer_spelling_reads_the_same(tmp_path: Path) -> None:
+    """The 0.6+ spelling (head object, kernel_sizes, per-layer activations, gating_mode) is the same model."""
+    doc = _doc("namcore_wavenet")
+    for la in doc["config"]["layers"]:
+        n = len(la["dilations"])
+        la["head"] = {"out_channels": la.pop("head_size"), "kernel_size": 1, "bias": la.pop("head_bias")}
+        la["kernel_sizes"] = [la.pop("kernel_size")] * n
+        la["activation"] = [{"type": la["activation"]}] * n
+        la["gating_mode"] = ["none"] * n
+        la.pop("gated")
+        la["layer1x1"] = {"active": True, "groups": 1}
+        la["head1x1"] = {"active": False, "out_channels": 1, "groups": 1}
+        la["conv_pre_film"] = {"active": False, "shift": True, "groups": 1}
+    newer = import_model(_write(tmp_path, doc, "newer.nam"))
+    older = import_model(NAM_DIR / "namcore_wavenet.nam")
+    assert newer.config == older.config and _leaves_equal(newer.params, older.params)
+
+
+def _tiny(gated: bool = False, activation: str = "Tanh") -> wn.WaveNetConfig:
+    """Two layer arrays, three layers: the shape of NAM's test network (fast to compile)."""
+    return wn.WaveNetConfig(layers=(
+        wn.LayerArrayConfig(input_size=1, condition_size=1, channels=3, kernel_sizes=(3, 3), dilations=(1, 2),
+                            activations=(activation,) * 2, gated=gated, head_size=2, head_bias=False),
+        wn.LayerArrayConfig(input_size=3, condition_size=1, channels=2, kernel_sizes=(3,), dilations=(8,),
+                            activations=("Tanh",), gated=False, head_size=1, head_bias=True)), head_scale=0.02)
+
+
+def test_gated_wavenet_round_trips(tmp_path: Path) -> None:
+    config = wn.model_config(_tiny(gated=True, activation="ReLU"))
+    model = Model(config, init(config, 3), {"name": "gated"})
+    doc = json.loads(export_model(model, tmp_path / "g.nam", format="nam").read_text())
+    assert doc["config"]["layers"][0]["gated"] is True
+    assert doc["config"]["layers"][0]["gating_mode"] == ["gated"] * 2
+    back = import_model(tmp_path / "g.nam")
+    assert back.config == config and _leaves_equal(back.params, model.params)
+    x = np.random.default_rng(0).standard_normal(3000).astype(np.float32) * 0.3
+    np.testing.assert_array_equal(back.process(x), model.process(x))
+
+
+# -- bad and unsupported files ---------------------------------------------------------------------
+
+@needs_fixtures
+def test_bad_files_name_the_file_and_the_field(tmp_path: Path) -> None:
+    doc = _doc("namcore_wavenet")
+    short = copy.deepcopy(doc)
+    short["weights"] = short["weights"][:-1]
+    with pytest.raises(FormatError, match=r"short\.nam.*weights has 130 values.*has 131"):
+        import_model(_write(tmp_path, short, "short.nam"))
+    act = copy.deepcopy(doc)
+    act["config"]["layers"][1]["activation"] = "Swishy"
+    with pytest.raises(FormatError, match=r"act\.nam.*config\.layers\[1\]\.activation.*'Swishy'.*Tanh"):
+        import_model(_write(tmp_path, act, "act.nam"))
+    missing = copy.deepcopy(doc)
+    del missing["config"]["layers"][0]["dilations"]
+    with pytest.raises(FormatError, match=r"missing\.nam.*config\.layers\[0\] lacks \"dilations\""):
+        import_model(_write(tmp_path, missing, "missing.nam"))
+    no_scale = copy.deepcopy(doc)
+    del no_scale["config"]["head_scale"]
+    with pytest.raises(FormatError, match=r"noscale\.nam.*head_scale"):
+        import_model(_write(tmp_path, no_scale, "noscale.nam"))
+    text = copy.deepcopy(doc)
+    text["weights"][5] = "0.1"
+    with pytest.raises(FormatError, match=r"text\.nam.*weights"):
+        import_model(_write(tmp_path, text, "text.nam"))
+
+
+@needs_fixtures
+def test_unsupported_kinds_are_refused_naming_what_is_supported(tmp_path: Path) -> None:
+    for arch in ("SlimmableContainer", "ConvNet", "Linear"):
+        doc = {"version": "0.7.0", "architecture": arch, "config": {}, "weights": [0.0]}
+        with pytest.raises(UnsupportedArchitectureError, match=rf"{arch}.*\"LSTM\" and \"WaveNet\".*A1"):
+            import_model(_write(tmp_path, doc, f"{arch}.nam"))
+    film = _doc("namcore_wavenet")
+    film["config"]["layers"][0]["conv_post_film"] = {"active": True, "shift": True, "groups": 1}
+    with pytest.raises(UnsupportedArchitectureError, match=r"film\.nam.*conv_post_film.*FiLM.*A1"):
+        import_model(_write(tmp_path, film, "film.nam"))
+    post_head = _doc("namcore_wavenet")
+    post_head["config"]["head"] = {"channels": 4, "activation": "Tanh", "out_channels": 1, "kernel_sizes": [1]}
+    with pytest.raises(UnsupportedArchitectureError, match=r"config\.head"):
+        import_model(_write(tmp_path, post_head, "head.nam"))
+
+
+@needs_fixtures
+@pytest.mark.parametrize("fmt", ["agam", "aidax"])
+def test_wavenet_export_to_recurrent_formats_is_refused(fmt: str, tmp_path: Path) -> None:
+    model = import_model(NAM_DIR / "namcore_wavenet.nam")
+    target = tmp_path / "out.json"
+    with pytest.raises(FormatError, match="WaveNet.*LSTM/GRU"):
+        export_model(model, target, format=fmt)
+    assert not target.exists()
+
+
+# -- playing in blocks ---------------------------------------------------------------------------
+
+@needs_fixtures
+def test_blocks_carry_the_receptive_field() -> None:
+    model = import_model(NAM_DIR / "namcore_wavenet.nam")  # receptive field 23
+    x = np.random.default_rng(1).standard_normal(5000).astype(np.float32) * 0.3
+    whole = model.process(x, block_size=len(x))
+    for block in (10, 23, 777):  # shorter than, equal to and longer than the receptive field
+        np.testing.assert_allclose(model.process(x, block_size=block), whole, atol=1e-6, rtol=0)
+    # streaming by hand: the state is the last receptive_field - 1 input samples
+    y1, state = model.process(x[:1234], block_size=777, return_state=True)
+    y2 = model.process(x[1234:], block_size=777, state=state)
+    np.testing.assert_allclose(np.concatenate([y1, y2]), whole, atol=1e-6, rtol=0)
+    np.testing.assert_array_equal(np.asarray(state), x[1234 - 22:1234])
