@@ -133,10 +133,9 @@ def test_nam_lstm_fixture_matches_numpy_reimplementation() -> None:
 
 
 @needs_fixtures
-def test_nam_wavenet_is_refused_by_name() -> None:
+def test_nam_wavenet_is_read() -> None:
     assert detect_format(NAM_WAVENET) == "nam"
-    with pytest.raises(UnsupportedArchitectureError, match="WaveNet"):
-        import_model(NAM_WAVENET)
+    assert import_model(NAM_WAVENET).config.arch == "wavenet"  # exactness and refusals: tests/test_wavenet.py
 
 
 # -- exports match the fixtures' layouts; round trips are exact --------------------------------
