@@ -6,16 +6,22 @@ and ``y``, what the device put out. :func:`load_capture` reads them from two aud
 raise a specific :class:`~tonezoo.errors.CaptureError` subclass for every problem, naming the
 file, what is wrong and what to do.
 
-Alignment. The device (and the audio interface round trip) delays ``y``. When ``x`` is tonezoo's
-standard re-amp signal, its sync marker is found in both files (a matched filter) and gives the
-delay; otherwise a whitened cross-correlation of the whole first 30 s does. Either way the delay
-is refined on the device's best linear approximation ``h`` (the whitened cross-correlation)::
+Alignment. The audio interface's round trip (and a DAW's offsets) delay ``y``; the device's own
+filters add phase delay *inside* its response. Only the former may be removed: an LSTM can learn
+a short delay, it cannot predict the future. When ``x`` is tonezoo's standard re-amp signal, its
+sync marker is found in both files (a matched filter) and gives a coarse delay; otherwise the
+whole first 30 s are searched. Either way the delay is read from the device's best linear
+approximation ``h`` (the whitened cross-correlation)::
 
     H(f) = Y(f) X*(f) / (smooth(|X(f)|^2) + lambda),   h = irfft(H)
 
-taking the strongest peak of ``|h|``, or an earlier local maximum within 2 ms before it that
-reaches half its height (a first arrival), so the aligned target never leads the input (an LSTM can learn a delay; it cannot predict).
-``|h|`` makes this immune to polarity inversion; distortion only adds uncorrelated harmonics.
+not at the peak of ``|h|`` (which includes the device's phase delay) but where the response
+*starts* (:func:`estimate_latency`: the first arrival's leading edge, corrected for the input's
+time resolution), and the shift applied is that estimate less :data:`ALIGN_MARGIN` samples. A
+recording delay ``d`` thus gives a shift in ``[d - ALIGN_MARGIN, d]``: the aligned target lags
+the input by 0 to ``ALIGN_MARGIN`` samples on top of the device's own response.
+``metadata["latency_samples"]`` is the shift applied, ``latency_estimate`` and ``latency_margin``
+stand beside it. ``|h|`` makes this immune to polarity inversion.
 
 Split. The last ``val_fraction`` of the audio (or everything from ``val_start``: the standard
 signal's validation section) is validation; ``limit_seconds`` keeps only the first N seconds of
@@ -44,6 +50,8 @@ __all__ = [
     "read_audio",
     "estimate_latency",
     "CaptureWarning",
+    "EchoWarning",
+    "ALIGN_MARGIN",
     "UnreadableAudioError",
     "AudioFileNotFoundError",
     "EmptyAudioError",
@@ -71,8 +79,16 @@ MIN_TRAIN_SECONDS = 1.0
 MIN_VAL_SECONDS = 0.5
 _CLIP_RUN = 3                 # this many consecutive full-scale samples mean clipping
 _LATENCY_SECONDS_ANALYSED = 30.0
-_ONSET_WINDOW_MS = 2.0
-_ONSET_FRACTION = 0.5
+ALIGN_MARGIN = 10             # samples: the aligned target lags the estimated start of the response by this much
+_FIRST_ARRIVAL_MS = 60.0      # an earlier arrival this far before the strongest peak is the direct sound
+_ARRIVAL_FRACTION = 0.5
+_KERNEL_BASE = 0.2
+_SECOND_ARRIVAL_MS = 200.0
+_EDGE_WINDOW_MS = 1.0
+_EDGE_LEVEL = 0.5
+_SECOND_ARRIVAL_GAP_MS = 3.0
+_SECOND_ARRIVAL_RATIO = 0.4
+_SECOND_ARRIVAL_SHAPE = 0.8   # correlation of |h| around both arrivals: an echo repeats the first one's shape
 _LOW_CONFIDENCE = 8.0         # peak / RMS of the lag function below this: no clear delay
 _DRIFT_WARN_MS = 0.5
 
@@ -83,6 +99,10 @@ _DRIFT_WARN_MS = 0.5
 
 class CaptureWarning(UserWarning):
     """Something about a capture was fixed up (trimmed, low alignment confidence, clock drift)."""
+
+
+class EchoWarning(CaptureWarning):
+    """The target holds a second arrival as strong as the first: an echo, delay or reverb."""
 
 
 class UnreadableAudioError(CaptureError):
@@ -476,10 +496,13 @@ def _read(path: Path, label: str, channel: int | None) -> tuple[np.ndarray, int,
 # latency
 # --------------------------------------------------------------------------------------------
 
-def _lag_function(x: np.ndarray, y: np.ndarray, sample_rate: int, max_lag: int) -> tuple[np.ndarray, np.ndarray]:
+def _lag_function(x: np.ndarray, y: np.ndarray, sample_rate: int, max_lag: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Whitened cross-correlation (the device's best linear impulse response) at lags -max_lag..max_lag.
 
-    Returns (lags (2 max_lag + 1,), h (2 max_lag + 1,)).
+    Returns ``(lags, h, kernel)``, each of shape (2 max_lag + 1,): ``kernel`` is what a pure,
+    delay-free device would give, i.e. the time resolution the input's spectrum allows (a
+    narrow peak at lag 0 whose width grows as the input's top octaves get quieter).
     """
     n = min(x.size, y.size)
     nfft = scipy.fft.next_fast_len(n + max_lag + 1, real=True)
@@ -489,15 +512,41 @@ def _lag_function(x: np.ndarray, y: np.ndarray, sample_rate: int, max_lag: int) 
     power = scipy.ndimage.uniform_filter1d(np.abs(xf) ** 2, size=max(3, int(20.0 / df) | 1), mode="nearest")
     f = np.arange(xf.size) * df
     band = np.clip((f - 30.0) / 30.0, 0.0, 1.0)          # ignore DC and rumble below ~60 Hz
-    cross = yf * np.conj(xf) * band / (power + 1e-3 * np.mean(power) + 1e-30)
-    h = scipy.fft.irfft(cross, nfft)
+    weight = band / (power + 1e-3 * np.mean(power) + 1e-30)
+    h = scipy.fft.irfft(yf * np.conj(xf) * weight, nfft)
+    kernel = scipy.fft.irfft(np.abs(xf) ** 2 * weight, nfft)
     lags = np.arange(-max_lag, max_lag + 1)
-    return lags, h[lags]
+    return lags, h[lags], kernel[lags]
+
+
+def _leading_edge(mag: np.ndarray, top: int, window: int, level: float) -> int:
+    """Earliest index in ``[top - window, top]`` where ``mag`` reaches ``level * mag[top]``."""
+    lo = max(0, top - window)
+    return lo + int(np.flatnonzero(mag[lo: top + 1] >= level * mag[top])[0])
 
 
 def estimate_latency(x: np.ndarray, y: np.ndarray, sample_rate: int, *, max_lag: int | None = None,
                      around: int | None = None, tolerance: int | None = None) -> tuple[int, dict[str, Any]]:
-    """Delay of ``y`` relative to ``x``, in samples (negative: ``y`` leads).
+    """Where the device's response starts in ``y``, in samples after ``x`` (negative: ``y`` leads).
+
+    The whitened cross-correlation ``h`` is the device's best linear impulse response, delayed
+    by the recording chain. Its *peak* also holds the device's own phase delay (a few samples
+    for a pedal, up to ~16 for an amp and cabinet), which a model must keep, so the delay is
+    read from where the response starts, in three steps:
+
+    1. the first arrival: the earliest lag, up to 60 ms before the strongest peak of ``|h|``,
+       reaching 30 % of that peak (and 6 noise deviations), and the local peak within 2 ms
+       after it (an echo or a delay pedal's repeat may be stronger than the dry sound);
+    2. its leading edge: the earliest lag within 1 ms before that peak at half its height;
+    3. the input's own time resolution: how far before lag 0 a delay-free device's response
+       (``kernel`` of the whitened correlation) still reaches 20 % of its peak, one to three
+       samples, is added back, so a pure delay ``d`` gives ``d`` to ``d + 2``.
+
+    The start of a real device's response is soft (an amp and cabinet rise over ~8 samples);
+    the estimate lands between the true start and ``ALIGN_MARGIN`` samples after it, which
+    ``tests/test_alignment.py`` checks over every virtual device and several real models.
+    ``|h|`` makes this immune to polarity inversion; distortion adds uncorrelated harmonics,
+    and with strong distortion of tonal input it smears ``h`` *earlier*, the safe direction.
 
     Parameters
     ----------
@@ -511,12 +560,13 @@ def estimate_latency(x: np.ndarray, y: np.ndarray, sample_rate: int, *, max_lag:
 
     Returns
     -------
-    lag : int
-        The strongest peak of ``|h|``, or an earlier local maximum of ``|h|`` within 2 ms before it
-        that reaches half its height (a first arrival).
+    start : int
+        The estimated start of the device's response (the recording chain's delay).
     info : dict
         ``confidence`` (peak over RMS of ``|h|`` in the searched range; below 8 means no clear
-        delay), ``polarity`` (+1 or -1), ``peak_lag``.
+        delay), ``polarity`` (+1 or -1), ``peak_lag`` (the first arrival's peak),
+        ``strongest_lag``, and ``second_arrival``: None, or ``{"lag", "ratio"}`` for a later
+        arrival at least 40 % as strong as the first (an echo, delay or reverb).
     """
     n = min(x.size, y.size, int(_LATENCY_SECONDS_ANALYSED * sample_rate))
     if around is not None:
@@ -526,24 +576,52 @@ def estimate_latency(x: np.ndarray, y: np.ndarray, sample_rate: int, *, max_lag:
         max_lag = int(2.0 * sample_rate)
     max_lag = max(1, min(int(max_lag), n - 1))
     # the analysed windows start together; a large delay just moves the peak
-    lags, h = _lag_function(x[:n], y[:n], sample_rate, max_lag)
+    lags, h, kernel = _lag_function(x[:n], y[:n], sample_rate, max_lag)
     mag = np.abs(h)
     rms = np.sqrt(np.mean(mag ** 2)) + 1e-30
+    noise = np.median(mag) / 0.674 + 1e-30              # |h| away from the response: half-normal
+    lo_i, hi_i = 0, mag.size
     if around is not None:
-        keep = np.abs(lags - around) <= tol
-        lags, h, mag = lags[keep], h[keep], mag[keep]
-    p = int(np.argmax(mag))
+        keep = np.flatnonzero(np.abs(lags - around) <= tol)
+        lo_i, hi_i = int(keep[0]), int(keep[-1]) + 1
+    p = lo_i + int(np.argmax(mag[lo_i:hi_i]))
     confidence = float(mag[p] / rms)
-    # an earlier arrival (a separate local maximum) reaching half the peak wins: the aligned
-    # target must not lead the input
-    window = int(round(_ONSET_WINDOW_MS * 1e-3 * sample_rate))
-    lo = max(1, p - window)
-    seg = mag[lo: p + 1]
-    local_max = (seg >= mag[lo - 1: p]) & (seg >= mag[lo + 1: p + 2] if p + 2 <= mag.size else True)
-    candidates = np.flatnonzero(local_max & (seg >= _ONSET_FRACTION * mag[p]))
-    onset = lo + int(candidates[0]) if candidates.size else p
-    return int(lags[onset]), {"confidence": confidence, "polarity": 1 if h[p] >= 0 else -1,
-                              "peak_lag": int(lags[p])}
+    ms = sample_rate * 1e-3
+    # 1. the first arrival
+    first_lo = max(lo_i, p - int(round(_FIRST_ARRIVAL_MS * ms)))
+    level = min(mag[p], max(_ARRIVAL_FRACTION * mag[p], 6.0 * noise))
+    q = p
+    w = int(round(ms))
+    for first in first_lo + np.flatnonzero(mag[first_lo: p + 1] >= level):
+        a = int(first) + int(np.argmax(mag[first: min(hi_i, first + 2 * w + 1)]))
+        if a >= p - 2 * w:
+            break                                   # the strongest peak's own cluster
+        # an echo has nothing before the direct sound; a periodic input (a steady riff) repeats
+        # its correlation peak at the same spacing on both sides
+        before = a - (p - a)
+        if before - w < 0 or np.max(mag[max(0, before - w): before + w + 1]) < _ARRIVAL_FRACTION * mag[a]:
+            q = a
+            break
+    # 2. its leading edge, 3. less the input's own resolution at the same level
+    edge_window = int(round(_EDGE_WINDOW_MS * ms))
+    edge = _leading_edge(mag, q, min(edge_window, q - lo_i), _EDGE_LEVEL)
+    kmag = np.abs(kernel)
+    centre = int(np.flatnonzero(lags == 0)[0])
+    spread = centre - _leading_edge(kmag, centre, min(edge_window, centre), _KERNEL_BASE)
+    start = int(lags[edge]) + spread
+    # a later arrival as strong as the first: a time-based effect
+    second = None
+    after = q + int(round(_SECOND_ARRIVAL_GAP_MS * ms))
+    stop = min(hi_i, q + int(round(_SECOND_ARRIVAL_MS * ms)))
+    if after < stop:
+        r = after + int(np.argmax(mag[after:stop]))
+        ratio = float(mag[r] / mag[q])
+        shape = (np.corrcoef(mag[q - w: q + w + 1], mag[r - w: r + w + 1])[0, 1]
+                 if q - w >= 0 and r + w < mag.size else 0.0)
+        if ratio >= _SECOND_ARRIVAL_RATIO and mag[r] >= 6.0 * noise and shape >= _SECOND_ARRIVAL_SHAPE:
+            second = {"lag": int(lags[r]), "ratio": round(ratio, 3)}
+    return start, {"confidence": confidence, "polarity": 1 if h[q] >= 0 else -1, "peak_lag": int(lags[q]),
+                   "strongest_lag": int(lags[p]), "second_arrival": second}
 
 
 def _align(x: np.ndarray, y: np.ndarray, sample_rate: int, y_label: str, max_latency_ms: float,
@@ -590,13 +668,28 @@ def _align(x: np.ndarray, y: np.ndarray, sample_rate: int, y_label: str, max_lat
             f"{y_label}: the target {'lags' if lag > 0 else 'leads'} the input by {abs(lag)} samples "
             f"({abs(lag) / sr * 1e3:.1f} ms), more than max_latency_ms={max_latency_ms:g}"
             + (" (and no clear delay was found: are these two files one re-amp take?)" if low else "")
-            + ": export both files from the same start point, bypass latency-adding plug-ins, or pass a larger "
-              "max_latency_ms if the delay is real")
+            + ": export both files from the same start point, bypass latency-adding plug-ins, or allow a "
+              f"larger delay if it is real (max_latency_ms={_suggest_ms(abs(lag), sr)}, --max-latency-ms "
+              f"{_suggest_ms(abs(lag), sr)} on the command line)")
     if info["confidence"] < _LOW_CONFIDENCE and meta["alignment"] == "correlation":
         warnings.warn(f"{y_label}: no clear delay between input and target (confidence {info['confidence']:.1f}); "
-                      f"shifted by {lag} samples anyway: check that the files are one re-amp take",
+                      f"shifted by {lag - ALIGN_MARGIN} samples anyway: check that the files are one re-amp take",
                       CaptureWarning, stacklevel=3)
+    second = info.get("second_arrival")
+    if second is not None:
+        meta["second_arrival"] = dict(second, ms=round((second["lag"] - info["peak_lag"]) / sr * 1e3, 1))
+        warnings.warn(
+            f"{y_label}: a second arrival {second['ratio']:.0%} as strong as the first comes "
+            f"{(second['lag'] - info['peak_lag']) / sr * 1e3:.1f} ms after it: the target holds a time-based effect "
+            f"(echo, delay or reverb), which a capture of a pedal or amp does not model; aligned on the first "
+            f"arrival ({lag} samples); record again with time-based effects off, or place them after the captured "
+            f"device in your rig", EchoWarning, stacklevel=3)
     return lag, val_start
+
+
+def _suggest_ms(lag: int, sample_rate: int) -> int:
+    """A round ``max_latency_ms`` that admits ``lag`` samples."""
+    return int(np.ceil(lag / sample_rate * 1e3 / 50.0) * 50 + 50)
 
 
 def _assemble(x: np.ndarray, y: np.ndarray, sample_rate: int, x_label: str, y_label: str, *, align: bool,
@@ -616,7 +709,10 @@ def _assemble(x: np.ndarray, y: np.ndarray, sample_rate: int, x_label: str, y_la
     meta = dict(metadata)
     lag, val_start = 0, None
     if align:
-        lag, val_start = _align(x, y, sr, y_label, max_latency_ms, meta)
+        start, val_start = _align(x, y, sr, y_label, max_latency_ms, meta)
+        lag = start - ALIGN_MARGIN
+        meta["latency_estimate"] = int(start)
+        meta["latency_margin"] = ALIGN_MARGIN
     else:
         meta["alignment"] = "none"
     if lag >= 0:

@@ -95,6 +95,8 @@ def run_check_capture(args: argparse.Namespace) -> int:
     print(f"signal       {signal}")
     print(f"alignment    {m['alignment']}: target shifted by {m['latency_samples']} samples "
           f"({m['latency_ms']:.2f} ms)"
+          + (f" (response starts at {m['latency_estimate']}, less a margin of {m['latency_margin']})"
+             if "latency_estimate" in m else "")
           + (f", confidence {m['latency_confidence']:.1f}" if "latency_confidence" in m else "")
           + (", polarity inverted" if m.get("polarity") == "inverted" else ""))
     if "drift_samples" in m:
