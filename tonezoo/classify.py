@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import Model
 
 __all__ = ["FEATURE_VERSION", "CategoryGuess", "Classifier", "features", "feature_names", "probe_pair",
+           "classify_capture", "classify_model", "classify_many",
            "CLASSIFIER_NAME"]
 
 FEATURE_VERSION = 1
@@ -392,3 +393,19 @@ def classify_many(clf: Classifier, feats: Sequence[np.ndarray]) -> list[Category
     p = clf.predict_proba(np.stack(list(feats)))
     return [CategoryGuess(clf.classes[int(np.argmax(r))], float(r.max()), {c: float(v) for c, v in zip(clf.classes, r)})
             for r in p]
+
+
+def classify_capture(capture: "Capture", classifier: Classifier | None = None) -> CategoryGuess:
+    """The device category of a capture, from ``classifier`` (default: the bundled one, :meth:`Classifier.default`).
+
+    Raises
+    ------
+    ModelFileError
+        When no classifier is given and the bundled one is missing or made for other features.
+    """
+    return (classifier or Classifier.default()).classify_capture(capture)
+
+
+def classify_model(model: "Model", classifier: Classifier | None = None) -> CategoryGuess:
+    """The device category of a model (e.g. an imported third-party file), from its output on a fixed DI."""
+    return (classifier or Classifier.default()).classify_model(model)
