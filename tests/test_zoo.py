@@ -259,6 +259,7 @@ def test_cli_zoo_management(tmp_path, capsys, monkeypatch):
         zoo.add(tiny(5, hub_repo="me/amp"))
         return Report()
     monkeypatch.setattr("tonezoo.hub.pull_into_zoo", fake_pull)
+    monkeypatch.setattr("tonezoo._cli.hub.check_hub_reachable", lambda timeout=4.0: None)   # no Hub here
     assert main(["zoo", "pull", "--zoo", str(zdir)]) == 0
     assert "1 added, 1 skipped" in capsys.readouterr().out
 
@@ -274,7 +275,7 @@ def test_cli_train_from_auto_races_and_reports(wavs, tmp_path, capsys, monkeypat
     assert summary["epochs"] == 3 and "race:" in out
     model = Model.load(tmp_path / "m")
     assert model.metadata["base_model"] == summary["from"] and len(model.metadata["race"]) == 2
-    assert main(args[:-6] + ["--epochs", "2", "--race", "0", "--quiet"]) == 0      # no race: the first pick
+    assert main(args[:-6] + ["--epochs", "2", "--race", "0", "--quiet", "--overwrite"]) == 0   # no race: the first pick
     assert "race" not in Model.load(tmp_path / "m").metadata
     assert main(args[:-6] + ["--race", "-1", "--quiet"]) == 2
 

@@ -52,8 +52,54 @@ def _enable_compile_cache() -> None:
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
 
 
+class _PipeSafeStdout:
+    """``sys.stdout`` that keeps a command running when its reader goes away (``tonezoo ... | head``).
+
+    Lines go out as they are printed (line-buffered, also into a pipe). On a broken pipe the rest of
+    the output goes to ``os.devnull``: the command finishes its work (a training run, a file being
+    written) instead of ending in a ``BrokenPipeError`` traceback.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        try:
+            stream.reconfigure(line_buffering=True)
+        except (AttributeError, ValueError):
+            pass
+
+    def _detach(self) -> None:
+        import os
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self._stream.fileno())
+        finally:
+            os.close(devnull)
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._detach()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._detach()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .errors import TonezooError
+    if not isinstance(sys.stdout, _PipeSafeStdout) and hasattr(sys.stdout, "fileno"):
+        try:
+            sys.stdout.fileno()
+            sys.stdout = _PipeSafeStdout(sys.stdout)
+        except (OSError, ValueError, AttributeError):       # no real file behind stdout (captured in tests)
+            pass
     _enable_compile_cache()
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ._common import parse_knobs
+from ._outputs import check_file_output
 
 __all__ = ["register"]
 
@@ -68,6 +69,21 @@ def run_devices(args: argparse.Namespace) -> int:
     return 0
 
 
+_CAPTURE_FILES = {"input.wav", "target.wav", "device.json"}
+
+
+def _check_capture_dir(out: Path) -> None:
+    """--capture DIR: a new or empty folder, or one holding only an earlier render's three files."""
+    from ..errors import ConfigError
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--capture {out}: exists and is a file; give a folder name")
+    if out.is_dir():
+        other = sorted(p.name for p in out.iterdir() if p.name not in _CAPTURE_FILES)
+        if other:
+            raise ConfigError(f"--capture {out}: folder holds other files ({', '.join(other[:4])}); render "
+                              "replaces only input.wav, target.wav and device.json. Choose a new folder")
+
+
 def run_render(args: argparse.Namespace) -> int:
     import numpy as np
     import soundfile as sf
@@ -86,6 +102,7 @@ def run_render(args: argparse.Namespace) -> int:
     if args.capture is not None:
         if args.input or args.output:
             raise ConfigError("give either IN.wav OUT.wav or --capture DIR, not both")
+        _check_capture_dir(Path(args.capture))
         x, y, val_start = render_pair(device, seconds=args.seconds, sample_rate=args.sr, seed=args.seed,
                                       knobs=knobs, signal=args.signal)
         out = Path(args.capture)
@@ -103,7 +120,10 @@ def run_render(args: argparse.Namespace) -> int:
 
     if not args.input or not args.output:
         raise ConfigError("render needs IN.wav and OUT.wav, or --capture DIR")
+    out = check_file_output(args.output, "OUT.wav")
     src = Path(args.input)
+    if out.resolve() == src.resolve():
+        raise ConfigError(f"OUT.wav {out} is the input file; choose another name")
     try:
         info = sf.info(str(src))
         audio, sr = sf.read(str(src), dtype="float64", always_2d=True)

@@ -7,11 +7,20 @@ import sys
 from pathlib import Path
 
 from ._common import parse_knobs
+from ._outputs import check_file_output
 
-__all__ = ["register"]
+__all__ = ["register", "PLAYER_RATES"]
 
 _FORMATS = ("agam", "aidax", "nam")
 _PLAYERS = ("neuralpi", "proteus", "chameleon", "aida-x")
+_SUFFIXES = {"agam": (".json",), "aidax": (".json", ".aidax"), "nam": (".nam",)}
+
+# The rate each player runs its models at (none of them resamples a model): NeuralPi "processes at
+# 44.1kHz" (GuitarML/NeuralPi README, Info); Proteus captures must be "44100 samplerate"
+# (GuitarML/Proteus README, Troubleshooting Captures 4); Chameleon is GuitarML's 44.1 kHz too;
+# AIDA-X runs the model at the host's rate (AidaDSP/AIDA-X src/aidadsp-plugin.cpp reads no rate from
+# the file) and its models are trained at 48 kHz, the rate of the MOD devices it targets.
+PLAYER_RATES = {"neuralpi": 44100, "proteus": 44100, "chameleon": 44100, "aida-x": 48000}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="check the player's fixed architecture (agam: neuralpi/proteus/chameleon; aidax: aida-x)")
     q.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                    help="bake this knob value into the exported model (repeat for each knob; needed for nam)")
-    q.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write")
+    q.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write (.json, or .nam for nam)")
+    q.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    q.add_argument("--force", action="store_true",
+                   help="write the file even though --player runs models at another sample rate than the model's")
     q.set_defaults(func=run_export)
 
 
@@ -76,10 +88,32 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
     from ..formats import export_model
     from ..model import Model
+    out = check_file_output(args.output, "-o", suffixes=_SUFFIXES[args.format])
+    if out.exists() and not args.overwrite:
+        raise ConfigError(f"-o {out}: already exists; pass --overwrite to replace it, or choose another name")
     model = Model.load(args.model)
     knobs = parse_knobs(args.knob) or None
-    path = export_model(model, args.output, format=args.format, player=args.player, knobs=knobs)
-    print(f"exported {args.model} -> {path} ({args.format}{', for ' + args.player if args.player else ''})")
+    rate = model.config.sample_rate
+    notes = []
+    if args.player is not None and PLAYER_RATES[args.player] != rate:
+        want = PLAYER_RATES[args.player]
+        if not args.force:
+            raise ConfigError(
+                f"{args.player} runs its models at {want} Hz, but {args.model} was trained at {rate} Hz: played "
+                f"there, every filter and time constant of the model would shift by a factor {want / rate:.3f} "
+                f"(it would not sound like the device). Train on a capture recorded at {want} Hz for "
+                f"{args.player}, or pass --force to write the file anyway")
+        notes.append(f"warning: written for {args.player} ({want} Hz) from a {rate} Hz model (--force): it will "
+                     "not sound as trained")
+    if args.format == "agam":
+        notes.append(f"note: the agam format records no sample rate; this model runs at {rate} Hz"
+                     + ("" if rate == 44100 else " (NeuralPi, Proteus and Chameleon run at 44100 Hz)"))
+    path = export_model(model, out, format=args.format, player=args.player, knobs=knobs)
+    print(f"exported {args.model} -> {path} ({args.format}{', for ' + args.player if args.player else ''}, "
+          f"{rate} Hz)")
+    for n in notes:
+        print(n, file=sys.stderr)
     return 0

@@ -1,4 +1,10 @@
-"""``tonezoo train`` and ``tonezoo process``."""
+"""``tonezoo train`` and ``tonezoo process``.
+
+Both check every output path before any work starts (``_outputs``), and ``train`` never replaces a
+folder that holds anything but a tonezoo model. Ctrl-C stops whatever phase is running (loading,
+the ``--from auto`` race, the winner's run), writes the best model so far with
+``stop_reason: interrupted`` and exits 130.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,42 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from ._common import parse_knobs, race_line
+from ._common import capture_options, load_capture_args, parse_knobs, race_line
+from ._interrupt import Interrupts
+from ._outputs import check_file_output, check_model_dir_output
 
-__all__ = ["register"]
+__all__ = ["register", "describe_trained_model", "start_note", "DEFAULT_EPOCHS_TRANSFER", "DEFAULT_EPOCHS_SCRATCH"]
+
+# Transfer starts near the answer and needs few epochs (the article's transfer runs peaked within a
+# few hundred epochs on 30 s, most of the gain in the first tens); from scratch needs more. NAM's
+# trainer defaults to 100 epochs. Early stopping (--patience) usually ends a run sooner.
+DEFAULT_EPOCHS_TRANSFER = 100
+DEFAULT_EPOCHS_SCRATCH = 300
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+
+# metadata keys that describe the trained capture or its lineage; everything else a starting
+# model carried (its device, description, design, author, best epoch, ...) is about another device
+_KEEP_KEYS = ("val_esr", "training_seconds", "epochs", "capture_name", "base_model", "base_model_name",
+              "base_model_repo", "suggestions", "race", "license", "license_name")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a model on a capture (from scratch, a model, or the zoo's pick)",
+    p = sub.add_parser("train", parents=[capture_options()],
+                       help="train a model on a capture (from scratch, a model, or the zoo's pick)",
                        description="Train a model on a capture with the AGAM recipe. With --from, fine-tune a "
-                                   "pretrained model (a model directory, a Hub repo id, or 'auto' for the zoo's pick).")
+                                   "pretrained model (a model directory, a Hub repo id, or 'auto' for the zoo's pick). "
+                                   f"At most {DEFAULT_EPOCHS_TRANSFER} epochs when fine-tuning and "
+                                   f"{DEFAULT_EPOCHS_SCRATCH} from scratch unless --epochs says otherwise; a run "
+                                   "stops earlier once the validation ESR stops improving (--patience). Ctrl-C stops "
+                                   "the run, writes the best model so far and exits 130.")
     p.add_argument("input", help="dry input WAV (the DI signal sent into the device)")
     p.add_argument("target", help="device output WAV")
-    p.add_argument("-o", "--output", required=True, help="model directory to write")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="model folder to write (a new folder, or an existing model with --overwrite)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing model folder at -o (never a folder holding other files)")
     p.add_argument("--from", dest="source", default=None,
                    help="starting model: a model directory, a Hub repo id, or 'auto' (pick from the zoo)")
     p.add_argument("--zoo", default=None, help="zoo directory for --from auto (default: the bundled zoo)")
@@ -26,25 +55,27 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --from auto: fine-tune the top K suggestions together for --race-epochs epochs and "
                         "continue the best (default 3; 0 starts from the first suggestion)")
     p.add_argument("--race-epochs", type=int, default=2, help="epochs of the race (default 2; part of --epochs)")
-    p.add_argument("--seconds", type=float, default=None, help="train on only the first S seconds")
-    p.add_argument("--val-fraction", type=float, default=None,
-                   help="fraction of the audio kept for validation (default: the standard signal's validation "
-                        "section, else 0.2)")
-    p.add_argument("--epochs", type=int, default=2000, help="maximum epochs (default 2000)")
-    p.add_argument("--patience", type=int, default=25, help="validations without improvement before stopping")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"maximum epochs (default {DEFAULT_EPOCHS_TRANSFER} with --from, "
+                        f"{DEFAULT_EPOCHS_SCRATCH} from scratch)")
+    p.add_argument("--patience", type=int, default=25,
+                   help="stop after this many validations (every 2 epochs) without improvement (default 25)")
     p.add_argument("--hidden", type=int, default=None, help="hidden size when training from scratch (default 20)")
     p.add_argument("--cell", choices=["lstm", "gru"], default=None, help="recurrent cell from scratch")
-    p.add_argument("--no-skip", action="store_true", help="no input-to-output skip connection (NAM-compatible)")
-    p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
-                   help="knob setting of the captured device; becomes a conditioning input")
+    p.add_argument("--no-skip", action="store_true",
+                   help="no input-to-output skip connection (NAM-exportable); with --from auto only skip-free zoo "
+                        "models are candidates")
+    p.add_argument("--category", default=None, metavar="KIND",
+                   help="what kind of device the capture is (written to the model and its card): overdrive, "
+                        "distortion, fuzz, boost, compressor, amp-clean, amp-crunch or amp-highgain")
     p.add_argument("--pre-emphasis", type=float, default=None, help="pre-emphasis coefficient for the ESR loss")
     p.add_argument("--lr", type=float, default=5e-3)
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resample", action="store_true", help="resample the target to the input's rate if they differ")
     p.add_argument("--checkpoint", default=None, help="checkpoint directory (written at every validation)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    p.add_argument("--plot", default=None, help="write the loss-curve figure here (png)")
+    p.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="write the validation-ESR curve here (png, svg or pdf)")
     p.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)
@@ -54,6 +85,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("input", help="input WAV")
     q.add_argument("output", help="output WAV to write")
     q.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE")
+    q.add_argument("--resample", action="store_true",
+                   help="resample the input to the model's sample rate (and the output back to the input's)")
+    q.add_argument("--overwrite", action="store_true", help="replace OUT.wav if it exists")
     q.set_defaults(func=run_process)
 
 
@@ -65,71 +99,289 @@ def load_model_arg(source: str):
     return Model.from_pretrained(source)
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from ..capture import load_capture
+# -- messages ------------------------------------------------------------------------------------
+def start_note(model, capture, *, seconds: float = 10.0) -> dict[str, float]:
+    """How a starting model does on the capture's validation audio before any training.
+
+    Returns ``{"esr", "matched_esr", "gain_db", "inverted"}``: the ESR as is, after the best output
+    gain (level and polarity matched), that gain in dB and whether it is negative. A starting ESR
+    above 1 (worse than silence) nearly always means another output level or the opposite polarity,
+    which fine-tuning corrects in its first epochs.
+    """
+    import numpy as np
+    n = min(len(capture.val_x), int(seconds * capture.sample_rate))
+    x, y = np.asarray(capture.val_x[:n], np.float32), np.asarray(capture.val_y[:n], np.float64)
+    knobs = dict(capture.knobs) if getattr(capture, "knobs", None) and model.config.knobs else None
+    y_hat = np.asarray(model.process(x, knobs), np.float64)
+    den = float(np.mean(y ** 2)) + 1e-5
+    g = float(np.dot(y, y_hat) / max(float(np.dot(y_hat, y_hat)), 1e-12))
+    return {"esr": float(np.mean((y - y_hat) ** 2)) / den,
+            "matched_esr": float(np.mean((y - g * y_hat) ** 2)) / den,
+            "gain_db": float(20 * np.log10(max(abs(g), 1e-12))), "inverted": g < 0}
+
+
+def start_line(name: str, note: dict[str, float]) -> str:
+    """One line explaining a starting model's validation ESR (level and polarity against the capture's)."""
+    line = f"starting from {name}: validation ESR {note['esr']:.4g} before training"
+    level, inv = note["gain_db"], note["inverted"]
+    off = abs(level) >= 1.0 or inv
+    if off and note["esr"] > 1.5 * note["matched_esr"]:
+        parts = []
+        if abs(level) >= 1.0:
+            parts.append(f"{abs(level):.1f} dB {'quieter' if level > 0 else 'louder'} than the capture")
+        if inv:
+            parts.append("of the opposite polarity")
+        line += (f" ({'worse than silence: ' if note['esr'] > 1 else ''}its output is {' and '.join(parts)}; "
+                 f"with level and polarity matched it would be {note['matched_esr']:.4g}, and fine-tuning corrects "
+                 "both in its first epochs)")
+    return line
+
+
+def describe_trained_model(result, capture, *, name: str, category: str | None = None,
+                           category_source: str | None = None) -> dict[str, Any]:
+    """Metadata that describes the capture that was trained, keeping only the lineage of a start model.
+
+    A fine-tuned model starts as a copy of another device's model; its device, description, design,
+    author and best epoch are about that device and are dropped. Kept: ``base_model`` (and its name
+    or Hub repo, as Hub cards record it), the suggestions and race, the licence; set: ``name``,
+    ``best_epoch`` (this run's), ``stop_reason``, ``knob_values`` (the capture's), and ``category`` with
+    ``category_source`` (``"user"``, ``"guess"`` from the device-kind classifier, or the rendered
+    device's) — absent, with ``category_source: "unknown"``, when nobody said.
+    """
+    src = result.model.metadata
+    md: dict[str, Any] = {k: src[k] for k in _KEEP_KEYS if k in src}
+    md["name"] = name
+    md["best_epoch"] = int(result.best_epoch)
+    md["first_val_esr"] = round(float(result.first_val_esr), 6)
+    md["stop_reason"] = result.stop_reason
+    if getattr(capture, "knobs", None):
+        md["knob_values"] = {k: float(v) for k, v in capture.knobs.items()}
+    if category:
+        md["category"] = category
+        md["category_source"] = category_source or "user"
+    else:
+        md["category_source"] = "unknown"
+    return md
+
+
+def guess_category(capture) -> tuple[str | None, str | None, float | None]:
+    """(category, "guess", confidence) from the device-kind classifier, or (None, None, None) without one."""
+    from ..errors import TonezooError
+    try:
+        from ..classify import classify_capture
+        guess = classify_capture(capture)
+    except (ImportError, TonezooError):          # no bundled classifier: the category stays unknown
+        return None, None, None
+    return str(guess.category), "guess", float(guess.confidence)
+
+
+class _Timing:
+    """Prints the expected time once the second epoch of a run's main phase has been timed."""
+
+    def __init__(self, max_epochs: int, quiet: bool):
+        self.max_epochs, self.quiet = max_epochs, quiet
+        self.first: tuple[int, float] | None = None
+        self.done = False
+
+    def __call__(self, epoch: int, rows: list[dict]) -> None:
+        if self.done or self.quiet or len(rows) != 1:      # the race (several rows) is short: not timed
+            return
+        if self.first is None:
+            self.first = (epoch, rows[0]["seconds"])        # includes compiling: not a fair sample
+            return
+        rate = (rows[0]["seconds"] - self.first[1]) / max(epoch - self.first[0], 1)
+        left = self.max_epochs - epoch
+        print(f"about {rate:.2f} s/epoch: at most {left} more epochs, {rate * left / 60:.1f} min "
+              "(early stopping usually ends the run sooner; Ctrl-C keeps the best model so far)", flush=True)
+        self.done = True
+
+
+# -- train ---------------------------------------------------------------------------------------
+def _check_train_args(args: argparse.Namespace) -> None:
     from ..errors import ConfigError
+    if args.epochs is not None and args.epochs < 1:
+        raise ConfigError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.patience < 0:
+        raise ConfigError(f"--patience must be 0 or more, got {args.patience}")
+    if args.race < 0 or args.race_epochs < 1:
+        raise ConfigError("--race must be 0 or more and --race-epochs at least 1")
+    if args.seconds is not None and args.seconds <= 0:
+        raise ConfigError(f"--seconds must be positive, got {args.seconds}")
+    if args.source == "auto" and (args.hidden is not None or args.cell is not None):
+        raise ConfigError("--from auto picks a zoo model and keeps its architecture; drop --hidden/--cell")
+    if args.category is not None:
+        from ..devices import CATEGORIES
+        if args.category not in CATEGORIES:
+            raise ConfigError(f"--category {args.category!r}: expected one of {', '.join(CATEGORIES)}")
+    if args.resume and not args.checkpoint:
+        raise ConfigError("--resume continues from --checkpoint DIR; give --checkpoint too")
+    for flag, value in (("input", args.input), ("target", args.target)):
+        if Path(value).resolve() == Path(args.output).resolve():
+            raise ConfigError(f"-o {args.output}: is the {flag} file; choose a new folder name for the model")
+
+
+def _skip_free_zoo(zoo):
+    """The same zoo, but every starting model loses its skip connection (``y = dense(h)``, NAM's LSTM).
+
+    For ``--from auto --no-skip`` when the zoo holds no skip-free model: the LSTM and dense weights of a
+    similar device are still a far better start than random ones (the dry path is relearned in the
+    first epochs; see docs/training.md for the measured difference).
+    """
+    import dataclasses
+    from ..model import Model
+
+    class SkipFreeStarts(type(zoo)):
+        def start_model(self, model_id, capture):
+            m = super().start_model(model_id, capture)
+            if not m.config.skip:
+                return m
+            return Model(dataclasses.replace(m.config, skip=False), m.params, dict(m.metadata))
+
+    return SkipFreeStarts(zoo.directory, read_only=True)
+
+
+def _auto_start(zoo, capture, args: argparse.Namespace):
+    """(zoo to start from, its ranking) for --from auto; with --no-skip, NAM-exportable starts only."""
+    exclude: list[str] = []
+    if args.no_skip:
+        exclude = [e.id for e in zoo.list() if e.architecture.get("skip", True)]
+        if len(exclude) == len(zoo):
+            print(f"--no-skip: no model of {zoo!r} is skip-free; starting from the best suggestions without "
+                  "their skip connection (the network relearns the dry path)", flush=True)
+            exclude = []
+            zoo = _skip_free_zoo(zoo)
+    top = max(5, args.race)
+    return zoo, zoo.suggest(capture, top=min(top, len(zoo) - len(exclude)), exclude=exclude)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    _check_train_args(args)
+    out = check_model_dir_output(args.output, "-o", overwrite=args.overwrite)
+    plot_path = check_file_output(args.plot, "--plot", suffixes=PLOT_SUFFIXES, create_parent=True) \
+        if args.plot else None
+
     from ..model import ModelConfig
     from ..train import TrainConfig, plot_history, train
-
     knobs = parse_knobs(args.knob)
-    capture = load_capture(args.input, args.target, resample=args.resample, val_fraction=args.val_fraction,
-                           limit_seconds=args.seconds, knobs=knobs or None)
-    tcfg = TrainConfig(max_epochs=args.epochs, patience=args.patience, seed=args.seed, lr=args.lr,
-                       batch_size=args.batch_size, pre_emphasis=args.pre_emphasis)
+    transfer = args.source is not None
+    epochs = args.epochs or (DEFAULT_EPOCHS_TRANSFER if transfer else DEFAULT_EPOCHS_SCRATCH)
     progress = not args.quiet
-    arch_given = args.hidden is not None or args.cell is not None or args.no_skip
-    model_config = None
-    if args.source is None or arch_given:
-        model_config = ModelConfig(hidden_size=args.hidden or 20, cell=args.cell or "lstm", skip=not args.no_skip,
-                                   knobs=tuple(knobs), sample_rate=capture.sample_rate)
-    extra = {}
-    if args.source == "auto":
-        from ..zoo import Zoo
-        if arch_given:
-            raise ConfigError("--from auto picks a zoo model and keeps its architecture; drop --hidden/--cell/--no-skip")
-        zoo = Zoo.open(args.zoo) if args.zoo else Zoo.default()
-        result = zoo.transfer(capture, race=args.race, race_epochs=args.race_epochs, config=tcfg, progress=progress)
-        source = result.source
-        if result.model.metadata.get("race"):
-            extra["race"] = result.model.metadata["race"]
-            print(race_line(extra["race"], source))
-    elif args.source:
-        init = load_model_arg(args.source)
-        result = train(capture, init=init, model_config=model_config, config=tcfg, progress=progress,
-                       checkpoint_dir=args.checkpoint, resume=args.resume)
-        source = args.source
+    extra: dict[str, Any] = {}
+    with Interrupts() as stop:
+        capture = load_capture_args(args, command="train")
+        tcfg = TrainConfig(max_epochs=epochs, patience=args.patience, seed=args.seed, lr=args.lr,
+                           batch_size=args.batch_size, pre_emphasis=args.pre_emphasis)
+        timing = _Timing(epochs, False)
+        callback = stop.epoch_callback(timing)
+        arch_given = args.hidden is not None or args.cell is not None or args.no_skip
+        model_config = None
+        if args.source is None or (arch_given and args.source != "auto"):
+            model_config = ModelConfig(hidden_size=args.hidden or 20, cell=args.cell or "lstm",
+                                       skip=not args.no_skip, knobs=tuple(knobs), sample_rate=capture.sample_rate)
+        print(f"training at most {epochs} epochs on {capture.train_seconds:.1f} s of audio ({capture.sample_rate} Hz, "
+              f"validation {capture.val_seconds:.1f} s); stops after {args.patience} validations without "
+              "improvement; --epochs N trains longer", flush=True)
+        if args.source == "auto":
+            zoo, sugg = _auto_start(_open_zoo(args.zoo), capture, args)
+            n_start = max(1, min(args.race, len(sugg))) if epochs > args.race_epochs else 1
+            for s in sugg[:n_start]:
+                print(start_line(s.id, start_note(zoo.start_model(s.id, capture), capture)), flush=True)
+            stop.check()
+            with stop.deferred():
+                result = zoo.transfer(capture, race=args.race, race_epochs=args.race_epochs, config=tcfg,
+                                      progress=progress, suggestions=sugg, epoch_callback=callback)
+            source = result.source
+            if result.model.metadata.get("race"):
+                extra["race"] = result.model.metadata["race"]
+                print(race_line(extra["race"], source), flush=True)
+        elif args.source:
+            init = load_model_arg(args.source)
+            print(start_line(init.name, start_note(init, capture)), flush=True)
+            stop.check()
+            with stop.deferred():
+                result = train(capture, init=init, model_config=model_config, config=tcfg, progress=progress,
+                               checkpoint_dir=args.checkpoint, resume=args.resume, epoch_callback=callback)
+            source = args.source
+        else:
+            with stop.deferred():
+                result = train(capture, model_config=model_config, config=tcfg, progress=progress,
+                               checkpoint_dir=args.checkpoint, resume=args.resume, epoch_callback=callback)
+            source = None
+    interrupted = stop.seen or result.stop_reason == "interrupted"
+    if interrupted:
+        result.stop_reason = "interrupted"
+    category, category_source, confidence = (args.category, "user", None) if args.category else \
+        guess_category(capture)
+    result.model.metadata = describe_trained_model(result, capture, name=out.name, category=category,
+                                                   category_source=category_source)
+    if confidence is not None:
+        result.model.metadata["category_confidence"] = round(confidence, 3)
+        print(f"category: {category} (a guess of the device-kind classifier, confidence {confidence:.2f}; "
+              "--category sets it)", flush=True)
+    # a second Ctrl-C while writing must not leave half a model: the save is atomic, and so is the plot
+    written = result.model.save(out)
+    if plot_path is not None:
+        plot_history({("transfer from " + source if source else "scratch"): result}, plot_path,
+                     title=f"{capture.name}: validation ESR", metric="val_esr")
+        extra["plot"] = str(plot_path)
+    summary = {**result.summary(), "model": str(written), "from": source, **extra}
+    if interrupted:
+        print(f"interrupted after {result.epochs} epochs: the best model so far (validation ESR "
+              f"{result.best_val_esr:.4f}, epoch {result.best_epoch}) was written to {written}", flush=True)
     else:
-        result = train(capture, model_config=model_config, config=tcfg, progress=progress,
-                       checkpoint_dir=args.checkpoint, resume=args.resume)
-        source = None
-    out = result.model.save(args.output)
-    if args.plot:
-        plot_history({("transfer" if source else "scratch"): result}, args.plot,
-                     title=f"{capture.name}: validation loss")
-        extra["plot"] = str(args.plot)
-    summary = {**result.summary(), "model": str(out), "from": source, **extra}
-    print(f"trained {result.epochs} epochs in {result.seconds:.1f} s ({result.stop_reason}); "
-          f"validation ESR {result.first_val_esr:.4f} -> {result.best_val_esr:.4f} (best at epoch "
-          f"{result.best_epoch}); model written to {out}")
+        print(f"trained {result.epochs} epochs in {result.seconds:.1f} s ({result.stop_reason}); "
+              f"validation ESR {result.first_val_esr:.4f} -> {result.best_val_esr:.4f} (best at epoch "
+              f"{result.best_epoch}); model written to {written}", flush=True)
     if args.json:
-        print(json.dumps(summary))
-    return 0
+        print(json.dumps(summary), flush=True)
+    return 130 if interrupted else 0
 
 
+def _open_zoo(path: str | None):
+    from ..zoo import Zoo
+    return Zoo.open(path) if path else Zoo.default()
+
+
+# -- process -------------------------------------------------------------------------------------
 def run_process(args: argparse.Namespace) -> int:
     import numpy as np
-    import soundfile as sf
     from ..capture import read_audio
+    from ..errors import ConfigError
+    out = check_file_output(args.output, "OUT.wav", suffixes=(".wav",))
+    if out.exists() and not args.overwrite:
+        raise ConfigError(f"{out} already exists; pass --overwrite to replace it, or choose another name")
+    if out.resolve() == Path(args.input).resolve():
+        raise ConfigError(f"{out} is the input file; choose another output name")
+    knobs = parse_knobs(args.knob) or None
     model = load_model_arg(args.model)
     x, sr, _ = read_audio(args.input, label="input")
-    if sr != model.sample_rate:
-        print(f"warning: {args.input} is at {sr} Hz but the model was trained at {model.sample_rate} Hz",
-              file=sys.stderr)
-    y = model.process(x, parse_knobs(args.knob) or None)
-    peak = float(np.max(np.abs(y))) if y.size else 0.0
-    out = Path(args.output)
-    tmp = out.with_name(f".{out.name}.tmp")
-    sf.write(str(tmp), y, sr, subtype="FLOAT", format="WAV")
-    tmp.replace(out)
-    print(f"wrote {out} ({len(y) / sr:.2f} s, peak {peak:.3f})")
+    rate = model.sample_rate
+    if sr != rate and not args.resample:
+        print(f"warning: {args.input} is at {sr} Hz but the model was trained at {rate} Hz; pass --resample to "
+              f"run the model at {rate} Hz (the output is written at {sr} Hz either way)", file=sys.stderr)
+    if sr != rate and args.resample:
+        import librosa
+        y = model.process(librosa.resample(np.asarray(x, np.float32), orig_sr=sr, target_sr=rate), knobs)
+        y = librosa.resample(np.asarray(y, np.float32), orig_sr=rate, target_sr=sr)[: len(x)]
+    else:
+        y = model.process(x, knobs)
+    _write_wav(out, np.asarray(y, np.float32), sr)
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    note = f", resampled {sr} -> {rate} -> {sr} Hz" if sr != rate and args.resample else ""
+    print(f"wrote {out} ({len(y) / sr:.2f} s, peak {peak:.3f}{note})")
     return 0
+
+
+def _write_wav(path: Path, audio, sample_rate: int) -> None:
+    """Write a float WAV atomically: a temporary file beside ``path``, renamed into place."""
+    import os
+    import tempfile
+    import soundfile as sf
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    os.close(fd)
+    try:
+        sf.write(tmp, audio, sample_rate, subtype="FLOAT", format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,197 @@
+"""The command line as a user runs it (subprocesses): outputs checked before any work, nothing of the
+user's destroyed, Ctrl-C keeps the best model and exits 130, honest metadata, pipes, rates, no-network."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+CLI = [sys.executable, "-m", "tonezoo.cli"]
+
+
+def tz(*args, cwd=None, env=None, timeout=300):
+    """Run ``tonezoo ARGS`` as a user does; returns the CompletedProcess (text)."""
+    return subprocess.run([*CLI, *map(str, args)], cwd=cwd, env={**os.environ, **(env or {})}, text=True,
+                          capture_output=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory, od_arrays):
+    """A folder the user recorded into: a DI and the device's output (6 s, 22.05 kHz)."""
+    x, y, sr = od_arrays
+    d = tmp_path_factory.mktemp("rec") / "c"
+    d.mkdir()
+    sf.write(d / "di.wav", x, sr, subtype="PCM_24")
+    sf.write(d / "amp.wav", y, sr, subtype="PCM_24")
+    return d
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_output_paths_are_checked_before_any_work(recordings, tmp_path):
+    before = _snapshot(recordings)
+    di, amp = recordings / "di.wav", recordings / "amp.wav"
+    (tmp_path / "a_directory").mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    cases = [
+        (["train", di, amp, "-o", recordings], "holds other files"),
+        (["train", di, amp, "-o", recordings, "--overwrite"], "holds other files"),
+        (["train", di, amp, "-o", "."], "current folder"),
+        (["train", di, amp, "-o", "some_file.wav"], "audio file"),
+        (["train", di, amp, "-o", "notes.txt"], "is a file"),
+        (["train", di, amp, "-o", "m", "--plot", "a_directory"], "is a folder"),
+        (["process", "any-model", di, "a_directory"], "is a folder"),
+        (["process", "any-model", di, "missing_dir/out.wav"], "does not exist"),
+        (["export", "any-model", "--format", "nam", "-o", "a_directory"], "is a folder"),
+        (["export", "any-model", "--format", "nam", "-o", "missing_dir/x.nam"], "does not exist"),
+        (["render", "screamer", di, "a_directory"], "is a folder"),
+        (["render", "screamer", "--capture", recordings], "holds other files"),
+    ]
+    for args, why in cases:
+        t0 = time.perf_counter()
+        r = tz(*args, cwd=tmp_path)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert why in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+        assert time.perf_counter() - t0 < 20, args                 # refused up front, not after training
+    assert _snapshot(recordings) == before                           # the recordings survive
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_directory", "notes.txt"]   # nothing half-written
+    assert list((tmp_path / "a_directory").iterdir()) == []
+
+
+def test_overwrite_replaces_only_a_model(recordings, tmp_path):
+    out = tmp_path / "m"
+    args = ["train", recordings / "di.wav", recordings / "amp.wav", "-o", out, "--epochs", "1", "--hidden", "4",
+            "--quiet"]
+    assert tz(*args).returncode == 0
+    r = tz(*args)
+    assert r.returncode == 2 and "--overwrite" in r.stderr
+    r = tz(*args, "--overwrite", "--category", "overdrive")
+    assert r.returncode == 0, r.stderr
+    md = json.loads((out / "config.json").read_text())["metadata"]
+    assert md["category"] == "overdrive" and md["category_source"] == "user"
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    (out / "take2.wav").write_bytes(b"RIFF")                          # the user put a file in it
+    r = tz(*args, "--overwrite")
+    assert r.returncode == 2 and "take2.wav" in r.stderr and (out / "take2.wav").exists()
+
+
+def _run_until(cmd, marker: str, *, then: float, env=None):
+    """Start ``cmd``, read stdout line by line (the run must print as it goes, into a pipe) until a
+    line holds ``marker``, wait ``then`` s, send SIGINT; returns (returncode, seconds after SIGINT, output)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         env={**os.environ, **(env or {})})
+    lines = []
+    for line in p.stdout:
+        lines.append(line)
+        if marker in line:
+            break
+    else:
+        p.wait()
+        pytest.fail("never saw " + repr(marker) + ":\n" + "".join(lines))
+    time.sleep(then)
+    t0 = time.perf_counter()
+    p.send_signal(signal.SIGINT)
+    rest, _ = p.communicate(timeout=120)
+    return p.returncode, time.perf_counter() - t0, "".join(lines) + rest
+
+
+def test_ctrl_c_during_training_keeps_the_best_model_and_exits_130(recordings, tmp_path):
+    out = tmp_path / "m"
+    cmd = [*CLI, "train", str(recordings / "di.wav"), str(recordings / "amp.wav"), "-o", str(out),
+           "--epochs", "500", "--hidden", "4", "--quiet"]
+    rc, after, text = _run_until(cmd, "s/epoch", then=0.5)        # the timing line: past compiling
+    assert rc == 130, text
+    assert after < 5, after
+    assert "interrupted" in text and "Traceback" not in text
+    md = json.loads((out / "config.json").read_text())["metadata"]
+    assert md["stop_reason"] == "interrupted" and 2 <= md["epochs"] < 500
+
+
+def test_ctrl_c_during_the_race_stops_the_run(tmp_path):
+    r = tz("render", "mt2-like", "--capture", tmp_path / "cap", "--seconds", "8")
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "m"
+    cmd = [*CLI, "train", str(tmp_path / "cap/input.wav"), str(tmp_path / "cap/target.wav"), "-o", str(out),
+           "--from", "auto", "--epochs", "60"]
+    rc, after, text = _run_until(cmd, "starting from", then=1.0)
+    assert rc == 130, text
+    assert "Traceback" not in text
+    if out.exists():                       # interrupted after the race's first epoch: its best is kept
+        md = json.loads((out / "config.json").read_text())["metadata"]
+        assert md["stop_reason"] == "interrupted" and md["epochs"] < 10
+        assert md["base_model"] and "device" not in md and "description" not in md
+
+
+def test_zoo_pull_without_network_fails_fast(tmp_path):
+    import socket
+    with socket.socket() as s:                                 # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "0"}
+    for args in (["zoo", "pull", "--zoo", tmp_path / "z"], ["pull", "me/amp", "-o", tmp_path / "m"]):
+        t0 = time.perf_counter()
+        r = tz(*args, env=env)
+        assert r.returncode == 2 and "cannot reach the Hugging Face Hub" in r.stderr, r.stderr
+        assert time.perf_counter() - t0 < 10
+    assert not (tmp_path / "z").exists() and not (tmp_path / "m").exists()
+
+
+def _model_dir(path: Path, *, hidden: int, sample_rate: int) -> Path:
+    import jax
+    from tonezoo.model import Model, ModelConfig, init
+    cfg = ModelConfig(hidden_size=hidden, sample_rate=sample_rate)
+    return Model(cfg, init(cfg, jax.random.PRNGKey(0)), {"name": path.name}).save(path)
+
+
+def test_export_for_a_player_at_another_rate_is_refused_or_forced(tmp_path):
+    m48 = _model_dir(tmp_path / "amp48", hidden=40, sample_rate=48000)
+    r = tz("export", m48, "--format", "agam", "--player", "proteus", "-o", tmp_path / "p.json")
+    assert r.returncode == 2 and "44100 Hz" in r.stderr and "48000 Hz" in r.stderr and "--force" in r.stderr
+    assert not (tmp_path / "p.json").exists()
+    r = tz("export", m48, "--format", "agam", "--player", "proteus", "-o", tmp_path / "p.json", "--force")
+    assert r.returncode == 0 and "48000 Hz" in r.stdout and "will not sound as trained" in r.stderr
+    assert "records no sample rate" in r.stderr
+    m44 = _model_dir(tmp_path / "amp44", hidden=16, sample_rate=44100)
+    r = tz("export", m44, "--format", "aidax", "--player", "aida-x", "-o", tmp_path / "a.json")
+    assert r.returncode == 2 and "48000 Hz" in r.stderr
+    r = tz("export", m48, "--format", "aidax", "-o", tmp_path / "a.json")      # the file records its rate
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "a.json").read_text())["metadata"]["samplerate"] == "48000"
+    r = tz("export", m48, "--format", "aidax", "-o", tmp_path / "a.json")
+    assert r.returncode == 2 and "--overwrite" in r.stderr
+
+
+def test_process_resamples_when_asked(tmp_path):
+    m = _model_dir(tmp_path / "m", hidden=4, sample_rate=22050)
+    sr = 44100
+    x = (0.3 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr)).astype(np.float32)
+    sf.write(tmp_path / "gtr.wav", x, sr)
+    r = tz("process", m, tmp_path / "gtr.wav", tmp_path / "wet.wav")
+    assert r.returncode == 0 and "--resample" in r.stderr
+    r = tz("process", m, tmp_path / "gtr.wav", tmp_path / "wet2.wav", "--resample")
+    assert r.returncode == 0 and "resampled 44100 -> 22050 -> 44100 Hz" in r.stdout, r.stderr
+    y, ysr = sf.read(tmp_path / "wet2.wav")
+    assert ysr == sr and len(y) == len(x)
+    r = tz("process", m, tmp_path / "gtr.wav", tmp_path / "wet2.wav")
+    assert r.returncode == 2 and "--overwrite" in r.stderr
+
+
+def test_a_reader_that_goes_away_is_no_error(tmp_path):
+    p = subprocess.Popen([*CLI, "capture-signal", str(tmp_path / "reamp.wav"), "--seconds", "10"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p.stdout.readline()                    # `| head -1`
+    p.stdout.close()
+    err = p.stderr.read()
+    assert p.wait(timeout=60) == 0 and "Traceback" not in err and "BrokenPipe" not in err, err
+    assert sf.info(str(tmp_path / "reamp.wav")).duration == pytest.approx(10, abs=0.01)
