@@ -195,3 +195,80 @@ def test_blocks_carry_the_receptive_field() -> None:
     y2 = model.process(x[1234:], block_size=777, state=state)
     np.testing.assert_allclose(np.concatenate([y1, y2]), whole, atol=1e-6, rtol=0)
     np.testing.assert_array_equal(np.asarray(state), x[1234 - 22:1234])
+
+
+# -- training, fine-tuning, stage 2 ---------------------------------------------------------------
+
+TINY_RECIPE = dict(segment_length=22 + 600, warmup=22, batch_size=4, progress=False)
+
+
+@pytest.fixture(scope="module")
+def od_capture():
+    from tonezoo.devices import render_capture
+    return render_capture("ts9-like", seconds=3.0, sample_rate=48000, seed=3)
+
+
+def test_nam_recipe_is_nams() -> None:
+    from tonezoo.train import recipe
+    tcfg = recipe(wn.model_config("nam-standard"))
+    assert (tcfg.segment_length, tcfg.warmup, tcfg.batch_size) == (8192 + 4092, 4092, 16)
+    assert (tcfg.lr, tcfg.lr_decay, tcfg.weight_decay, tcfg.max_epochs, tcfg.loss) == (4e-3, 0.007, 0.0, 100, "nam")
+    assert recipe(None).loss == "esr_dc"  # the LSTM keeps AGAM's recipe
+
+
+def test_mrstft_is_zero_for_a_perfect_prediction_and_grows_with_error() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((2, 4000)).astype(np.float32) * 0.1
+    mask = np.ones_like(y)
+    loss0, esr0 = wn.nam_loss(y, y, mask)
+    assert float(loss0) < 1e-6 and float(esr0) == 0.0
+    small = wn.nam_loss(y, y + 0.01 * rng.standard_normal(y.shape).astype(np.float32), mask)[0]
+    large = wn.nam_loss(y, y + 0.05 * rng.standard_normal(y.shape).astype(np.float32), mask)[0]
+    assert 0 < float(small) < float(large)
+
+
+def test_one_training_step_changes_every_parameter(od_capture) -> None:
+    from tonezoo.train import train
+    config = wn.model_config(_tiny())
+    model = Model(config, init(config, 0), {"name": "tiny"})
+    result = train(od_capture, init=model, max_epochs=1, **TINY_RECIPE)
+    from tonezoo.architectures import flatten
+    a, b = flatten(model.params), flatten(result.model.params)
+    assert set(a) == set(wn.net_param_shapes(_tiny()))
+    # the last layer's residual 1x1 feeds nothing (NAM drops the last residual), and NAM does not
+    # train the output scale: those stay; every other weight moves
+    fixed = {"head_scale", "arrays.1.layers.0.out_w", "arrays.1.layers.0.out_b"}
+    for name in a:
+        if name in fixed:
+            np.testing.assert_array_equal(a[name], b[name])
+        else:
+            assert np.all(a[name] != b[name]), name
+
+
+@needs_fixtures
+def test_fine_tuning_a_nam_file_lowers_the_loss(od_capture, tmp_path: Path) -> None:
+    from tonezoo.train import train
+    source = import_model(NAM_DIR / "namcore_wavenet.nam")
+    result = train(od_capture, init=source, max_epochs=3, **TINY_RECIPE)
+    assert result.best_val_esr < 0.8 * result.first_val_esr
+    assert result.model.config == source.config
+    rows = [h["train_loss"] for h in result.history[1:]]
+    assert rows[-1] < rows[0]
+    assert result.history[2]["lr"] == pytest.approx(4e-3 * 0.993)  # NAM's exponential decay per epoch
+    # the fine-tuned model exports to a .nam whose stale loudness is dropped and that reads back exactly
+    out = json.loads(export_model(result.model, tmp_path / "ft.nam", format="nam").read_text())
+    assert "loudness" not in out["metadata"] and out["metadata"]["gear_make"] == "Darkglass Electronics"
+    assert _leaves_equal(import_model(tmp_path / "ft.nam").params, result.model.params)
+
+
+def test_train_many_and_stage_two_batch_wavenets(od_capture) -> None:
+    from tonezoo.batched import zero_shot_esr
+    from tonezoo.train import esr, train_many
+    config = wn.model_config(_tiny())
+    results = train_many(od_capture, n_models=3, model_config=config, max_epochs=1, **TINY_RECIPE)
+    models = [r.model for r in results]
+    assert len({float(np.asarray(m.params["arrays"][0]["rechannel"]).sum()) for m in models}) == 3
+    x, y = od_capture.val_x, od_capture.val_y
+    batched, _ = zero_shot_esr(models, x, y, sample_rate=48000, seconds=60.0)
+    one_by_one = [esr(y, m.process(x)) for m in models]
+    np.testing.assert_allclose(batched, one_by_one, rtol=1e-4)

@@ -47,7 +47,7 @@ from .errors import ConfigError, TrainingError
 from . import architectures
 from .model import Model, ModelConfig, apply, init, split_params, stack_params, unstack_params
 
-__all__ = ["TrainConfig", "TrainResult", "train", "train_many", "esr", "esr_dc_loss", "plot_history"]
+__all__ = ["TrainConfig", "TrainResult", "train", "train_many", "recipe", "esr", "esr_dc_loss", "plot_history"]
 
 _EPS = 1e-5
 
@@ -84,6 +84,13 @@ class TrainConfig:
         Loss weights.
     seed : int
         Seeds initialisation (when training from scratch) and the shuffling.
+    lr_decay : float in [0, 1)
+        Exponential decay per epoch: epoch ``e`` trains at ``lr * (1 - lr_decay) ** (e - 1)`` (times
+        the plateau factor). 0 for AGAM; NAM's WaveNet recipe uses 0.007 (``ExponentialLR``).
+    loss : {"esr_dc", "nam"}
+        ``"esr_dc"``: the ESR + DC loss above, validated by it. ``"nam"``: NAM's WaveNet loss, MSE +
+        2e-4 x multi-resolution STFT of the pre-emphasised signals
+        (:func:`tonezoo.architectures.wavenet.nam_loss`), validated and checkpointed by ESR.
     """
 
     segment_length: int = 22050
@@ -101,6 +108,8 @@ class TrainConfig:
     esr_weight: float = 0.75
     dc_weight: float = 0.25
     seed: int = 0
+    lr_decay: float = 0.0
+    loss: str = "esr_dc"
 
     def __post_init__(self) -> None:
         ints = {"segment_length": 1, "batch_size": 1, "warmup": 0, "tbptt": 1, "val_every": 1, "patience": 0,
@@ -119,6 +128,10 @@ class TrainConfig:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if not 0 < self.lr_factor < 1:
             raise ConfigError(f"lr_factor must be in (0, 1), got {self.lr_factor}")
+        if not isinstance(self.lr_decay, (int, float)) or not 0 <= self.lr_decay < 1:
+            raise ConfigError(f"lr_decay must be in [0, 1), got {self.lr_decay!r}")
+        if self.loss not in ("esr_dc", "nam"):
+            raise ConfigError(f"loss must be 'esr_dc' or 'nam', got {self.loss!r}")
         if self.pre_emphasis is not None and not 0 <= self.pre_emphasis < 1:
             raise ConfigError(f"pre_emphasis must be in [0, 1) or None, got {self.pre_emphasis}")
 
@@ -254,7 +267,7 @@ def _merge(trainable: dict, frozen: dict) -> dict:
     return {**trainable, **frozen}
 
 
-_RUNTIME_FIELDS = ("lr", "val_every", "patience", "lr_patience", "lr_factor", "max_epochs", "seed")
+_RUNTIME_FIELDS = ("lr", "val_every", "patience", "lr_patience", "lr_factor", "max_epochs", "seed", "lr_decay")
 
 
 def _program_config(tcfg: TrainConfig) -> TrainConfig:
@@ -281,6 +294,9 @@ def _plateau(tcfg: TrainConfig):
 
 
 def _loss(tcfg: TrainConfig) -> Callable:
+    if tcfg.loss == "nam":
+        from .architectures.wavenet import nam_loss
+        return nam_loss
     return partial(esr_dc_loss, pre_emphasis=tcfg.pre_emphasis, esr_weight=tcfg.esr_weight, dc_weight=tcfg.dc_weight)
 
 
@@ -297,7 +313,8 @@ def _epoch_fn(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, mcfg: Mode
 def _val_fn(params, x, y, knobs, *, mcfg: ModelConfig, tcfg: TrainConfig):
     """Validation loss and ESR of the whole validation audio (one sequence from the initial state)."""
     y_hat, _ = apply(params, x[None], None, knobs, config=mcfg)
-    return _loss(tcfg)(y[None], y_hat, jnp.ones_like(y[None]))
+    value, plain = _loss(tcfg)(y[None], y_hat, jnp.ones_like(y[None]))
+    return (plain, plain) if tcfg.loss == "nam" else (value, plain)   # NAM keeps the best model by ESR
 
 
 @partial(jax.jit, static_argnames=("mcfg", "tcfg"), donate_argnums=(0, 2))
@@ -329,12 +346,21 @@ def _val_many(params, x, y, knobs, *, mcfg, tcfg, per_model_data=False):
 # --------------------------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------------------------
-def _segments(x: np.ndarray, y: np.ndarray, seg: int) -> tuple[np.ndarray, np.ndarray]:
-    n = len(x) // seg
-    if n == 0:
+def _segments(x: np.ndarray, y: np.ndarray, seg: int, hop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Segments of ``seg`` samples every ``hop`` (default ``seg``: back to back).
+
+    Models with a finite receptive field take ``hop = seg - warmup``: each window's context is the
+    audio before it, so every sample is scored once per epoch (NAM's dataset).
+    """
+    hop = hop or seg
+    if len(x) < seg:
         raise ConfigError(f"the training audio has {len(x)} samples, shorter than one segment ({seg}); "
                           "use more audio or a shorter segment_length")
-    return x[: n * seg].reshape(n, seg), y[: n * seg].reshape(n, seg)
+    if hop == seg:
+        n = len(x) // seg
+        return x[: n * seg].reshape(n, seg), y[: n * seg].reshape(n, seg)
+    idx = np.arange((len(x) - seg) // hop + 1)[:, None] * hop + np.arange(seg)[None, :]
+    return x[idx], y[idx]
 
 
 def _batches(xs: np.ndarray, ys: np.ndarray, batch_size: int, key: jax.Array) -> tuple[np.ndarray, ...]:
@@ -480,7 +506,9 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
     mcfg = _resolve_config(capture, init_models, model_config)
     tcfg = config
     pcfg = _program_config(tcfg)          # the static part: runtime-only changes reuse compiled programs
-    data = [_segments(np.asarray(c.train_x, np.float32), np.asarray(c.train_y, np.float32), tcfg.segment_length)
+    hop = tcfg.segment_length - tcfg.warmup if architectures.get(mcfg.arch).receptive_field(mcfg) > 0 else None
+    data = [_segments(np.asarray(c.train_x, np.float32), np.asarray(c.train_y, np.float32), tcfg.segment_length,
+                      hop)
             for c in captures]
     knob_list = [_knob_vector(c, mcfg) for c in captures]
     if per_model_data:
@@ -580,7 +608,8 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
         for epoch in range(start_epoch + 1, tcfg.max_epochs + 1):
             xb, yb, mb = _batches(xs, ys, tcfg.batch_size, jax.random.fold_in(key, epoch))
             scale = np.atleast_1d(np.asarray(rop_state.scale, np.float32))
-            lr = jnp.asarray(tcfg.lr * scale, jnp.float32)
+            lr0 = tcfg.lr * (1.0 - tcfg.lr_decay) ** (epoch - 1)
+            lr = jnp.asarray(lr0 * scale, jnp.float32)
             if many:
                 trainable, opt_state, tl = _epoch_many(trainable, frozen, opt_state, xb, yb, mb, kj, lr,
                                                        mcfg=mcfg, tcfg=pcfg, per_model_data=per_model_data)
@@ -618,8 +647,8 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
                     "epoch": epoch, "train_loss": float(tl[i]),
                     "val_loss": None if vloss is None else float(vloss[i]),
                     "val_esr": None if vesr is None else float(vesr[i]),
-                    "lr": float(tcfg.lr * scale[min(i, len(scale) - 1)]), "seconds": round(elapsed, 4)})
-            info = f"loss {tl.min():.4f}  best val ESR {best_esr.min():.4f}  lr {tcfg.lr * scale.min():.1e}"
+                    "lr": float(lr0 * scale[min(i, len(scale) - 1)]), "seconds": round(elapsed, 4)})
+            info = f"loss {tl.min():.4f}  best val ESR {best_esr.min():.4f}  lr {lr0 * scale.min():.1e}"
             bar.update(epoch, info)
             if vloss is not None and ckpt is not None:
                 _save_checkpoint(ckpt, {"trainable": trainable, "opt": opt_state, "rop": rop_state, "best": best_tr},
@@ -692,6 +721,19 @@ def _set_slice(stacked_host: Any, new_host: Any, i: int) -> Any:
     return jax.tree.map(put, stacked_host, new_host)
 
 
+def recipe(model_config: ModelConfig | None = None) -> TrainConfig:
+    """The default recipe of an architecture: AGAM's for the LSTM/GRU, NAM's for the WaveNet.
+
+    NAM's WaveNet recipe (:func:`tonezoo.architectures.wavenet.nam_recipe`): windows of 8,192
+    scored samples after ``receptive_field - 1`` samples of context, batch 16, Adam lr 4e-3 decayed
+    by 0.7 % per epoch, loss ``"nam"``, 100 epochs, validation every epoch.
+    """
+    if model_config is not None and model_config.arch == "wavenet":
+        from .architectures.wavenet import nam_recipe
+        return TrainConfig(**nam_recipe(model_config), lr_patience=1_000_000)
+    return TrainConfig()
+
+
 def train(capture, *, init: Model | None = None, model_config: ModelConfig | None = None,
           config: TrainConfig | None = None, progress: bool = True,
           checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
@@ -709,7 +751,8 @@ def train(capture, *, init: Model | None = None, model_config: ModelConfig | Non
     model_config : ModelConfig, optional
         Architecture when training from scratch (default LSTM-20 with skip at the capture's rate).
     config : TrainConfig, optional
-        The recipe; keyword ``overrides`` replace single fields (``max_epochs=100``, ``patience=10``).
+        The recipe (default :func:`recipe` of the architecture); keyword ``overrides`` replace
+        single fields (``max_epochs=100``, ``patience=10``).
     progress : bool
         Show a progress bar (epoch, loss, best validation ESR, learning rate, ETA).
     checkpoint_dir : path, optional
@@ -732,7 +775,9 @@ def train(capture, *, init: Model | None = None, model_config: ModelConfig | Non
     >>> result = train(capture, max_epochs=50)                    # doctest: +SKIP
     >>> result = train(capture, init=tonezoo.Model.load("ts9"))   # doctest: +SKIP
     """
-    tcfg = (config or TrainConfig()).replace(**overrides) if overrides else (config or TrainConfig())
+    base = config or recipe(init.config if init is not None else
+                            continue_from.model.config if continue_from is not None else model_config)
+    tcfg = base.replace(**overrides) if overrides else base
     label = f"fine-tune from {init.name}" if init is not None else "train"
     if continue_from is not None:
         if init is not None or model_config is not None or resume:
@@ -770,7 +815,8 @@ def train_many(capture, inits: Sequence[Model] | None = None, *, n_models: int |
     -------
     list of TrainResult, in the order of ``inits`` (or of the captures).
     """
-    tcfg = (config or TrainConfig()).replace(**overrides) if overrides else (config or TrainConfig())
+    base = config or recipe(inits[0].config if inits else model_config)
+    tcfg = base.replace(**overrides) if overrides else base
     captures = list(capture) if isinstance(capture, (list, tuple)) else None
     if captures is not None and not captures:
         raise ConfigError("train_many needs at least one capture")

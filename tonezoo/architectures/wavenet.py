@@ -70,6 +70,11 @@ __all__ = [
     "net_param_shapes",
     "unflatten_net_params",
     "window_epoch",
+    "zero_shot_sums",
+    "nam_recipe",
+    "nam_loss",
+    "mrstft",
+    "NAM_RECIPE",
 ]
 
 Params = dict[str, Any]
@@ -554,6 +559,116 @@ def window_epoch(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, config,
     return trainable, opt_state, lw.sum() / jnp.maximum(w.sum(), 1.0)
 
 
+@functools.partial(jax.jit, static_argnames=("config",))
+def zero_shot_sums(stacked: Params, knobs: jax.Array | None, xs: jax.Array, ys: jax.Array, mask: jax.Array,
+                   *, config: ModelConfig) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Stage-2 error sums of ``M`` stacked WaveNets (the registry's ``zero_shot_sums``).
+
+    Each segment runs *valid*: its first ``receptive_field - 1`` samples are context only (the
+    caller's warm-up is at least that long), so no padding is computed.
+
+    Parameters
+    ----------
+    stacked : params with a leading model axis M
+    knobs : None
+    xs, ys, mask : jax.Array [shape=(S, T)], T >= receptive_field
+
+    Returns
+    -------
+    (err, cross, power, ref) : each [shape=(M,)], masked sums of ``(y - y_hat)^2``, ``y y_hat``,
+    ``y_hat^2`` and ``y^2``.
+    """
+    net = net_of(config)
+    r1 = net.receptive_field - 1
+    y, m = ys[:, r1:], mask[:, r1:]
+    ref = jnp.sum(m * y ** 2)
+
+    def one(p):
+        y_hat = apply_valid(p, xs, net=net)
+        return (jnp.sum(m * (y - y_hat) ** 2), jnp.sum(m * y * y_hat), jnp.sum(m * y_hat ** 2), ref)
+    return jax.vmap(one)(stacked)
+
+
+# -- NAM's training recipe for WaveNets (nam/train/core.py, nam/train/lightning_module.py) -----------
+
+#: NAM's defaults: ``ny`` = 8192 output samples per window, batch 16, Adam lr 0.004 with
+#: ExponentialLR(gamma = 1 - 0.007) stepped per epoch, 100 epochs, validation ESR every epoch.
+NAM_WINDOW = 8192
+NAM_RECIPE: dict[str, Any] = {"batch_size": 16, "lr": 4e-3, "lr_decay": 0.007, "weight_decay": 0.0,
+                              "max_epochs": 100, "val_every": 1, "loss": "nam"}
+#: auraloss ``MultiResolutionSTFTLoss`` defaults: (fft size, hop, window length).
+MRSTFT_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
+MRSTFT_WEIGHT = 2e-4
+MRSTFT_PRE_EMPHASIS = 0.85
+
+
+def nam_recipe(config: ModelConfig, *, window: int = NAM_WINDOW) -> dict[str, Any]:
+    """The :class:`tonezoo.train.TrainConfig` fields of NAM's WaveNet recipe for ``config``.
+
+    Segments are ``window + receptive_field - 1`` samples whose first ``receptive_field - 1`` are
+    context (NAM's dataset feeds ``nx + ny - 1`` inputs for ``ny`` outputs).
+    """
+    r1 = net_of(config).receptive_field - 1
+    return {**NAM_RECIPE, "segment_length": int(window) + r1, "warmup": r1}
+
+
+def _stft_magnitude(x: jax.Array, n_fft: int, hop: int, win: int) -> jax.Array:
+    """``torch.stft(x, n_fft, hop, win, hann_window(win), center=True)`` magnitudes, floored at 1e-8 power.
+
+    x : (B, T) -> (B, frames, n_fft // 2 + 1)
+    """
+    pad = n_fft // 2
+    xp = jnp.pad(x, ((0, 0), (pad, pad)), mode="reflect")
+    frames = 1 + (xp.shape[-1] - n_fft) // hop
+    idx = np.arange(frames)[:, None] * hop + np.arange(n_fft)[None, :]
+    window = np.zeros(n_fft, np.float32)
+    left = (n_fft - win) // 2
+    window[left:left + win] = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)  # periodic Hann
+    spec = jnp.fft.rfft(xp[:, idx] * window, axis=-1)
+    return jnp.sqrt(jnp.maximum(spec.real ** 2 + spec.imag ** 2, 1e-8))
+
+
+def mrstft(y: jax.Array, y_hat: jax.Array, weights: jax.Array) -> jax.Array:
+    """auraloss's multi-resolution STFT loss (spectral convergence + mean L1 log magnitude, averaged
+    over :data:`MRSTFT_RESOLUTIONS`), over the segments whose ``weights`` [shape=(B,)] are 1."""
+    total = 0.0
+    n_seg = jnp.maximum(weights.sum(), 1.0)
+    for n_fft, hop, win in MRSTFT_RESOLUTIONS:
+        ym, xm = _stft_magnitude(y, n_fft, hop, win), _stft_magnitude(y_hat, n_fft, hop, win)
+        w = weights[:, None, None]
+        sc = jnp.sqrt((w * (ym - xm) ** 2).sum()) / jnp.sqrt(jnp.maximum((w * ym ** 2).sum(), 1e-30))
+        log_mag = (w * jnp.abs(jnp.log(ym) - jnp.log(xm))).sum() / (n_seg * ym.shape[1] * ym.shape[2])
+        total = total + sc + log_mag
+    return total / len(MRSTFT_RESOLUTIONS)
+
+
+def nam_loss(y: jax.Array, y_hat: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """NAM's WaveNet training loss: ``MSE + 2e-4 * MRSTFT(pre-emphasised y, y_hat)``.
+
+    The pre-emphasis is ``p[n] = s[n] - 0.85 s[n-1]`` (``fit_mrstft=True``, NAM's default, with
+    the "cab" weight and coefficient of ``nam/train/core.py``).
+
+    Parameters
+    ----------
+    y, y_hat : jax.Array [shape=(B, T)]
+    mask : jax.Array [shape=(B, T)], 1 for scored samples; a segment takes part in the
+        spectral term when any of its samples is scored.
+
+    Returns
+    -------
+    loss : scalar
+    plain_esr : scalar, ``sum((y - y_hat)^2) / sum(y^2)`` over the scored samples (for reporting)
+    """
+    n = jnp.maximum(mask.sum(), 1.0)
+    sq = (mask * (y - y_hat) ** 2).sum()
+    mse = sq / n
+    plain = sq / jnp.maximum((mask * y ** 2).sum(), 1e-12)
+    a = MRSTFT_PRE_EMPHASIS
+    py, pyh = y[:, 1:] - a * y[:, :-1], y_hat[:, 1:] - a * y_hat[:, :-1]
+    seg = (mask.sum(axis=1) > 0).astype(y.dtype)
+    return mse + MRSTFT_WEIGHT * mrstft(py * mask[:, 1:], pyh * mask[:, 1:], seg), plain
+
+
 def describe(config: ModelConfig) -> str:
     """``"WaveNet nam-standard"``, or the channels and layer count of a custom shape."""
     name = preset_name(config)
@@ -576,4 +691,4 @@ def summary(config: ModelConfig) -> dict[str, Any]:
 ARCHITECTURE = Architecture(
     name="wavenet", init=init, apply=apply, initial_state=initial_state, param_shapes=param_shapes,
     train_epoch=window_epoch, describe=describe, summary=summary, check_options=check_options,
-    receptive_field=receptive_field, frozen=("head_scale",))
+    receptive_field=receptive_field, frozen=("head_scale",), zero_shot_sums=zero_shot_sums)
