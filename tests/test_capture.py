@@ -10,7 +10,7 @@ import pytest
 import scipy.signal as ss
 import soundfile as sf
 
-from tonezoo.capture import (ALIGN_MARGIN, AudioFileNotFoundError, Capture, CaptureWarning, ChannelError, ClippedTargetError,
+from tonezoo.capture import (ALIGN_MARGIN, AudioFileNotFoundError, HotTargetWarning, Capture, CaptureWarning, ChannelError, ClippedTargetError,
                              EmptyAudioError, LatencyTooLargeError, LengthMismatchError, NonFiniteAudioError,
                              SampleRateMismatchError, SilentAudioError, SplitError, StereoInputError,
                              UnreadableAudioError, UnsupportedSampleRateError, estimate_latency, load_capture,
@@ -108,8 +108,9 @@ def test_target_leading_input_shifts_the_input(di):
 def test_latency_too_large(tmp_path, di):
     x = write(tmp_path / "di.wav", di)
     y = write(tmp_path / "amp.wav", delayed(device(di, zero_phase=True), 8820))     # 200 ms
-    with pytest.raises(LatencyTooLargeError, match=r"200\.0 ms.*max_latency_ms=100"):
+    with pytest.raises(LatencyTooLargeError, match=r"200\.0 ms.*100 ms allowed.*max_latency_ms=250") as info:
         load_capture(x, y)
+    assert info.value.cli_message.endswith("--max-latency-ms 250") and "=" not in info.value.cli_message
     assert 8820 - ALIGN_MARGIN <= load_capture(x, y, max_latency_ms=300).metadata["latency_samples"] <= 8820
 
 
@@ -171,7 +172,7 @@ def test_stereo_needs_a_channel(tmp_path, di):
     cap = load_capture(x, y, channel=1, align=False)
     np.testing.assert_allclose(cap.x, 0.5 * di[::-1], atol=1e-6)
     assert cap.metadata["input_file"]["channel"] == 1
-    with pytest.raises(ChannelError, match="channel=2"):
+    with pytest.raises(ChannelError, match="channel 2 does not exist.*channel=0 to channel=1"):
         load_capture(x, y, channel=2)
 
 
@@ -214,15 +215,25 @@ def test_silent_file(tmp_path, di, which):
 def test_clipped_integer_target(tmp_path, di):
     x = write(tmp_path / "di.wav", di)
     y = write(tmp_path / "amp.wav", np.clip(4.0 * device(di), -1.0, 1.0), subtype="PCM_16")
-    with pytest.raises(ClippedTargetError, match=r"amp\.wav.*full scale.*-1 dBFS"):
+    with pytest.raises(ClippedTargetError, match=r"amp\.wav.*flat top.*\+0\.0 dBFS.*-1 dBFS"):
         load_capture(x, y)
 
 
-def test_float_target_over_full_scale(tmp_path, di):
+def test_float_target_over_full_scale_is_hot_not_clipped(tmp_path, di):
     x = write(tmp_path / "di.wav", di)
     y = write(tmp_path / "amp.wav", 2.5 * device(di), subtype="FLOAT")
-    with pytest.raises(ClippedTargetError, match="exceed full scale"):
-        load_capture(x, y)
+    with pytest.warns(HotTargetWarning, match=r"peaks at \+[0-9.]+ dBFS; nothing was clipped"):
+        cap = load_capture(x, y, align=False)
+    assert np.max(np.abs(cap.y)) > 1.0
+
+
+def test_flat_tops_below_full_scale_are_clipping_in_every_format(tmp_path, di):
+    """A clipped take normalised down (or a float render through a clipper) keeps its flat tops."""
+    x = write(tmp_path / "di.wav", di)
+    for subtype in ("PCM_24", "FLOAT"):
+        y = write(tmp_path / f"amp_{subtype}.wav", 0.7 * np.clip(4.0 * device(di), -0.9, 0.9), subtype=subtype)
+        with pytest.raises(ClippedTargetError, match="flat top"):
+            load_capture(x, y)
 
 
 def test_target_normalised_to_full_scale_is_not_clipping(tmp_path, di):
@@ -363,7 +374,7 @@ def test_cli_check_capture(tmp_path, capsys, di):
     x = write(tmp_path / "di.wav", np.stack([di, 0.9 * di], axis=1))
     y = write(tmp_path / "amp.wav", delayed(device(di, zero_phase=True), 137))
     assert main(["check-capture", str(x), str(y)]) == 2
-    assert "channel=0" in capsys.readouterr().err
+    assert "--channel 0" in capsys.readouterr().err
     assert main(["check-capture", str(x), str(y), "--channel", "0", "--limit-seconds", "2"]) == 0
     text = capsys.readouterr().out
     shift = load_capture(x, y, channel=0).metadata["latency_samples"]

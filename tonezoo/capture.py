@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,10 @@ __all__ = [
     "estimate_latency",
     "CaptureWarning",
     "EchoWarning",
+    "HotTargetWarning",
+    "DCOffsetWarning",
+    "ChannelChoiceWarning",
+    "IdenticalAudioError",
     "ALIGN_MARGIN",
     "UnreadableAudioError",
     "AudioFileNotFoundError",
@@ -77,7 +82,9 @@ SILENCE_DBFS = -70.0          # RMS below this is "silent"
 MAX_TRIM_SECONDS = 1.0        # longer length differences are an error, shorter ones are trimmed
 MIN_TRAIN_SECONDS = 1.0
 MIN_VAL_SECONDS = 0.5
-_CLIP_RUN = 3                 # this many consecutive full-scale samples mean clipping
+_CLIP_RUN = 3                 # this many consecutive samples at the peak value mean clipping (flat tops)
+_DC_WARN = 0.01               # a target mean beyond this (-40 dBFS) is a DC offset, removed with a warning
+_SILENT_CHANNEL = 1e-7        # a channel whose peak is below this is digitally silent
 _LATENCY_SECONDS_ANALYSED = 30.0
 ALIGN_MARGIN = 10             # samples: the aligned target lags the estimated start of the response by this much
 _FIRST_ARRIVAL_MS = 60.0      # an earlier arrival this far before the strongest peak is the direct sound
@@ -97,6 +104,29 @@ _DRIFT_WARN_MS = 0.5
 # errors
 # --------------------------------------------------------------------------------------------
 
+# Advice names options as <<name=value>>: the library's message reads ``name=value`` (the keyword
+# argument), the command line's (``err.cli_message``) the flag of the shared capture options.
+_CLI_FLAGS = {"channel": "--channel", "input_channel": "--input-channel", "target_channel": "--target-channel",
+              "resample": "--resample", "align": "--no-align", "max_latency_ms": "--max-latency-ms",
+              "val_fraction": "--val-fraction", "limit_seconds": "--seconds"}
+_OPTION = re.compile(r"<<(\w+)(?:=([^>]*))?>>")
+
+
+def _cli_flag(m: re.Match) -> str:
+    name, value = m.group(1), m.group(2)
+    flag = _CLI_FLAGS[name]
+    if value is None or value in ("True", "False"):
+        return flag
+    return f"{flag} {value}"
+
+
+def _error(cls: type[CaptureError], message: str) -> CaptureError:
+    """``cls(message)`` for the library, with ``cli_message`` naming command-line flags instead."""
+    err = cls(_OPTION.sub(lambda m: m.group(1) + ("" if m.group(2) is None else f"={m.group(2)}"), message))
+    err.cli_message = _OPTION.sub(_cli_flag, message)     # type: ignore[attr-defined]
+    return err
+
+
 class CaptureWarning(UserWarning):
     """Something about a capture was fixed up (trimmed, low alignment confidence, clock drift)."""
 
@@ -105,8 +135,26 @@ class EchoWarning(CaptureWarning):
     """The target holds a second arrival as strong as the first: an echo, delay or reverb."""
 
 
+class HotTargetWarning(CaptureWarning):
+    """A float target peaks above 0 dBFS (not clipped: float holds it)."""
+
+
+class DCOffsetWarning(CaptureWarning):
+    """The target carries a DC offset (the interface's); it was removed."""
+
+
+class ChannelChoiceWarning(CaptureWarning):
+    """A multi-channel file with one non-silent channel: that channel was taken."""
+
+
+class IdenticalAudioError(CaptureError):
+    """Input and target are the same audio (the same file and channel, or equal samples)."""
+
+    cli_options = ("--input-channel", "--target-channel")
+
+
 class UnreadableAudioError(CaptureError):
-    """An audio file is corrupt, truncated, or not WAV/FLAC/AIFF."""
+    """An audio file is corrupt, truncated, or in a format libsndfile does not read."""
 
 
 class AudioFileNotFoundError(UnreadableAudioError, FileNotFoundError):
@@ -120,9 +168,13 @@ class EmptyAudioError(CaptureError):
 class StereoInputError(CaptureError):
     """A file has several different channels and no ``channel`` was chosen."""
 
+    cli_options = ("--channel", "--input-channel", "--target-channel")
+
 
 class ChannelError(CaptureError):
     """The chosen ``channel`` does not exist in a file."""
+
+    cli_options = ("--channel", "--input-channel", "--target-channel")
 
 
 class UnsupportedSampleRateError(CaptureError):
@@ -131,6 +183,8 @@ class UnsupportedSampleRateError(CaptureError):
 
 class SampleRateMismatchError(CaptureError):
     """Input and target have different sample rates and ``resample`` is off."""
+
+    cli_options = ("--resample",)
 
 
 class NonFiniteAudioError(CaptureError):
@@ -142,7 +196,7 @@ class SilentAudioError(CaptureError):
 
 
 class ClippedTargetError(CaptureError):
-    """The target reaches full scale: the recording clipped."""
+    """The target has flat tops (runs of samples at its peak value): the recording clipped."""
 
 
 class LengthMismatchError(CaptureError):
@@ -152,9 +206,13 @@ class LengthMismatchError(CaptureError):
 class LatencyTooLargeError(CaptureError):
     """The target lags (or leads) the input by more than ``max_latency_ms``."""
 
+    cli_options = ("--max-latency-ms",)
+
 
 class SplitError(CaptureError):
     """The train/validation split leaves too little audio on one side."""
+
+    cli_options = ("--val-fraction", "--seconds")
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,18 +304,19 @@ class Capture:
         train_stop = val_start
         if self.limit_seconds is not None:
             train_stop = min(val_start, int(round(self.limit_seconds * sr)))
-        how = (f"val_start={self.val_start}" if self.val_start is not None
-               else f"val_fraction={self.val_fraction:g}")
+        how = (f"validation from sample {self.val_start}" if self.val_start is not None
+               else f"<<val_fraction={self.val_fraction:g}>>")
         if train_stop < MIN_TRAIN_SECONDS * sr:
-            limit = f", limit_seconds={self.limit_seconds:g}" if self.limit_seconds is not None else ""
-            raise SplitError(
-                f"capture {self.name!r}: the split ({how}{limit}) leaves {train_stop / sr:.2f} s for training, "
-                f"at least {MIN_TRAIN_SECONDS:g} s is needed: use longer audio, a smaller val_fraction or a "
-                f"larger limit_seconds")
+            limit = (f", <<limit_seconds={self.limit_seconds:g}>>" if self.limit_seconds is not None else "")
+            raise _error(SplitError,
+                         f"capture {self.name!r}: the split ({how}{limit}) leaves {train_stop / sr:.2f} s for "
+                         f"training, at least {MIN_TRAIN_SECONDS:g} s is needed: use longer audio, a smaller "
+                         f"<<val_fraction>> or a larger <<limit_seconds>>")
         if n - val_start < MIN_VAL_SECONDS * sr:
-            raise SplitError(
-                f"capture {self.name!r}: the split ({how}) leaves {(n - val_start) / sr:.2f} s for validation, "
-                f"at least {MIN_VAL_SECONDS:g} s is needed: use longer audio or a larger val_fraction")
+            raise _error(SplitError,
+                         f"capture {self.name!r}: the split ({how}) leaves {(n - val_start) / sr:.2f} s for "
+                         f"validation, at least {MIN_VAL_SECONDS:g} s is needed: use longer audio or a larger "
+                         f"<<val_fraction>>")
         return train_stop, val_start
 
     @property
@@ -326,8 +385,9 @@ class Capture:
                     metadata: Mapping[str, Any] | None = None, **split: Any) -> "Capture":
         """A validated capture from arrays in memory (e.g. a virtual device's output).
 
-        Runs the checks of :func:`load_capture` (rate, finite, silent, clipped target, lengths) and
-        aligns ``y`` to ``x`` unless ``align=False``.
+        Runs the checks of :func:`load_capture` (rate, finite, silent, identical, clipped target,
+        lengths) and aligns ``y`` to ``x`` unless ``align=False``. A DC offset is left as it is:
+        it comes from an audio interface, which arrays from memory did not pass through.
 
         Parameters
         ----------
@@ -346,9 +406,11 @@ class Capture:
         xa, ya = (_as_mono_array(a, f"<array {label}>") for a, label in ((x, "x"), (y, "y")))
         for a, label in ((xa, "x"), (ya, "y")):
             _check_samples(a, f"<array {label}>", sample_rate)
-        _check_clipping(ya, "<array y>", full_scale=1.0)
+        _check_identical(xa, ya, "<array x>", "<array y>")
+        _check_clipping(ya, "<array y>", is_float=True)
         meta = dict(metadata or {})
         meta.update(input_rate=int(sample_rate), target_rate=int(sample_rate), resampled=False)
+
         return _assemble(xa, ya, int(sample_rate), "<array x>", "<array y>", align=align,
                          max_latency_ms=max_latency_ms, knobs=knobs, name=name, metadata=meta, split=split)
 
@@ -397,33 +459,88 @@ def _check_samples(a: np.ndarray, label: str, sample_rate: int) -> None:
             f"right file/track was exported and that the device and interface input were actually recording")
 
 
-def _check_clipping(y: np.ndarray, label: str, *, full_scale: float) -> None:
-    """Refuse a target over full scale, or with runs of samples at full scale (clipped)."""
-    over = np.abs(y) > 1.0
-    at_full = np.abs(y) >= full_scale - 1e-7
-    # a run of _CLIP_RUN full-scale samples: a moving sum over the mask reaches _CLIP_RUN
-    run_sums = np.convolve(at_full.astype(np.int8), np.ones(_CLIP_RUN, np.int8), mode="valid")
-    if over.any() or np.any(run_sums >= _CLIP_RUN):
-        peak = float(np.max(np.abs(y)))
-        what = (f"{int(over.sum())} samples exceed full scale (peak {20 * np.log10(peak):+.1f} dBFS)" if over.any()
-                else f"{int(at_full.sum())} samples sit at full scale in runs of {_CLIP_RUN} or more")
+def _check_clipping(y: np.ndarray, label: str, *, is_float: bool, lsb: float = 0.0) -> None:
+    """Refuse a target with flat tops; warn about a float target above full scale.
+
+    Clipping leaves runs of samples at one peak value (the converter's or a plug-in's ceiling),
+    in any format and at any level (a clipped take normalised afterwards keeps its flat tops).
+    A float file above 1.0 is not clipped: float holds it.
+    """
+    mag = np.abs(y)
+    peak = float(np.max(mag))
+    if peak <= 0.0:
+        return
+    tol = max(0.5 * lsb, 1e-6 * peak)
+    at_peak = (mag >= peak - tol).astype(np.int8)
+    # a run of _CLIP_RUN samples at the peak: a moving sum over the mask reaches _CLIP_RUN
+    run_sums = np.convolve(at_peak, np.ones(_CLIP_RUN, np.int8), mode="valid")
+    flat = run_sums >= _CLIP_RUN
+    if flat.any():
+        starts = int(np.count_nonzero(flat[1:] & ~flat[:-1]) + int(flat[0]))
         raise ClippedTargetError(
-            f"{label}: the target clipped ({what}); a model would learn the clipping of your interface, not "
-            f"the device: record again with the device output or the interface input gain lower, peaks below "
-            f"-1 dBFS")
+            f"{label}: the target clipped: {starts} flat top(s), runs of {_CLIP_RUN} or more samples at its "
+            f"peak value ({20 * np.log10(peak):+.1f} dBFS); a model would learn the clipping of your interface "
+            f"or a plug-in, not the device: record again with the device output or the interface input gain "
+            f"lower (peaks below -1 dBFS), and no limiter or clipper on the recording's bus")
+    if is_float and peak > 1.0:
+        warnings.warn(
+            f"{label}: the target peaks at {20 * np.log10(peak):+.1f} dBFS; nothing was clipped (float audio "
+            f"holds it) and tonezoo trains on it as it is, but a model of it will put out levels above full "
+            f"scale: normalise the target below 0 dBFS if your player needs it", HotTargetWarning, stacklevel=3)
+
+
+def _dc_offset(y: np.ndarray, sample_rate: int) -> float:
+    """The target's level on its quietest 20 % of 20 ms frames: what the interface adds to silence.
+
+    A device's own asymmetry moves the mean of loud passages, not of quiet ones, so this reads
+    the interface's offset rather than the device's even-order distortion.
+    """
+    f = max(1, int(0.02 * sample_rate))
+    n = y.size // f
+    if n < 5:
+        return float(np.mean(y, dtype=np.float64))
+    frames = y[: n * f].reshape(n, f).astype(np.float64)
+    ac = frames.std(axis=1)
+    return float(np.median(frames.mean(axis=1)[ac <= np.percentile(ac, 20)]))
+
+
+def _remove_dc(y: np.ndarray, sample_rate: int, label: str, meta: dict[str, Any]) -> np.ndarray:
+    """Remove a DC offset from the target (the interface's, not the device's), with a warning."""
+    dc = _dc_offset(y, sample_rate)
+    if abs(dc) < _DC_WARN:
+        return y
+    meta["dc_offset_removed"] = round(dc, 6)
+    warnings.warn(
+        f"{label}: the target carries a DC offset of {dc:+.4f} ({20 * np.log10(abs(dc)):+.1f} dBFS), the audio "
+        f"interface's rather than the device's; it was removed, so the model does not put it out on silence. "
+        f"Record with a DC-blocking (high-pass) input, or remove the offset in your editor", DCOffsetWarning,
+        stacklevel=3)
+    return (y - dc).astype(np.float32)
+
+
+def _check_identical(x: np.ndarray, y: np.ndarray, x_label: str, y_label: str) -> None:
+    if x.shape == y.shape and np.array_equal(x, y):
+        raise _error(IdenticalAudioError,
+                     f"{x_label} and {y_label} hold the same audio: the target must be the device's recording of "
+                     f"the input; you exported the DI twice? Export the device's track as the target (for one "
+                     f"stereo file holding both, name its channels: <<input_channel=0>> <<target_channel=1>>)")
 
 
 # --------------------------------------------------------------------------------------------
 # reading
 # --------------------------------------------------------------------------------------------
 
-def _full_scale(subtype: str) -> float:
-    """Largest positive value an integer subtype reads as (e.g. 32767/32768 for PCM_16), 1.0 for floats."""
+def _lsb(subtype: str) -> float:
+    """One quantisation step of an integer subtype at full scale 1.0; 0.0 for float subtypes."""
     if subtype.startswith("PCM_") and subtype[4:].isdigit():
-        return 1.0 - 2.0 ** -(int(subtype[4:]) - 1)
+        return 2.0 ** -(int(subtype[4:]) - 1)
     if subtype == "PCM_U8":
-        return 1.0 - 2.0 ** -7
-    return 1.0
+        return 2.0 ** -7
+    return 0.0
+
+
+def _is_float(subtype: str) -> bool:
+    return subtype in ("FLOAT", "DOUBLE")
 
 
 def read_audio(path: str | os.PathLike, *, channel: int | None = None, label: str = "audio"
@@ -433,7 +550,7 @@ def read_audio(path: str | os.PathLike, *, channel: int | None = None, label: st
     Parameters
     ----------
     path : path
-        WAV, FLAC or AIFF (anything libsndfile reads), any bit depth.
+        Anything libsndfile reads (WAV, FLAC, AIFF, OGG, MP3), any bit depth.
     channel : int, optional
         Channel of a multi-channel file; files whose channels are identical need none.
     label : str
@@ -450,10 +567,17 @@ def read_audio(path: str | os.PathLike, *, channel: int | None = None, label: st
     ------
     AudioFileNotFoundError, UnreadableAudioError, EmptyAudioError, StereoInputError, ChannelError
     """
-    return _read(Path(path), label, channel)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChannelChoiceWarning)
+        audio, sr, info = _read(Path(path), label, channel)
+    return audio, sr, info
 
 
-def _read(path: Path, label: str, channel: int | None) -> tuple[np.ndarray, int, dict[str, Any]]:
+_CHANNEL_NAMES = {0: "left", 1: "right"}
+
+
+def _read(path: Path, label: str, channel: int | None, option: str = "channel"
+          ) -> tuple[np.ndarray, int, dict[str, Any]]:
     import soundfile as sf
 
     if not path.exists():
@@ -468,23 +592,32 @@ def _read(path: Path, label: str, channel: int | None) -> tuple[np.ndarray, int,
         size = path.stat().st_size
         raise UnreadableAudioError(
             f"{label} file {str(path)!r} ({size} bytes) cannot be read as audio ({e}): it is corrupt, "
-            f"truncated, or not WAV/FLAC/AIFF; export it again (24-bit WAV is safest)") from None
+            f"truncated, or in a format libsndfile does not read (it reads WAV, FLAC, AIFF, OGG and MP3); "
+            f"export it again (24-bit WAV is safest)") from None
     name = f"{label} file {str(path)!r}"
     if data.shape[0] == 0:
         raise EmptyAudioError(f"{name} holds no samples (0 frames): the recording or export failed; export it again")
     info: dict[str, Any] = {"format": fmt, "subtype": subtype, "channels": channels}
     if channels > 1:
         if channel is None:
+            live = [c for c in range(channels) if np.max(np.abs(data[:, c])) > _SILENT_CHANNEL]
             if all(np.array_equal(data[:, 0], data[:, c]) for c in range(1, channels)):
                 channel = 0           # identical channels: a mono signal stored as stereo
                 info["dual_mono"] = True
+            elif len(live) == 1:
+                channel = live[0]     # one channel recorded, the others digital silence
+                info["only_live_channel"] = True
+                warnings.warn(f"{name} has {channels} channels and only channel {channel} "
+                              f"({_CHANNEL_NAMES.get(channel, 'channel ' + str(channel))}) is not silent: "
+                              f"using it", ChannelChoiceWarning, stacklevel=4)
             else:
-                raise StereoInputError(
-                    f"{name} has {channels} different channels; tonezoo needs one: pass channel=0 (left) or "
-                    f"channel=1 (right) (--channel on the command line), or export the file as mono")
+                raise _error(StereoInputError,
+                             f"{name} has {channels} different channels; tonezoo needs one: choose it with "
+                             f"<<{option}=0>> (left) or <<{option}=1>> (right), or export the file as mono")
         if not 0 <= channel < channels:
-            raise ChannelError(f"{name} has {channels} channels (0..{channels - 1}); channel={channel} does not "
-                               f"exist")
+            raise _error(ChannelError, f"{name} has {channels} channels (0..{channels - 1}); channel {channel} "
+                                       f"does not exist: choose one with <<{option}=0>> to "
+                                       f"<<{option}={channels - 1}>>")
         info["channel"] = channel
         mono = data[:, channel]
     else:
@@ -664,13 +797,13 @@ def _align(x: np.ndarray, y: np.ndarray, sample_rate: int, y_label: str, max_lat
     max_lag = int(max_latency_ms * 1e-3 * sr)
     if abs(lag) > max_lag:
         low = info["confidence"] < _LOW_CONFIDENCE
-        raise LatencyTooLargeError(
+        raise _error(
+            LatencyTooLargeError,
             f"{y_label}: the target {'lags' if lag > 0 else 'leads'} the input by {abs(lag)} samples "
-            f"({abs(lag) / sr * 1e3:.1f} ms), more than max_latency_ms={max_latency_ms:g}"
+            f"({abs(lag) / sr * 1e3:.1f} ms), more than the {max_latency_ms:g} ms allowed"
             + (" (and no clear delay was found: are these two files one re-amp take?)" if low else "")
             + ": export both files from the same start point, bypass latency-adding plug-ins, or allow a "
-              f"larger delay if it is real (max_latency_ms={_suggest_ms(abs(lag), sr)}, --max-latency-ms "
-              f"{_suggest_ms(abs(lag), sr)} on the command line)")
+              f"larger delay if it is real: <<max_latency_ms={_suggest_ms(abs(lag), sr)}>>")
     if info["confidence"] < _LOW_CONFIDENCE and meta["alignment"] == "correlation":
         warnings.warn(f"{y_label}: no clear delay between input and target (confidence {info['confidence']:.1f}); "
                       f"shifted by {lag - ALIGN_MARGIN} samples anyway: check that the files are one re-amp take",
@@ -689,7 +822,7 @@ def _align(x: np.ndarray, y: np.ndarray, sample_rate: int, y_label: str, max_lat
 
 def _suggest_ms(lag: int, sample_rate: int) -> int:
     """A round ``max_latency_ms`` that admits ``lag`` samples."""
-    return int(np.ceil(lag / sample_rate * 1e3 / 50.0) * 50 + 50)
+    return int(np.ceil((lag / sample_rate * 1e3 + 1.0) / 50.0) * 50)
 
 
 def _assemble(x: np.ndarray, y: np.ndarray, sample_rate: int, x_label: str, y_label: str, *, align: bool,
@@ -738,7 +871,8 @@ def _assemble(x: np.ndarray, y: np.ndarray, sample_rate: int, x_label: str, y_la
 # --------------------------------------------------------------------------------------------
 
 def load_capture(input_path: str | os.PathLike, target_path: str | os.PathLike, *, resample: bool = False,
-                 channel: int | None = None, align: bool = True, max_latency_ms: float = 100.0,
+                 channel: int | None = None, input_channel: int | None = None, target_channel: int | None = None,
+                 align: bool = True, max_latency_ms: float = 100.0,
                  val_fraction: float | None = None, limit_seconds: float | None = None,
                  knobs: Mapping[str, float] | None = None, name: str | None = None) -> Capture:
     """Read, check, align and split a capture from two audio files.
@@ -746,14 +880,23 @@ def load_capture(input_path: str | os.PathLike, target_path: str | os.PathLike, 
     Parameters
     ----------
     input_path : path
-        The dry input that was played into the device (WAV, FLAC or AIFF, any bit depth).
+        The dry input that was played into the device: any file libsndfile reads (WAV, FLAC,
+        AIFF, OGG, MP3), any bit depth.
     target_path : path
-        The recording of the device's output, same format rules.
+        The recording of the device's output, same format rules. Float files may peak above
+        0 dBFS (:class:`HotTargetWarning`); flat tops (runs at one peak value) in any format are
+        clipping (:class:`ClippedTargetError`); a DC offset is removed (:class:`DCOffsetWarning`).
     resample : bool
         If the rates differ, resample the target to the input's rate (librosa) instead of failing.
     channel : int, optional
-        Channel to use from multi-channel files (0 = left). Files whose channels are all
-        identical are accepted as mono without it.
+        Channel to use from multi-channel files (0 = left), for both files. Files whose channels
+        are all identical are accepted as mono without it, and so is a file with only one
+        channel that is not digitally silent (that channel is taken, with a
+        :class:`ChannelChoiceWarning`).
+    input_channel, target_channel : int, optional
+        The channel of one file, overriding ``channel``: one stereo file with the DI on the left
+        and the device on the right is a capture with the same path twice, ``input_channel=0,
+        target_channel=1``.
     align : bool
         Remove the target's delay (sync markers of the standard signal, else cross-correlation).
     max_latency_ms : float
@@ -771,13 +914,16 @@ def load_capture(input_path: str | os.PathLike, target_path: str | os.PathLike, 
     Returns
     -------
     Capture
-        ``metadata`` records the files, rates, ``latency_samples`` shifted, ``trimmed_samples``,
-        ``alignment`` ("marker", "correlation" or "none"), ``signal`` ("standard" if recognised).
+        ``metadata`` records the files, rates, ``latency_samples`` (the shift applied),
+        ``latency_estimate`` (where the device's response starts) and ``latency_margin``,
+        ``trimmed_samples``, ``alignment`` ("marker", "correlation" or "none"), ``signal``
+        ("standard" if recognised), ``dc_offset_removed`` and ``second_arrival`` when found.
 
     Raises
     ------
     CaptureError
-        One of the subclasses in this module, naming the file, the problem and the fix.
+        One of the subclasses in this module, naming the file, the problem and the fix; its
+        ``cli_message`` (when set) names the command-line flags instead of keyword arguments.
 
     Examples
     --------
@@ -786,18 +932,29 @@ def load_capture(input_path: str | os.PathLike, target_path: str | os.PathLike, 
     (112, 30.0, 24.0)
     """
     xp, yp = Path(input_path), Path(target_path)
-    x, sr_x, x_info = _read(xp, "input", channel)
-    y, sr_y, y_info = _read(yp, "target", channel)
+    in_ch = input_channel if input_channel is not None else channel
+    out_ch = target_channel if target_channel is not None else channel
     x_label, y_label = f"input file {str(xp)!r}", f"target file {str(yp)!r}"
+    if xp.exists() and yp.exists() and xp.resolve() == yp.resolve() and in_ch == out_ch:
+        which = "" if in_ch is None else f" (channel {in_ch} of both)"
+        raise _error(IdenticalAudioError,
+                     f"the input and the target are the same file{which}, {str(xp)!r}: the target must be the "
+                     f"device's recording of the input; you exported the DI twice? For one stereo file with the DI "
+                     f"on one channel and the device on the other, name them: <<input_channel=0>> "
+                     f"<<target_channel=1>>")
+    per_file = input_channel is not None or target_channel is not None
+    x, sr_x, x_info = _read(xp, "input", in_ch, "input_channel" if per_file else "channel")
+    y, sr_y, y_info = _read(yp, "target", out_ch, "target_channel" if per_file else "channel")
     _check_samples(x, x_label, sr_x)
     _check_samples(y, y_label, sr_y)
-    _check_clipping(y, y_label, full_scale=_full_scale(y_info["subtype"]))
+    _check_identical(x, y, x_label, y_label)
+    _check_clipping(y, y_label, is_float=_is_float(y_info["subtype"]), lsb=_lsb(y_info["subtype"]))
     resampled = False
     if sr_x != sr_y:
         if not resample:
-            raise SampleRateMismatchError(
-                f"{x_label} is {sr_x} Hz but {y_label} is {sr_y} Hz: pass resample=True (--resample) to resample "
-                f"the target to {sr_x} Hz, or record the target at {sr_x} Hz")
+            raise _error(SampleRateMismatchError,
+                         f"{x_label} is {sr_x} Hz but {y_label} is {sr_y} Hz: resample the target to {sr_x} Hz "
+                         f"with <<resample=True>>, or record the target at {sr_x} Hz")
         import librosa
 
         y = librosa.resample(y, orig_sr=sr_y, target_sr=sr_x).astype(np.float32)
@@ -805,6 +962,7 @@ def load_capture(input_path: str | os.PathLike, target_path: str | os.PathLike, 
     meta = {"input_path": str(xp), "target_path": str(yp), "input_rate": sr_x, "target_rate": sr_y,
             "resampled": resampled, "input_file": x_info, "target_file": y_info,
             "input_samples": int(x.size), "target_samples": int(y.size)}
+    y = _remove_dc(y, sr_x, y_label, meta)
     split: dict[str, Any] = {} if val_fraction is None else {"val_fraction": val_fraction}
     if limit_seconds is not None:
         split["limit_seconds"] = limit_seconds

@@ -2,7 +2,84 @@
 
 from __future__ import annotations
 
-__all__ = ["parse_knobs", "race_line"]
+import argparse
+import sys
+import warnings
+from typing import Any
+
+__all__ = ["parse_knobs", "race_line", "capture_options", "load_capture_args", "CAPTURE_COMMANDS"]
+
+# every command that loads a capture takes capture_options() as a parent (tests check each one)
+CAPTURE_COMMANDS = ("check-capture", "train", "suggest")
+
+
+def capture_options() -> argparse.ArgumentParser:
+    """The options of every command that loads a capture: one parent, so they cannot drift apart.
+
+    Pass it as ``parents=[capture_options()]`` to ``add_parser``; the command's handler then calls
+    :func:`load_capture_args`. Every flag a :class:`~tonezoo.errors.CaptureError` recommends
+    (``cli_options`` of its class) is here.
+    """
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("capture options")
+    g.add_argument("--channel", type=int, default=None, metavar="N",
+                   help="channel of multi-channel files, for both files (0 = left)")
+    g.add_argument("--input-channel", type=int, default=None, metavar="N",
+                   help="channel of the input file (overrides --channel); with --target-channel, one stereo "
+                        "file holding the DI and the device's output, given twice, is a capture")
+    g.add_argument("--target-channel", type=int, default=None, metavar="N",
+                   help="channel of the target file (overrides --channel)")
+    g.add_argument("--no-align", action="store_true",
+                   help="keep the files as they are: do not estimate or remove the recording delay")
+    g.add_argument("--max-latency-ms", type=float, default=100.0, metavar="MS",
+                   help="refuse a larger input-to-target delay (default 100)")
+    g.add_argument("--resample", action="store_true", help="resample the target to the input's rate if they differ")
+    g.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                   help="knob setting of the captured device (repeatable), a conditioning input")
+    g.add_argument("--val-fraction", type=float, default=None, metavar="F",
+                   help="fraction of the audio kept for validation (default: the standard signal's validation "
+                        "section, else 0.2)")
+    g.add_argument("--seconds", "--limit-seconds", dest="seconds", type=float, default=None, metavar="S",
+                   help="train on only the first S seconds (validation unchanged)")
+    return p
+
+
+def load_capture_args(args: argparse.Namespace, *, command: str | None = None, **extra: Any):
+    """:func:`tonezoo.load_capture` with the options of :func:`capture_options`.
+
+    Warnings are printed as ``tonezoo COMMAND: warning: ...``; errors carry the command line's
+    wording (flags, not keyword arguments).
+
+    Raises
+    ------
+    CaptureError
+        As :func:`tonezoo.load_capture`, its message naming this command's flags.
+    ConfigError
+        A malformed ``--knob``.
+    """
+    from ..capture import load_capture
+    from ..errors import CaptureError
+    knobs = parse_knobs(args.knob)
+    name = command or getattr(args, "command", None) or "tonezoo"
+    error: CaptureError | None = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            capture = load_capture(args.input, args.target, resample=args.resample, channel=args.channel,
+                                   input_channel=args.input_channel, target_channel=args.target_channel,
+                                   align=not args.no_align, max_latency_ms=args.max_latency_ms,
+                                   val_fraction=args.val_fraction, limit_seconds=args.seconds,
+                                   knobs=knobs or None, **extra)
+        except CaptureError as e:
+            error = e
+    for w in caught:
+        print(f"tonezoo {name}: warning: {w.message}", file=sys.stderr)
+    if error is not None:
+        message = getattr(error, "cli_message", None)
+        if message is None:
+            raise error
+        raise type(error)(message) from None
+    return capture
 
 
 def parse_knobs(items: list[str]) -> dict[str, float]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
-import warnings
 from pathlib import Path
+
+from ._common import capture_options, load_capture_args
 
 __all__ = ["register"]
 
@@ -25,21 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the guitar phrases and noise (default 0)")
     p.set_defaults(func=run_capture_signal)
 
-    q = sub.add_parser("check-capture", help="load a capture (input + recorded output) and report what was found",
+    q = sub.add_parser("check-capture", parents=[capture_options()], help="load a capture (input + recorded output) and report what was found",
                        description="Run every check of load_capture on an input/target pair and print the sample "
                                    "rate, lengths, latency shift and train/validation split. Exit 2 with the "
                                    "reason if the pair is unusable.")
     q.add_argument("input", metavar="IN.wav", help="the dry input that was played into the device")
     q.add_argument("target", metavar="OUT.wav", help="the recording of the device's output")
-    q.add_argument("--resample", action="store_true", help="resample the target to the input's rate if they differ")
-    q.add_argument("--channel", type=int, default=None, metavar="N", help="channel of multi-channel files (0 = left)")
-    q.add_argument("--max-latency-ms", type=float, default=100.0, metavar="MS",
-                   help="refuse a larger input-to-target delay (default 100)")
-    q.add_argument("--no-align", action="store_true", help="do not estimate or remove the delay")
-    q.add_argument("--val-fraction", type=float, default=None, metavar="F",
-                   help="validation fraction (default: the standard signal's validation section, else 0.2)")
-    q.add_argument("--limit-seconds", type=float, default=None, metavar="S",
-                   help="train on only the first S seconds")
     q.set_defaults(func=run_check_capture)
 
 
@@ -72,15 +63,7 @@ def run_capture_signal(args: argparse.Namespace) -> int:
 
 
 def run_check_capture(args: argparse.Namespace) -> int:
-    from ..capture import load_capture
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        cap = load_capture(args.input, args.target, resample=args.resample, channel=args.channel,
-                           align=not args.no_align, max_latency_ms=args.max_latency_ms,
-                           val_fraction=args.val_fraction, limit_seconds=args.limit_seconds)
-    for w in caught:
-        print(f"tonezoo check-capture: warning: {w.message}", file=sys.stderr)
+    cap = load_capture_args(args, command="check-capture")
     m = cap.metadata
     sr = cap.sample_rate
     train_stop, val_start = cap.split_points()
@@ -101,6 +84,11 @@ def run_check_capture(args: argparse.Namespace) -> int:
           + (", polarity inverted" if m.get("polarity") == "inverted" else ""))
     if "drift_samples" in m:
         print(f"clock drift  {m['drift_samples']} samples between the start and validation markers")
+    if "second_arrival" in m:
+        sa = m["second_arrival"]
+        print(f"echo         a second arrival {sa['ratio']:.0%} as strong, {sa['ms']:.1f} ms after the first")
+    if "dc_offset_removed" in m:
+        print(f"dc offset    {m['dc_offset_removed']:+.4f} removed from the target")
     print(f"trimmed      {m['trimmed_samples']} samples")
     print(f"aligned      {cap.x.size} samples ({cap.duration:.2f} s)")
     print(f"train        samples 0..{train_stop} ({cap.train_seconds:.2f} s)")
