@@ -1,6 +1,6 @@
 """How good is the zoo's pick? Held-out virtual devices against the oracle, a random pick and scratch.
 
-For every held-out device (:data:`tonezoo.zoo.HELD_OUT`: designs at settings, or presets, that
+For every held-out device (:data:`tonezoo.zoo.build.HELD_OUT`: designs at settings, or presets, that
 are not in the zoo) a capture is rendered and
 
 * ``Zoo.suggest`` picks a starting model: top-1 / top-3 *category* accuracy;
@@ -35,7 +35,8 @@ import numpy as np
 
 from tonezoo.devices import get_device, render_capture
 from tonezoo.train import train, train_many
-from tonezoo.zoo import HELD_OUT, Zoo
+from tonezoo.zoo import Zoo
+from tonezoo.zoo.build import HELD_OUT
 
 QUICK_TARGETS = ("mt2-like", "ht40-like", "fuzz-dark", "opto-like")
 

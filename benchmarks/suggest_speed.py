@@ -29,7 +29,7 @@ import soundfile as sf
 from tonezoo import embed
 from tonezoo.devices import render_capture
 from tonezoo.model import Model, ModelConfig
-from tonezoo.rank import zero_shot_esr
+from tonezoo.batched import zero_shot_esr
 from tonezoo.zoo import Zoo
 
 

@@ -21,7 +21,7 @@ from tonezoo.architectures.training import window_epoch
 from tonezoo.capture import load_capture
 from tonezoo.errors import ConfigError
 from tonezoo.model import Model, ModelConfig, Options, apply, init, param_count
-from tonezoo.rank import zero_shot_esr
+from tonezoo.batched import zero_shot_esr
 from tonezoo.train import train
 
 

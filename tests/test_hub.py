@@ -266,6 +266,7 @@ def test_token_is_never_printed_or_logged(hub, capsys, caplog, monkeypatch):
 
 def test_pull_into_zoo(hub, tmp_path, monkeypatch):
     zoo_mod = pytest.importorskip("tonezoo.zoo")
+    from tonezoo.zoo.hub import pull_into_zoo
     _model(12, name="fuzz-one", category="fuzz").push_to_hub("alice/fuzz-one")
     _model(13, name="drive-two", category="overdrive", val_esr=0.03).push_to_hub("bob/drive-two")
     files = _repo_files(_model(14, name="broken", category="fuzz"), "mallory/broken")
@@ -274,7 +275,7 @@ def test_pull_into_zoo(hub, tmp_path, monkeypatch):
     hub.add_repo("mallory/broken", dict(files, **{"config.json": json.dumps(config).encode()}))
 
     zoo = zoo_mod.Zoo.open(tmp_path / "zoo", create=True)
-    report = tzhub.pull_into_zoo(zoo)
+    report = pull_into_zoo(zoo)
     assert report.added == ["alice/fuzz-one", "bob/drive-two"] and not report.offline
     assert [r for r, _ in report.skipped] == ["mallory/broken"] and "shape" in report.skipped[0][1]
     entries = {e.hub_repo: e for e in zoo.list()}
@@ -286,7 +287,7 @@ def test_pull_into_zoo(hub, tmp_path, monkeypatch):
 
     hub.stop()
     set_offline(monkeypatch)
-    offline = tzhub.pull_into_zoo(zoo_mod.Zoo.open(tmp_path / "zoo2", create=True), filter=["tonezoo", "fuzz"])
+    offline = pull_into_zoo(zoo_mod.Zoo.open(tmp_path / "zoo2", create=True), filter=["tonezoo", "fuzz"])
     assert offline.offline and offline.added == ["alice/fuzz-one"]
     assert "offline" in offline.summary()
 

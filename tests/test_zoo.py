@@ -16,9 +16,10 @@ from tonezoo.errors import ConfigError, ZooError
 from tonezoo.model import Model, ModelConfig
 from tonezoo.signals import synth_di
 from tonezoo.train import esr
-from tonezoo.rank import adapt_model, run_models, zero_shot_esr
+from tonezoo.batched import run_models, zero_shot_esr
+from tonezoo.zoo.transfer import adapt_model
 from tonezoo.zoo import Zoo
-from tonezoo.zoo_build import HELD_OUT, ZOO_PLAN
+from tonezoo.zoo.build import HELD_OUT, ZOO_PLAN
 
 SR = 44100
 
@@ -258,7 +259,7 @@ def test_cli_zoo_management(tmp_path, capsys, monkeypatch):
     def fake_pull(zoo, **kw):
         zoo.add(tiny(5, hub_repo="me/amp"))
         return Report()
-    monkeypatch.setattr("tonezoo.hub.pull_into_zoo", fake_pull)
+    monkeypatch.setattr("tonezoo.zoo.hub.pull_into_zoo", fake_pull)
     monkeypatch.setattr("tonezoo._cli.hub.check_hub_reachable", lambda timeout=4.0: None)   # no Hub here
     assert main(["zoo", "pull", "--zoo", str(zdir)]) == 0
     assert "1 added, 1 skipped" in capsys.readouterr().out

@@ -31,7 +31,9 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from .batched import run_models
 from .errors import CaptureError, ConfigError
+from .knobs import DEFAULT_KNOB, resolve_knobs
 
 if TYPE_CHECKING:  # pragma: no cover
     from .capture import Capture
@@ -412,13 +414,10 @@ def fingerprint_model(model: "Model", probe: np.ndarray | None = None, *,
 
 
 def _default_knobs(model: "Model", knobs: dict[str, float] | None = None) -> np.ndarray | None:
-    if not model.config.knobs:
-        return None
-    given = {k: 0.5 for k in model.config.knobs}
-    given.update({k: float(v) for k, v in (model.metadata.get("knob_values") or {}).items()
-                  if k in model.config.knobs})
-    given.update(knobs or {})
-    return model.knob_vector(given)
+    """Given values, else the model's metadata, else 0.5 (:func:`tonezoo.knobs.resolve_knobs`)."""
+    names = model.config.knobs
+    values, _ = resolve_knobs(names, knobs, model.metadata.get("knob_values"), default=DEFAULT_KNOB)
+    return model.knob_vector({**values, **(knobs or {})}) if names else None   # unknown names: ConfigError
 
 
 def fingerprint_models(models: Sequence["Model"], probe: np.ndarray | None = None, *,
@@ -429,7 +428,6 @@ def fingerprint_models(models: Sequence["Model"], probe: np.ndarray | None = Non
     -------
     fps : np.ndarray [shape=(len(models), len(feature_names()))]
     """
-    from .rank import run_models
     knobs = list(knobs) if knobs is not None else [None] * len(models)
     out = np.zeros((len(models), len(feature_names())), np.float32)
     by_rate: dict[int, list[int]] = {}

@@ -1,4 +1,4 @@
-"""Hugging Face Hub: publish models, load them, and fill a zoo from the Hub.
+"""Hugging Face Hub, a model's side: publish models, load them, list them.
 
 A tonezoo Hub repo is a model directory (:mod:`tonezoo.modelfile`): ``config.json``,
 ``model.safetensors`` and a ``README.md`` model card (:mod:`tonezoo.card`) whose YAML carries
@@ -19,7 +19,8 @@ Examples
 >>> model.push_to_hub("me/my-mt2")                       # doctest: +SKIP
 'https://huggingface.co/me/my-mt2'
 >>> tonezoo.Model.from_pretrained("me/my-mt2")           # doctest: +SKIP
->>> pull_into_zoo(zoo, filter="tonezoo", author="me")    # doctest: +SKIP
+
+Filling a zoo from the Hub is :mod:`tonezoo.zoo.hub` (``Zoo.pull``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import ConfigError, HubError, ModelFileError, TonezooError, ZooError
+from .errors import ConfigError, HubError, ModelFileError, TonezooError
 from .modelfile import (CARD_NAME, CONFIG_NAME, MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES, WEIGHTS_NAME,
                         write_dir_atomically)
 
@@ -43,9 +44,9 @@ __all__ = [
     "from_pretrained",
     "pull",
     "list_hub_models",
-    "pull_into_zoo",
+    "list_hub_records",
+    "fetch_model",
     "HubModel",
-    "PullReport",
     "is_offline",
     "PICKLE_SUFFIXES",
 ]
@@ -114,42 +115,6 @@ class HubModel:
                         except (KeyError, TypeError, ValueError):
                             return None
         return None
-
-
-@dataclass
-class PullReport:
-    """What :func:`pull_into_zoo` did.
-
-    Attributes
-    ----------
-    added : list of str
-        Repo ids added to the zoo.
-    skipped : list of (repo_id, reason)
-        Repos left out, with why (failed validation, already in the zoo, not cached, ...).
-    offline : bool
-        True when the Hub was not used (``HF_HUB_OFFLINE=1`` or unreachable) and the local
-        cache stood in for it.
-    entries : list
-        What ``zoo.add`` returned for each added model.
-    """
-
-    added: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    offline: bool = False
-    entries: list[Any] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """A few human-readable lines."""
-        lines = []
-        if self.offline:
-            lines.append("offline: used the local Hugging Face cache, not the Hub")
-        lines.append(f"added {len(self.added)} model(s)" + (f": {', '.join(self.added)}" if self.added else ""))
-        for repo_id, reason in self.skipped:
-            lines.append(f"skipped {repo_id}: {reason}")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
 
 
 @dataclass(frozen=True)
@@ -599,79 +564,21 @@ def list_hub_models(*, filter: str | Iterable[str] | None = "tonezoo", search: s
     return _list(filter=filter, search=search, author=author, limit=limit, token=token, cache_dir=cache_dir)[0]
 
 
-def _zoo_hub_repos(zoo: Any) -> set[str]:
-    """Hub repo ids already in ``zoo`` (entries' metadata ``hub_repo``)."""
-    found = set()
-    try:
-        entries = list(zoo.list())
-    except Exception:  # a zoo without a listing: nothing to deduplicate against
-        return found
-    for entry in entries:
-        md = entry.get("metadata") if isinstance(entry, dict) else getattr(entry, "metadata", None)
-        repo = (md or {}).get("hub_repo") if isinstance(md, dict) else None
-        repo = repo or (entry.get("hub_repo") if isinstance(entry, dict) else getattr(entry, "hub_repo", None))
-        if repo:
-            found.add(str(repo))
-    return found
+def list_hub_records(*, filter: str | Iterable[str] | None = "tonezoo", search: str | None = None,
+                     author: str | None = None, limit: int | None = None, token: str | None = None,
+                     cache_dir: str | os.PathLike | None = None) -> tuple[list[HubModel], bool]:
+    """:func:`list_hub_models` plus whether the local cache stood in for the Hub (offline)."""
+    return _list(filter=filter, search=search, author=author, limit=limit, token=token, cache_dir=cache_dir)
 
 
-def pull_into_zoo(zoo: Any, *, filter: str | Iterable[str] | None = "tonezoo", search: str | None = None,
-                  author: str | None = None, limit: int | None = None, token: str | None = None,
-                  cache_dir: str | os.PathLike | None = None) -> PullReport:
-    """Add the tonezoo models listed on the Hub to a local zoo.
+def fetch_model(repo_id: str, *, revision: str | None = None, token: str | None = None,
+                cache_dir: str | os.PathLike | None = None) -> tuple[Any, bool]:
+    """Download (or find in the cache) and validate a Hub model: ``(Model, from_cache)``.
 
-    Each listed repo's ``config.json`` and ``model.safetensors`` are downloaded (cached by
-    huggingface_hub), validated, and given to ``zoo.add(model)``, which fingerprints and indexes
-    them. Repos that fail validation, or are already in the zoo (same ``hub_repo``), are skipped
-    with the reason. Offline, the local cache stands in for the Hub and the report says so.
-
-    Parameters
-    ----------
-    zoo : tonezoo.Zoo
-        Anything with ``add(model, source=...)`` and ``list()`` (``add_many`` is used when present).
-    filter, search, author, limit, token, cache_dir
-        As in :func:`list_hub_models`.
-
-    Returns
-    -------
-    PullReport
+    Raises
+    ------
+    HubError, ModelFileError, ConfigError
+        As :func:`from_pretrained`.
     """
-    listed, offline = _list(filter=filter, search=search, author=author, limit=limit, token=token,
-                            cache_dir=cache_dir)
-    report = PullReport(offline=offline)
-    have = _zoo_hub_repos(zoo)
-    ready: list[tuple[str, Any]] = []
-    for item in listed:
-        if item.repo_id in have:
-            report.skipped.append((item.repo_id, "already in the zoo"))
-            continue
-        try:
-            fetched = _fetch(item.repo_id, revision=None, token=token, cache_dir=cache_dir, force_download=False)
-            model = _load_fetched(fetched, item.repo_id)
-        except (HubError, ModelFileError, ConfigError) as e:
-            report.skipped.append((item.repo_id, str(e)))
-            logger.warning("skipped %s: %s", item.repo_id, e)
-            continue
-        if not model.metadata.get("name"):
-            model.metadata["name"] = item.repo_id.split("/")[-1]
-        report.offline = report.offline or fetched.from_cache
-        ready.append((item.repo_id, model))
-    if not ready:
-        return report
-    sources = [f"hf://{repo_id}" for repo_id, _ in ready]
-    if hasattr(zoo, "add_many"):
-        try:  # one batch: the zoo fingerprints all models together
-            report.entries.extend(zoo.add_many([m for _, m in ready], sources=sources))
-            report.added.extend(repo_id for repo_id, _ in ready)
-            return report
-        except (ZooError, ConfigError) as e:
-            logger.info("adding the batch failed (%s); adding models one by one", e)
-    for (repo_id, model), source in zip(ready, sources):
-        try:
-            report.entries.append(zoo.add(model, source=source))
-        except (ZooError, ConfigError, ModelFileError) as e:
-            report.skipped.append((repo_id, str(e)))
-            logger.warning("skipped %s: %s", repo_id, e)
-            continue
-        report.added.append(repo_id)
-    return report
+    fetched = _fetch(repo_id, revision=revision, token=token, cache_dir=cache_dir, force_download=False)
+    return _load_fetched(fetched, repo_id), fetched.from_cache

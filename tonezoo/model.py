@@ -25,6 +25,7 @@ import numpy as np
 from . import architectures
 from .architectures.lstm import RecurrentModel
 from .errors import ConfigError, ModelFileError
+from .knobs import knob_array, resolve_knobs
 
 __all__ = [
     "ModelConfig",
@@ -378,15 +379,13 @@ class Model:
             if len(vals) != len(names):
                 raise ConfigError(f"model {self.name!r} takes knobs {list(names)}; got {len(vals)} values")
             return np.asarray(vals, np.float32)
-        given = dict(self.metadata.get("knob_values") or {})
-        given.update(knobs or {})
-        unknown = set(given) - set(names)
+        unknown = set(knobs or {}) - set(names)
         if unknown:
             raise ConfigError(f"model {self.name!r} has knobs {list(names)}; unknown {sorted(unknown)}")
-        missing = [k for k in names if k not in given]
+        values, missing = resolve_knobs(names, knobs, self.metadata.get("knob_values"))
         if missing:
             raise ConfigError(f"model {self.name!r} needs values for knobs {missing} (each in [0, 1])")
-        return np.asarray([float(given[k]) for k in names], np.float32)
+        return knob_array(names, values)
 
     def process(self, audio: np.ndarray, knobs: Mapping[str, float] | Sequence[float] | None = None, *,
                 block_size: int = 65536, state: State | None = None, return_state: bool = False):

@@ -44,8 +44,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import ConfigError, TrainingError
+from .knobs import knob_array, resolve_knobs
 from . import architectures
 from .model import Model, ModelConfig, apply, init, split_params, stack_params, unstack_params
+from .plots import plot_history  # noqa: F401  (tonezoo.train.plot_history, its home before plots.py)
 
 __all__ = ["TrainConfig", "TrainResult", "train", "train_many", "recipe", "esr", "esr_dc_loss", "plot_history"]
 
@@ -384,12 +386,11 @@ def _batches(xs: np.ndarray, ys: np.ndarray, batch_size: int, key: jax.Array) ->
 def _knob_vector(capture, mcfg: ModelConfig) -> np.ndarray | None:
     if not mcfg.knobs:
         return None
-    knobs = dict(getattr(capture, "knobs", {}) or {})
-    missing = [k for k in mcfg.knobs if k not in knobs]
+    values, missing = resolve_knobs(mcfg.knobs, getattr(capture, "knobs", None))
     if missing:
         raise ConfigError(f"the model is conditioned on knobs {list(mcfg.knobs)} but the capture "
                           f"{getattr(capture, 'name', '')!r} gives no value for {missing}; pass knobs=... to load_capture")
-    return np.asarray([float(knobs[k]) for k in mcfg.knobs], np.float32)
+    return knob_array(mcfg.knobs, values)
 
 
 def _resolve_config(capture, init_models: Sequence[Model] | None, model_config: ModelConfig | None) -> ModelConfig:
@@ -837,41 +838,3 @@ def train_many(capture, inits: Sequence[Model] | None = None, *, n_models: int |
     return _run(captures if captures is not None else capture, list(inits) if inits is not None else None,
                 model_config, tcfg, n, progress=progress, checkpoint_dir=None, resume=False, target_esr=None,
                 label=f"train {n} models", epoch_callback=epoch_callback)
-
-
-def plot_history(results: TrainResult | Mapping[str, TrainResult], path: str | os.PathLike, *,
-                 title: str | None = None, metric: str = "val_loss") -> Path:
-    """Validation loss against epoch, one line per run (the article's Figures 1-4), log scale.
-
-    Parameters
-    ----------
-    results : TrainResult or mapping label -> TrainResult
-    path : output image path (png, svg, pdf)
-    metric : "val_loss" or "val_esr"
-    """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    if isinstance(results, TrainResult):
-        results = {"training": results}
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    for label, res in results.items():
-        pts = [(h["epoch"], h[metric]) for h in res.history if h.get(metric) is not None]
-        if not pts:
-            continue
-        e, v = zip(*pts)
-        line, = ax.plot(e, v, label=f"{label} (best {min(v):.4f})")
-        ax.scatter([res.best_epoch], [getattr(res, "best_" + metric)], color=line.get_color(), s=18, zorder=3)
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation loss" if metric == "val_loss" else "validation ESR")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out

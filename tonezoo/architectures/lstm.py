@@ -602,10 +602,11 @@ def set_knobs(params: Params, config: ModelConfig, knobs: tuple[str, ...], value
     layer0 = dict(params["layers"][0])
     w = np.asarray(layer0["w_ih"], np.float32)
     rows = {name: w[1 + i] for i, name in enumerate(config.knobs)}
-    bias = np.asarray(layer0["b_ih"], np.float32).copy()
-    for name in config.knobs:
-        if name not in knobs:
-            bias = bias + np.float32(values[name]) * rows[name]
+    dropped = [name for name in config.knobs if name not in knobs]
+    bias = np.asarray(layer0["b_ih"], np.float32)
+    if dropped:
+        k = np.asarray([values[name] for name in dropped], np.float32)
+        bias = bias + k @ np.stack([rows[name] for name in dropped])
     layer0["w_ih"] = jnp.asarray(np.stack([w[0]] + [rows.get(name, np.zeros_like(w[0])) for name in knobs]))
     layer0["b_ih"] = jnp.asarray(bias.astype(np.float32))
     return dict(params, layers=[layer0] + list(params["layers"][1:]))

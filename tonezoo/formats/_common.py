@@ -14,10 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import jax.numpy as jnp
 import numpy as np
 
 from ..errors import ConfigError, FormatError, ModelFileError
+from ..knobs import fold_knobs
 from ..model import Model, ModelConfig, flatten_params, unflatten_params
 
 __all__ = [
@@ -249,10 +249,10 @@ def weights_unchanged(model: Model) -> bool:
 
 
 def bake_knobs(model: Model, knobs: Mapping[str, float]) -> Model:
-    """Fold fixed knob values into the first layer's input bias: an exact knob-free model.
+    """Fold fixed knob values into the model (:func:`tonezoo.knobs.fold_knobs`): an exact knob-free model.
 
-    For both cells the knob inputs enter only through ``W_ih u + b_ih`` with ``u = [x, k]``, so
-    ``b_ih + k @ W_ih[1:]`` with ``W_ih[:1]`` computes the same function of ``x`` for those ``k``.
+    For the LSTM and GRU the knob inputs enter only through ``W_ih u + b_ih`` with ``u = [x, k]``,
+    so ``b_ih + k @ W_ih[1:]`` with ``W_ih[:1]`` computes the same function of ``x`` for those ``k``.
 
     Parameters
     ----------
@@ -266,19 +266,13 @@ def bake_knobs(model: Model, knobs: Mapping[str, float]) -> Model:
     names = model.config.knobs
     if not names:
         raise ConfigError(f"model {model.name!r} has no knobs to bake; drop the knob values")
-    k = model.knob_vector(dict(knobs))
-    first = model.params["layers"][0]
-    w_ih = np.asarray(first["w_ih"], np.float32)
-    b_ih = np.asarray(first["b_ih"], np.float32) + k @ w_ih[1:]
-    layers = [dict(first, w_ih=jnp.asarray(w_ih[:1]), b_ih=jnp.asarray(b_ih.astype(np.float32)))]
-    layers += list(model.params["layers"][1:])
-    params = dict(model.params, layers=layers)
-    config = ModelConfig(**{**model.config.to_dict(), "knobs": ()})
-    metadata = dict(model.metadata)
+    k = model.knob_vector(dict(knobs))          # every knob given (or in the metadata), else ConfigError
+    baked = fold_knobs(model, (), dict(zip(names, k.tolist())))
     given = {**(model.metadata.get("knob_values") or {}), **dict(knobs)}
+    metadata = dict(model.metadata)
     metadata["knob_values"] = {n: float(given[n]) for n in names}
     metadata["baked_knobs"] = list(names)
-    return Model(config, params, metadata)
+    return Model(baked.config, baked.params, metadata)
 
 
 def probe_signal(n: int = 2048, sample_rate: int = 48000) -> np.ndarray:

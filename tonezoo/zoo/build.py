@@ -14,10 +14,10 @@ import time
 import zlib
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from .model import Model, ModelConfig
+from ..model import Model, ModelConfig
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .zoo import Zoo
+    from . import Zoo
 
 __all__ = ["ZOO_PLAN", "HELD_OUT", "build_from_devices", "refine", "merge_zoos", "drop_failed"]
 
@@ -65,8 +65,8 @@ def _train_group(chunk: Sequence[tuple[str, str, dict[str, float]]], *, seconds:
                  sample_rate: int, hidden_size: int, seed: int, patience: int, attempt: int, progress: bool,
                  log: Log):
     """Render one capture per entry and train them side by side; returns (devices, captures, results)."""
-    from .devices import get_device, render_capture
-    from .train import train_many
+    from ..devices import get_device, render_capture
+    from ..train import train_many
     devices = [get_device(device) for _, device, _ in chunk]
     captures = [render_capture(dev, seconds=seconds, sample_rate=sample_rate, knobs=knobs,
                                seed=_entry_seed(seed, mid, attempt))
@@ -109,7 +109,7 @@ def build_from_devices(directory: str | os.PathLike, *, seconds: float = 15.0, e
     -------
     Zoo (writable) in ``directory``.
     """
-    from .zoo import Zoo
+    from . import Zoo
     zoo = Zoo.open(directory, create=True)
     plan = list(plan if plan is not None else ZOO_PLAN)
     todo = [p for p in plan if p[0] not in zoo]
@@ -158,7 +158,7 @@ def refine(zoo: "Zoo", entries: Sequence[tuple[str, str, dict[str, float]]], *, 
     -------
     dict entry id -> {"old": ESR of the current model, "new": ESR of the new one} on that section.
     """
-    from .train import esr
+    from ..train import esr
     out: dict[str, dict[str, float]] = {}
     step = max(int(group), 1)
     for g in range(0, len(entries), step):
@@ -193,8 +193,8 @@ def merge_zoos(directory: str | os.PathLike, parts: Sequence[str | os.PathLike],
     entries already in ``directory`` are kept. A planned entry found in no part raises
     :class:`~tonezoo.errors.ZooError`.
     """
-    from .errors import ZooError
-    from .zoo import Zoo
+    from ..errors import ZooError
+    from . import Zoo
     zoo = Zoo.open(directory, create=True)
     sources = [Zoo.open(p) for p in parts]
     for mid, _, _ in (plan if plan is not None else ZOO_PLAN):

@@ -1,6 +1,7 @@
-"""Running many zoo models at once: zero-shot scores (stage 2 of the ranking) and model outputs.
+"""Many models on one audio: their outputs (:func:`run_models`) and zero-shot ESR (:func:`zero_shot_esr`).
 
-Stage 2 of :meth:`tonezoo.zoo.Zoo.suggest` scores every shortlisted model on the capture's own
+Below :mod:`tonezoo.embed` and :mod:`tonezoo.zoo` (it imports only :mod:`tonezoo.model` and the
+architecture registry). Stage 2 of :meth:`tonezoo.zoo.Zoo.suggest` scores every shortlisted model on the capture's own
 audio. The model is tiny (LSTM-20), so a run is bound by the length of the sequential scan;
 here the work is made wide instead of long:
 
@@ -23,23 +24,18 @@ the *matched* ESR is the same after the least-squares output gain
 
 from __future__ import annotations
 
-import dataclasses
 from functools import partial
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import embed
-from .errors import ConfigError
 from . import architectures
+from .errors import ConfigError
 from .model import Model, ModelConfig, apply, stack_params
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .capture import Capture
-
-__all__ = ["run_models", "zero_shot_esr", "adapt_model", "SEGMENT", "WARMUP"]
+__all__ = ["run_models", "zero_shot_esr", "SEGMENT", "WARMUP"]
 
 SEGMENT = 2048          # samples scored per segment in stage 2
 WARMUP = 512            # samples of preceding audio run (not scored) to settle each segment's state
@@ -80,6 +76,7 @@ def _tile(x: np.ndarray, starts: np.ndarray, seg: int, warm: int) -> np.ndarray:
 
 
 def _knob_list(models: Sequence[Model], knobs: Sequence[np.ndarray | None] | None) -> list:
+    """The given knob vectors, else each model's own (:meth:`Model.knob_vector`)."""
     return list(knobs) if knobs is not None else [m.knob_vector() if m.config.knobs else None for m in models]
 
 
@@ -185,74 +182,3 @@ def zero_shot_esr(models: Sequence[Model], x: np.ndarray, y: np.ndarray, *,
     matched = ref - cross ** 2 / np.maximum(power, 1e-12)       # sum((y - g y_hat)^2) at the best gain g
     matched = np.clip(matched, 0.0, err)                         # g = 1 is a candidate (guards rounding)
     return err / denom, matched / denom
-
-
-def adapt_model(model: Model, *, knobs: Sequence[str] = (), knob_values: Mapping[str, float] | None = None,
-                sample_rate: int | None = None) -> Model:
-    """An equivalent model with the capture's knob inputs and sample rate, ready to fine-tune.
-
-    * Knobs the model has but the capture lacks are folded into the first layer's bias at their
-      ``knob_values`` (default the model's metadata, else 0.5): the output is unchanged.
-    * Knobs the capture has but the model lacks get zero input weights: the output is unchanged
-      until fine-tuning learns to use them.
-    * ``sample_rate`` only relabels the model (its weights are kept; fine-tuning adapts them).
-    """
-    cfg = model.config
-    knobs = tuple(knobs)
-    values = {k: 0.5 for k in cfg.knobs}
-    values.update({k: float(v) for k, v in (model.metadata.get("knob_values") or {}).items() if k in cfg.knobs})
-    values.update({k: float(v) for k, v in (knob_values or {}).items() if k in cfg.knobs})
-    arch = architectures.get(cfg.arch)
-    if knobs != cfg.knobs:
-        if arch.set_knobs is None:
-            raise ConfigError(f"model {model.name!r} ({cfg.describe()}) cannot change its knob inputs "
-                              f"{list(cfg.knobs)} to the capture's {list(knobs)}")
-        params = arch.set_knobs(model.params, cfg, knobs, values)
-    else:
-        params = dict(model.params)
-    new_cfg = dataclasses.replace(cfg, knobs=knobs, sample_rate=int(sample_rate or cfg.sample_rate))
-    md = dict(model.metadata)
-    md["knob_values"] = {k: v for k, v in values.items() if k in knobs} or md.get("knob_values", {})
-    if not knobs:
-        md.pop("knob_values", None)
-    return Model(new_cfg, params, md)
-
-
-# -- capture helpers for stage 2 ---------------------------------------------------------------------
-def _knobs_for(model: Model, capture: "Capture") -> tuple[np.ndarray | None, str]:
-    """Knob values for a zero-shot run: the capture's, else the model's metadata, else 0.5 (with a note)."""
-    names = model.config.knobs
-    if not names:
-        return None, ""
-    cap = {k: float(v) for k, v in (capture.knobs or {}).items() if k in names}
-    meta = {k: float(v) for k, v in (model.metadata.get("knob_values") or {}).items() if k in names}
-    values = {k: cap.get(k, meta.get(k, 0.5)) for k in names}
-    src = "capture" if len(cap) == len(names) else "model metadata" if len(meta) == len(names) and not cap \
-        else "defaults (0.5 where unknown)"
-    text = ", ".join(f"{k}={v:g}" for k, v in values.items())
-    return np.asarray([values[k] for k in names], np.float32), f"knobs from {src}: {text}"
-
-
-def _audio_at(capture: "Capture", rate: int, seconds: float) -> tuple[np.ndarray, np.ndarray]:
-    """The capture's x, y at ``rate`` (resampled with librosa when needed; only the needed span)."""
-    x, y = np.asarray(capture.x, np.float32), np.asarray(capture.y, np.float32)
-    if rate == capture.sample_rate:
-        return x, y
-    import librosa
-    spans = embed.select_excerpt(x.size, capture.sample_rate, max_seconds=max(seconds * 2, 1.0))
-    xs = [librosa.resample(x[s:e], orig_sr=capture.sample_rate, target_sr=rate) for s, e in spans]
-    ys = [librosa.resample(y[s:e], orig_sr=capture.sample_rate, target_sr=rate) for s, e in spans]
-    return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.float32)
-
-
-def _group_diffs(z: np.ndarray, zs: np.ndarray) -> list[tuple[str, str]]:
-    """For each candidate row, the feature groups closest to and furthest from the target ``z``."""
-    groups = embed.feature_groups()
-    names = embed.feature_names()
-    pos = {n: i for i, n in enumerate(names)}
-    out = []
-    for row in zs:
-        d = {g: float(np.sqrt(np.mean([(row[pos[n]] - z[pos[n]]) ** 2 for n in ns]))) for g, ns in groups.items()}
-        ranked = sorted(d, key=d.get)
-        out.append((ranked[0].replace("_", " "), ranked[-1].replace("_", " ")))
-    return out

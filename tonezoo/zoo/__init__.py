@@ -17,15 +17,27 @@ Choosing a starting model (:meth:`Zoo.suggest`) has two stages:
    the zoo's scaler (scikit-learn ``StandardScaler``), optionally weighted per feature, and the
    ``shortlist`` nearest zoo entries are found with scikit-learn ``NearestNeighbors``;
 2. *zero-shot re-rank*: every shortlisted model runs on up to ``stage2_seconds`` of the capture's
-   own input (:func:`tonezoo.rank.zero_shot_esr`: all models of one architecture in one compiled
+   own input (:func:`tonezoo.batched.zero_shot_esr`: all models of one architecture in one compiled
    program, the audio cut into segments processed side by side after a short warm-up) and is
    ranked by its level-matched error-to-signal ratio against the capture's output.
 
-The recipe of the bundled zoo (plan, held-out devices, building) is :mod:`tonezoo.zoo_build`;
-running and scoring many models at once is :mod:`tonezoo.rank`.
+The package, one way (each module imports only those above it):
 
-:meth:`Zoo.transfer` then races the top 3 for two epochs and fine-tunes the winner
-(``race=0``: the first suggestion).
+* ``tonezoo/zoo/__init__.py`` (here): :class:`Zoo`, the store: entries, the index files, adding,
+  removing, refreshing fingerprints; its ranking and transfer methods call the modules below;
+* :mod:`tonezoo.zoo.select`: :class:`~tonezoo.zoo.select.Suggestion`, the fitted fingerprint
+  index (stage 1) and the zero-shot scores (stage 2);
+* :mod:`tonezoo.zoo.transfer`: the race between the top suggestions, the start model;
+* :mod:`tonezoo.zoo.build`: the recipe of the bundled zoo (plan, held-out devices, building);
+* :mod:`tonezoo.zoo.hub`: filling a zoo from the Hugging Face Hub.
+
+:meth:`Zoo.transfer` races the top 3 for two epochs and fine-tunes the winner (``race=0``: the
+first suggestion).
+
+A zoo of fewer than :data:`MIN_ZOO_FOR_OWN_SCALER` models standardises its features with the
+bundled zoo's fingerprints added to its own (its own spread is too noisy to scale by); the index
+reports it (``Zoo.index().n_reference_``). Pass ``reference="own"`` to :meth:`Zoo.index` /
+:meth:`Zoo.suggest` to use only the zoo's own fingerprints.
 """
 
 from __future__ import annotations
@@ -43,18 +55,19 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from . import embed
-from .errors import ConfigError, ModelFileError, ZooError
-from .model import Model, ModelConfig
-from .modelfile import read_versioned_json
-from .rank import _audio_at, _group_diffs, _knobs_for, adapt_model, run_models, zero_shot_esr
+from .. import embed
+from ..errors import ConfigError, ModelFileError, ZooError
+from ..model import Model, ModelConfig
+from ..modelfile import read_versioned_json
+from .select import FingerprintIndex, Suggestion
+from .select import suggest as _suggest
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .capture import Capture
-    from .train import TrainResult
+    from ..capture import Capture
+    from ..train import TrainResult
 
-__all__ = ["Zoo", "ZooEntry", "Suggestion", "run_models", "zero_shot_esr", "adapt_model",
-           "INDEX_NAME", "FINGERPRINTS_NAME", "ZOO_FORMAT_VERSION"]
+__all__ = ["Zoo", "ZooEntry", "Suggestion", "FingerprintIndex", "entries_table",
+           "INDEX_NAME", "FINGERPRINTS_NAME", "ZOO_FORMAT_VERSION", "MIN_ZOO_FOR_OWN_SCALER"]
 
 INDEX_NAME = "index.json"
 FINGERPRINTS_NAME = "fingerprints.npy"
@@ -105,29 +118,8 @@ class ZooEntry:
         return entry
 
 
-@dataclass
-class Suggestion:
-    """A ranked starting model for a capture, with both stages' scores and a short reason."""
-
-    rank: int
-    id: str
-    name: str
-    category: str
-    distance: float
-    zero_shot_esr: float | None
-    score: float
-    reason: str
-    matched_esr: float | None = None
-    fingerprint_rank: int = 0
-    sample_rate: int = 44100
-    resampled: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
 def _categories() -> tuple[str, ...]:
-    from .devices import CATEGORIES
+    from ..devices import CATEGORIES
     return tuple(CATEGORIES) + ("unknown",)
 
 
@@ -217,7 +209,7 @@ class Zoo:
         return zoo
 
     def pull(self, *args: Any, **kwargs: Any) -> Any:
-        """Add models from the Hugging Face Hub (see :func:`tonezoo.hub.pull_into_zoo`)."""
+        """Add models from the Hugging Face Hub (see :func:`tonezoo.zoo.hub.pull_into_zoo`)."""
         self._check_writable()
         from .hub import pull_into_zoo
         return pull_into_zoo(self, *args, **kwargs)
@@ -415,37 +407,40 @@ class Zoo:
         self._fps = _fingerprint_all([self.get(e.id) for e in self._entries])
         self._write()
 
-    # -- ranking ---------------------------------------------------------------------------
-    def _index(self, weighting: bool):
-        """(scaler, weights, NearestNeighbors) fitted on this zoo's fingerprints (cached)."""
-        if self._index_cache is not None and self._index_cache[0] == weighting:
-            return self._index_cache[1:]
-        from sklearn.neighbors import NearestNeighbors
+    # -- ranking and transfer (tonezoo.zoo.select, tonezoo.zoo.transfer) ---------------------
+    def index(self, *, weighting: bool = True, reference: str = "auto") -> FingerprintIndex:
+        """The :class:`~tonezoo.zoo.select.FingerprintIndex` fitted on this zoo (cached).
+
+        ``reference="auto"``: a writable zoo of fewer than :data:`MIN_ZOO_FOR_OWN_SCALER` models
+        fits its scaler with the bundled zoo's fingerprints added to its own (``n_reference_``
+        says how many); ``"own"``: only this zoo's fingerprints.
+        """
+        if reference not in ("auto", "own"):
+            raise ConfigError(f"reference must be 'auto' or 'own', got {reference!r}")
+        key = (weighting, reference)
+        if self._index_cache is not None and self._index_cache[0] == key:
+            return self._index_cache[1]
         fps = self.fingerprints
-        ref = fps
-        if len(fps) < MIN_ZOO_FOR_OWN_SCALER and not self.read_only:
+        extra = None
+        if reference == "auto" and len(fps) < MIN_ZOO_FOR_OWN_SCALER and not self.read_only:
             try:  # a small zoo borrows the bundled zoo's spread of features
-                ref = np.concatenate([fps, Zoo.default().fingerprints])
+                extra = Zoo.default().fingerprints
             except ZooError:
-                pass
-        scaler = embed.fit_scaler(ref)
-        z = scaler.transform(fps)
-        weights = embed.feature_weights(z, [e.category for e in self._entries]) if weighting \
-            else np.ones(fps.shape[1])
-        nn = NearestNeighbors().fit(z * weights)
-        self._index_cache = (weighting, scaler, weights, nn)
-        return scaler, weights, nn
+                extra = None
+        index = FingerprintIndex(weighting=weighting).fit(fps, [e.category for e in self._entries],
+                                                          reference=extra)
+        self._index_cache = (key, index)
+        return index
 
     def distances(self, fp: np.ndarray, *, weighting: bool = True) -> np.ndarray:
         """Distance of fingerprint ``fp`` to every entry, in standardised (weighted) feature space."""
-        scaler, weights, _ = self._index(weighting)
-        z = scaler.transform(np.asarray(fp, np.float64)[None]) * weights
-        return np.linalg.norm(scaler.transform(self.fingerprints) * weights - z, axis=1)
+        index = self.index(weighting=weighting)
+        return np.linalg.norm(index.transform(self.fingerprints) - index.transform(np.asarray(fp)[None]), axis=1)
 
     def suggest(self, capture: "Capture", top: int = 5, *, shortlist: int = 16, stage2_seconds: float = 10.0,
                 weighting: bool = True, fingerprint: np.ndarray | None = None,
                 exclude: Sequence[str] = ()) -> list[Suggestion]:
-        """Rank this zoo's models as starting points for ``capture``.
+        """Rank this zoo's models as starting points for ``capture`` (:func:`tonezoo.zoo.select.suggest`).
 
         Parameters
         ----------
@@ -468,167 +463,35 @@ class Zoo:
         -------
         list of Suggestion, best first (``score`` = level/polarity-matched zero-shot ESR when stage 2
         ran, else the fingerprint distance).
+
+        Raises
+        ------
+        ZooError
+            The zoo is empty or every entry is excluded.
         """
-        if not self._entries:
-            raise ZooError(f"{self.directory}: the zoo is empty; add models first (`tonezoo zoo add`)")
-        if top < 1:
-            raise ConfigError(f"top must be >= 1, got {top}")
-        fp = embed.fingerprint_capture(capture) if fingerprint is None else np.asarray(fingerprint)
-        scaler, weights, nn = self._index(weighting)
-        z = scaler.transform(np.asarray(fp, np.float64)[None]) * weights
-        skip = {i for i, e in enumerate(self._entries) if e.id in set(exclude)}
-        if len(skip) >= len(self._entries):
-            raise ZooError("every zoo entry is excluded; nothing left to suggest")
-        k = min(len(self._entries), max(shortlist, top) + len(skip))
-        dist, idx = nn.kneighbors(z, n_neighbors=k)
-        keep = [j for j in range(k) if idx[0, j] not in skip][:max(shortlist, top)]
-        dist, idx = dist[0, keep], idx[0, keep]
-        k = len(idx)
-        groups = _group_diffs(z[0], scaler.transform(self._fps[idx]) * weights)
-        cand = [self._entries[i] for i in idx]
-        esr = np.full(k, np.nan)
-        matched = np.full(k, np.nan)
-        notes: list[list[str]] = [[] for _ in range(k)]
-        if shortlist > 0:
-            esr, matched, notes = self._stage2(capture, cand, stage2_seconds)
-        # Stage 2 ranks by the level- and polarity-matched ESR: output gain and polarity are learned in
-        # the first epochs of fine-tuning, what the network does to the signal is not. The raw
-        # zero-shot ESR is reported alongside.
-        order = np.arange(k) if shortlist <= 0 else np.lexsort((dist, esr, matched))
-        out = []
-        for rank, j in enumerate(order[:top], 1):
-            e = cand[j]
-            ranked = f"fingerprint #{j + 1} (distance {dist[j]:.2f}; closest in {groups[j][0]}, " \
-                     f"furthest in {groups[j][1]})"
-            reason = ranked
-            if shortlist > 0:
-                reason += f"; zero-shot ESR {matched[j]:.3g} after level/polarity matching (#{rank} of {k})"
-                if matched[j] < 0.5 * esr[j]:
-                    reason += f", {esr[j]:.3g} as is"
-            reason = "; ".join([reason] + notes[j])
-            out.append(Suggestion(
-                rank=rank, id=e.id, name=e.name, category=e.category, distance=float(dist[j]),
-                zero_shot_esr=None if np.isnan(esr[j]) else float(esr[j]),
-                score=float(dist[j]) if shortlist <= 0 else float(matched[j]), reason=reason,
-                matched_esr=None if np.isnan(matched[j]) else float(matched[j]), fingerprint_rank=int(j + 1),
-                sample_rate=e.sample_rate, resampled=e.sample_rate != capture.sample_rate))
-        return out
+        return _suggest(self, capture, top, shortlist=shortlist, stage2_seconds=stage2_seconds,
+                        weighting=weighting, fingerprint=fingerprint, exclude=exclude)
 
-    def _stage2(self, capture: "Capture", cand: Sequence[ZooEntry], seconds: float):
-        """Zero-shot ESR of each candidate on the capture (grouped by architecture)."""
-        k = len(cand)
-        esr, matched = np.full(k, np.inf), np.full(k, np.inf)
-        notes: list[list[str]] = [[] for _ in range(k)]
-        groups: dict[ModelConfig, list[int]] = {}
-        for j, e in enumerate(cand):
-            groups.setdefault(e.config, []).append(j)
-        audio: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        for cfg, js in groups.items():
-            rate = cfg.sample_rate
-            if rate not in audio:
-                audio[rate] = _audio_at(capture, rate, seconds)
-            x, y = audio[rate]
-            models, knobs = [], []
-            for j in js:
-                m = self.get(cand[j].id)
-                kv, note = _knobs_for(m, capture)
-                models.append(m)
-                knobs.append(kv)
-                if note:
-                    notes[j].append(note)
-                if rate != capture.sample_rate:
-                    notes[j].append(f"model runs at {rate} Hz: capture resampled from {capture.sample_rate} Hz")
-            e, g = zero_shot_esr(models, x, y, knobs=knobs, sample_rate=rate, seconds=seconds)
-            esr[js], matched[js] = e, g
-        return esr, matched, notes
-
-    # -- transfer --------------------------------------------------------------------------
     def transfer(self, capture: "Capture", *, race: int = 3, race_epochs: int = 2, top: int = 5,
                  shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,
                  **train_overrides: Any) -> "TrainResult":
-        """Suggest a starting model for ``capture`` and fine-tune from it.
+        """Suggest a starting model for ``capture`` and fine-tune from it (:func:`tonezoo.zoo.transfer.transfer`).
 
-        By default the top 3 suggestions *race*: they are fine-tuned together (one vmapped run per
-        architecture, validated every epoch) for ``race_epochs`` epochs, and the one with the best
-        validation ESR so far continues. The zero-shot ranking alone is a weak predictor of how well
-        a model fine-tunes (see ``docs/zoo.md``); a short race on the user's own audio is a much
-        better one and costs ``race`` x ``race_epochs`` model-epochs. The race counts towards the
-        epoch budget: the winner carries on from where the race left it (weights, optimizer and
-        learning-rate state) up to ``max_epochs`` in all, so the result is the winner's whole run.
-
-        Parameters
-        ----------
-        capture : Capture
-        race : int
-            Contenders in the race (the top ``race`` suggestions); 0 or 1 fine-tunes the first
-            suggestion directly.
-        race_epochs : int
-            Epochs of the race.
-        top, shortlist : see :meth:`suggest`
-        progress : bool
-        suggestions : sequence of Suggestion, optional
-            A ranking from :meth:`suggest` to reuse (else computed here).
-        **train_overrides
-            Passed to :func:`tonezoo.train.train` (``max_epochs=...``, ``patience=...``, ``config=...``).
-
-        Returns
-        -------
-        TrainResult; ``result.model.metadata`` records ``base_model`` (the zoo id started from),
-        ``suggestions`` (the ranking table) and, after a race, ``race`` (each contender's ESR).
+        By default the top 3 suggestions *race* for ``race_epochs`` epochs (fine-tuned together)
+        and the one with the best validation ESR carries on up to ``max_epochs`` in all. ``race=0``
+        or 1 fine-tunes the first suggestion directly. ``suggestions`` reuses a ranking;
+        ``**train_overrides`` go to :func:`tonezoo.train.train`. Returns the winner's
+        :class:`~tonezoo.train.TrainResult` (``metadata`` records ``base_model``, ``suggestions``
+        and the ``race``).
         """
-        from .train import TrainConfig, train, train_many
-        if isinstance(race, bool) or not isinstance(race, int) or race < 0:
-            raise ConfigError(f"race must be an integer >= 0, got {race!r}")
-        if isinstance(race_epochs, bool) or not isinstance(race_epochs, int) or race_epochs < 1:
-            raise ConfigError(f"race_epochs must be an integer >= 1, got {race_epochs!r}")
-        overrides = dict(train_overrides)
-        tcfg = overrides.pop("config", None) or TrainConfig()
-        fields = {f.name for f in dataclasses.fields(TrainConfig)}
-        tcfg = tcfg.replace(**{k: overrides.pop(k) for k in list(overrides) if k in fields})
-        sugg = list(suggestions) if suggestions is not None else \
-            self.suggest(capture, top=max(top, race), shortlist=max(shortlist, race))
-        if not sugg:
-            raise ZooError("no suggestion to start from")
-        chosen = sugg[0]
-        race_rows: list[dict[str, Any]] = []
-        contenders = sugg[:race] if race >= 2 and tcfg.max_epochs > race_epochs else []
-        if len(contenders) >= 2:
-            inits = {s.id: self.start_model(s.id, capture) for s in contenders}
-            by_cfg: dict[ModelConfig, list[str]] = {}
-            for sid, m in inits.items():
-                by_cfg.setdefault(m.config, []).append(sid)
-            race_cfg = tcfg.replace(max_epochs=race_epochs, val_every=1, patience=race_epochs + 1)
-            for ids in by_cfg.values():
-                results = train_many(capture, [inits[i] for i in ids], config=race_cfg, progress=progress,
-                                     **{k: v for k, v in overrides.items() if k == "epoch_callback"})
-                race_rows += [{"id": i, "val_esr": float(r.best_val_esr), "result": r}
-                              for i, r in zip(ids, results)]
-            best = min(race_rows, key=lambda r: r["val_esr"])
-            chosen = next(s for s in sugg if s.id == best["id"])
-            # the winner carries on from where the race left it (weights, optimizer, schedule)
-            result = train(capture, continue_from=best["result"], config=tcfg, progress=progress, **overrides)
-        else:
-            result = train(capture, init=self.start_model(chosen.id, capture), config=tcfg, progress=progress,
-                           **overrides)
-        md = result.model.metadata
-        md["base_model"] = chosen.id
-        md["base_model_name"] = chosen.name
-        md["suggestions"] = [{k: s.to_dict()[k] for k in ("rank", "id", "name", "category", "distance",
-                                                           "zero_shot_esr", "reason")} for s in sugg]
-        if race_rows:
-            md["race"] = [{"id": r["id"], "val_esr": r["val_esr"], "epochs": race_epochs} for r in race_rows]
-        result.source = chosen.id
-        return result
+        from .transfer import transfer
+        return transfer(self, capture, race=race, race_epochs=race_epochs, top=top, shortlist=shortlist,
+                        progress=progress, suggestions=suggestions, **train_overrides)
 
     def start_model(self, model_id: str, capture: "Capture") -> Model:
-        """Zoo model ``model_id`` adapted to the capture's knobs and sample rate (see :func:`adapt_model`)."""
-        m = self.get(model_id)
-        knobs = tuple(sorted((capture.knobs or {}).keys())) if capture.knobs else ()
-        if set(knobs) == set(m.config.knobs):
-            knobs = m.config.knobs
-        out = adapt_model(m, knobs=knobs, sample_rate=capture.sample_rate)
-        out.metadata["name"] = m.name
-        return out
+        """Zoo model ``model_id`` adapted to the capture's knobs and sample rate (:func:`tonezoo.zoo.transfer.adapt_model`)."""
+        from .transfer import start_model
+        return start_model(self, model_id, capture)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -639,7 +502,7 @@ def _load_any(path: Path, sample_rate: int | None) -> Model:
         raise ZooError(f"{path}: no such model file or directory")
     if path.is_dir() and (path / "config.json").is_file():
         return Model.load(path)
-    from .formats import import_model
+    from ..formats import import_model
     return import_model(path, sample_rate=sample_rate)
 
 
@@ -661,11 +524,3 @@ def entries_table(entries: Iterable[ZooEntry]) -> list[dict[str, Any]]:
              "knobs": ", ".join(f"{k}={v:g}" for k, v in e.knob_values.items()),
              "rate": e.sample_rate, "arch": e.config.describe(),
              "val_esr": e.val_esr} for e in entries]
-
-
-def __getattr__(name: str) -> Any:
-    """The zoo-building recipe moved to :mod:`tonezoo.zoo_build`; these names still resolve here."""
-    if name in ("ZOO_PLAN", "HELD_OUT", "build_from_devices", "refine"):
-        from . import zoo_build
-        return getattr(zoo_build, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

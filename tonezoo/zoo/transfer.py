@@ -1,0 +1,128 @@
+"""From a ranking to a fine-tuned model: the race between the top suggestions and the start model.
+
+:func:`transfer` (what :meth:`tonezoo.zoo.Zoo.transfer` runs) fine-tunes the top ``race``
+suggestions side by side for a few epochs (:func:`tonezoo.train.train_many`) and carries the
+winner on; :func:`start_model` / :func:`adapt_model` turn a zoo model into one that fits the
+capture (its knob inputs and sample rate), with the same output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from ..errors import ConfigError, ZooError
+from ..knobs import fold_knobs
+from ..model import Model, ModelConfig
+from ..train import TrainConfig, TrainResult, train, train_many
+from .select import Suggestion
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..capture import Capture
+
+__all__ = ["transfer", "start_model", "adapt_model"]
+
+
+def adapt_model(model: Model, *, knobs: Sequence[str] = (), knob_values: Mapping[str, float] | None = None,
+                sample_rate: int | None = None) -> Model:
+    """An equivalent model with the capture's knob inputs and sample rate, ready to fine-tune.
+
+    * Knobs the model has but the capture lacks are folded into the model at their
+      ``knob_values`` (default the model's metadata, else 0.5): the output is unchanged.
+    * Knobs the capture has but the model lacks get zero input weights: the output is unchanged
+      until fine-tuning learns to use them.
+    * ``sample_rate`` only relabels the model (its weights are kept; fine-tuning adapts them).
+
+    See :func:`tonezoo.knobs.fold_knobs`.
+    """
+    out = fold_knobs(model, tuple(knobs), knob_values)
+    rate = int(sample_rate or model.config.sample_rate)
+    return Model(dataclasses.replace(out.config, sample_rate=rate), out.params, out.metadata)
+
+
+def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int = 2, top: int = 5,
+             shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,
+             **train_overrides: Any) -> TrainResult:
+    """Suggest a starting model from ``zoo`` for ``capture`` and fine-tune from it (:meth:`tonezoo.zoo.Zoo.transfer`).
+
+    By default the top 3 suggestions *race*: they are fine-tuned together (one vmapped run per
+    architecture, validated every epoch) for ``race_epochs`` epochs, and the one with the best
+    validation ESR so far continues. The zero-shot ranking alone is a weak predictor of how well
+    a model fine-tunes (see ``docs/zoo.md``); a short race on the user's own audio is a much
+    better one and costs ``race`` x ``race_epochs`` model-epochs. The race counts towards the
+    epoch budget: the winner carries on from where the race left it (weights, optimizer and
+    learning-rate state) up to ``max_epochs`` in all, so the result is the winner's whole run.
+
+    Parameters
+    ----------
+    capture : Capture
+    race : int
+        Contenders in the race (the top ``race`` suggestions); 0 or 1 fine-tunes the first
+        suggestion directly.
+    race_epochs : int
+        Epochs of the race.
+    top, shortlist : see :meth:`suggest`
+    progress : bool
+    suggestions : sequence of Suggestion, optional
+        A ranking from :meth:`suggest` to reuse (else computed here).
+    **train_overrides
+        Passed to :func:`tonezoo.train.train` (``max_epochs=...``, ``patience=...``, ``config=...``).
+
+    Returns
+    -------
+    TrainResult; ``result.model.metadata`` records ``base_model`` (the zoo id started from),
+    ``suggestions`` (the ranking table) and, after a race, ``race`` (each contender's ESR).
+    """
+    if isinstance(race, bool) or not isinstance(race, int) or race < 0:
+        raise ConfigError(f"race must be an integer >= 0, got {race!r}")
+    if isinstance(race_epochs, bool) or not isinstance(race_epochs, int) or race_epochs < 1:
+        raise ConfigError(f"race_epochs must be an integer >= 1, got {race_epochs!r}")
+    overrides = dict(train_overrides)
+    tcfg = overrides.pop("config", None) or TrainConfig()
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    tcfg = tcfg.replace(**{k: overrides.pop(k) for k in list(overrides) if k in fields})
+    sugg = list(suggestions) if suggestions is not None else \
+        zoo.suggest(capture, top=max(top, race), shortlist=max(shortlist, race))
+    if not sugg:
+        raise ZooError("no suggestion to start from")
+    chosen = sugg[0]
+    race_rows: list[dict[str, Any]] = []
+    contenders = sugg[:race] if race >= 2 and tcfg.max_epochs > race_epochs else []
+    if len(contenders) >= 2:
+        inits = {s.id: start_model(zoo, s.id, capture) for s in contenders}
+        by_cfg: dict[ModelConfig, list[str]] = {}
+        for sid, m in inits.items():
+            by_cfg.setdefault(m.config, []).append(sid)
+        race_cfg = tcfg.replace(max_epochs=race_epochs, val_every=1, patience=race_epochs + 1)
+        for ids in by_cfg.values():
+            results = train_many(capture, [inits[i] for i in ids], config=race_cfg, progress=progress,
+                                 **{k: v for k, v in overrides.items() if k == "epoch_callback"})
+            race_rows += [{"id": i, "val_esr": float(r.best_val_esr), "result": r}
+                          for i, r in zip(ids, results)]
+        best = min(race_rows, key=lambda r: r["val_esr"])
+        chosen = next(s for s in sugg if s.id == best["id"])
+        # the winner carries on from where the race left it (weights, optimizer, schedule)
+        result = train(capture, continue_from=best["result"], config=tcfg, progress=progress, **overrides)
+    else:
+        result = train(capture, init=start_model(zoo, chosen.id, capture), config=tcfg, progress=progress,
+                       **overrides)
+    md = result.model.metadata
+    md["base_model"] = chosen.id
+    md["base_model_name"] = chosen.name
+    md["suggestions"] = [{k: s.to_dict()[k] for k in ("rank", "id", "name", "category", "distance",
+                                                       "zero_shot_esr", "reason")} for s in sugg]
+    if race_rows:
+        md["race"] = [{"id": r["id"], "val_esr": r["val_esr"], "epochs": race_epochs} for r in race_rows]
+    result.source = chosen.id
+    return result
+
+
+def start_model(zoo: Any, model_id: str, capture: "Capture") -> Model:
+    """Zoo model ``model_id`` adapted to the capture's knobs and sample rate (see :func:`adapt_model`)."""
+    m = zoo.get(model_id)
+    knobs = tuple(sorted((capture.knobs or {}).keys())) if capture.knobs else ()
+    if set(knobs) == set(m.config.knobs):
+        knobs = m.config.knobs
+    out = adapt_model(m, knobs=knobs, sample_rate=capture.sample_rate)
+    out.metadata["name"] = m.name
+    return out
