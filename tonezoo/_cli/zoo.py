@@ -98,9 +98,17 @@ def _open_zoo(path: str | None, *, create: bool = False):
 
 
 def _console():
+    """A rich console; off a terminal (pipes, logs) as wide as ``$COLUMNS`` says, else 100 columns."""
+    import os
     from rich.console import Console
     con = Console(highlight=False)
-    return con if con.is_terminal else Console(highlight=False, width=180)   # pipes and logs: wide tables
+    if con.is_terminal:
+        return con
+    try:
+        width = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        width = 0
+    return Console(highlight=False, width=width if width >= 40 else 100)
 
 
 def _enable_compile_cache() -> None:
@@ -126,15 +134,33 @@ def _fmt(v: Any, spec: str = ".4f") -> str:
 
 
 def _suggestion_table(sugg: Sequence[Any], title: str):
+    """The ranking, one line per model: sorted by the score it shows (the level/polarity-matched
+    zero-shot ESR when stage 2 ran, else the fingerprint distance); the raw zero-shot ESR is shown
+    beside it, labelled. Reasons are printed under the table (:func:`_reason_lines`)."""
     from rich.table import Table
-    t = Table(title=title, show_lines=False)
-    for col, kw in (("#", {"justify": "right"}), ("id", {}), ("name", {}), ("category", {}),
-                    ("distance", {"justify": "right"}), ("zero-shot ESR", {"justify": "right"}),
-                    ("reason", {"overflow": "fold"})):
-        t.add_column(col, **kw)
+    t = Table(title=title, show_lines=False, title_justify="left")
+    staged = any(s.matched_esr is not None for s in sugg)
+    cols = [("#", "right"), ("model", "left"), ("category", "left"), ("fingerprint", "right")]
+    if staged:
+        cols += [("ESR matched", "right"), ("ESR as is", "right")]
+    for col, justify in cols:
+        t.add_column(col, justify=justify, no_wrap=True, overflow="ellipsis",
+                     style="bold" if col == "ESR matched" or (col == "fingerprint" and not staged) else None)
     for s in sugg:
-        t.add_row(str(s.rank), s.id, s.name, s.category, f"{s.distance:.2f}", _fmt(s.zero_shot_esr), s.reason)
+        model = s.id if s.name in ("", s.id) else f"{s.id} ({s.name})"
+        row = [str(s.rank), model, s.category, f"#{s.fingerprint_rank} {s.distance:.2f}"]
+        if staged:
+            row += [_fmt(s.matched_esr), _fmt(s.zero_shot_esr)]
+        t.add_row(*row)
+    t.caption = ("sorted by ESR matched: zero-shot ESR on the capture after matching output level and polarity "
+                 "(learned in the first epochs of fine-tuning); fingerprint: stage-1 rank and distance"
+                 if staged else "sorted by fingerprint distance (stage 1 only)")
+    t.caption_justify = "left"
     return t
+
+
+def _reason_lines(sugg: Sequence[Any]) -> list[str]:
+    return [f"#{s.rank} {s.id}: {s.reason}" for s in sugg]
 
 
 def _parse_knobs(items: Sequence[str]) -> dict[str, float]:
@@ -156,14 +182,21 @@ def run_suggest(args: argparse.Namespace) -> int:
     con = _console()
     con.print(_suggestion_table(sugg, f"starting models for {Path(args.target).name} "
                                       f"({capture.duration:.1f} s, {capture.sample_rate} Hz) from {zoo!r}"))
-    con.print(f"pick: [bold]{sugg[0].id}[/bold] ({sugg[0].name}, {sugg[0].category})")
+    con.print("why:")
+    for line in _reason_lines(sugg):
+        con.print("  " + line, markup=False)
+    pick = sugg[0]
+    named = "" if pick.name in ("", pick.id) else f"{pick.name}, "
+    con.print(f"pick: [bold]{pick.id}[/bold] ({named}{pick.category}); 'tonezoo train ... --from auto' races the top "
+              "3 for 2 epochs and fine-tunes the best")
     if args.plot:
         path = plot_transfer(zoo, capture, sugg[:min(3, len(sugg))], args.plot)
         con.print(f"plot written to {path}")
     if args.json:
         payload = {"pick": sugg[0].id, "candidates": [
             {"id": s.id, "name": s.name, "category": s.category, "distance": round(s.distance, 4),
-             "zero_shot_esr": s.zero_shot_esr, "score": s.score, "reason": s.reason} for s in sugg]}
+             "zero_shot_esr": s.zero_shot_esr, "matched_esr": s.matched_esr, "score": s.score,
+             "reason": s.reason} for s in sugg]}
         sys.stdout.flush()
         print(json.dumps(payload), flush=True)
     return 0
@@ -248,6 +281,9 @@ def run_refresh(args: argparse.Namespace) -> int:
 
 
 def run_pull(args: argparse.Namespace) -> int:
+    from ..errors import HubError
+    from .hub import check_hub_reachable
+    check_hub_reachable()               # no network: a clear error in seconds, not after the client's retries
     zoo = _open_zoo(args.zoo, create=True)
     report = zoo.pull(filter=args.filter or "tonezoo", search=args.search, author=args.author, limit=args.limit)
     for repo in report.added:
@@ -256,6 +292,10 @@ def run_pull(args: argparse.Namespace) -> int:
         print(f"skipped {repo}: {why}")
     note = " (offline: from the local cache)" if report.offline else ""
     print(f"{len(report.added)} added, {len(report.skipped)} skipped; {len(zoo)} models in {zoo.directory}{note}")
+    from ..hub import is_offline
+    if report.offline and not is_offline() and not report.added:
+        raise HubError("the Hub did not answer and the local cache had nothing to add; check the network "
+                       "connection and run 'tonezoo zoo pull' again")
     return 0
 
 
