@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from ._common import race_line
+from ._common import capture_options, load_capture_args, race_line
 
 __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "suggest", help="rank the zoo's models as starting points for a capture",
+        "suggest", parents=[capture_options()], help="rank the zoo's models as starting points for a capture",
         description="Fingerprint the capture, shortlist the nearest zoo models, re-rank them by zero-shot ESR "
                     "on the capture's own audio, and print the ranking with reasons.")
     p.add_argument("input", help="dry input (DI) WAV")
@@ -23,8 +23,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--zoo", default=None, help="zoo directory (default: the bundled zoo)")
     p.add_argument("--top", type=int, default=5, help="suggestions to show (default 5)")
     p.add_argument("--shortlist", type=int, default=16, help="stage-1 shortlist re-ranked by zero-shot ESR")
-    p.add_argument("--resample", action="store_true", help="resample the target to the input's rate if they differ")
-    p.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE", help="knob value of the capture")
     p.add_argument("--json", action="store_true", help="end with one JSON line: {pick, candidates}")
     p.add_argument("--plot", default=None, metavar="FILE.png",
                    help="plot the capture's mel-band transfer against the top candidates'")
@@ -170,13 +168,11 @@ def _parse_knobs(items: Sequence[str]) -> dict[str, float]:
 
 # -- suggest --------------------------------------------------------------------------------------
 def run_suggest(args: argparse.Namespace) -> int:
-    from ..capture import load_capture
     from ..errors import ConfigError
     if args.top < 1:
         raise ConfigError(f"--top must be >= 1, got {args.top}")
     _enable_compile_cache()
-    knobs = _parse_knobs(args.knob)
-    capture = load_capture(args.input, args.target, resample=args.resample, knobs=knobs or None)
+    capture = load_capture_args(args, command="suggest")
     zoo = _open_zoo(args.zoo)
     sugg = zoo.suggest(capture, top=args.top, shortlist=args.shortlist)
     con = _console()
