@@ -21,15 +21,15 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from .errors import ConfigError, ModelFileError
+from .errors import ConfigError, ModelFileError, TrainingError
 from .model import FORMAT_VERSION, Model, ModelConfig, flatten_params, unflatten_params
 
-__all__ = ["save_model_dir", "load_model_dir", "read_config", "read_versioned_json", "CONFIG_NAME", "WEIGHTS_NAME",
-           "CARD_NAME"]
+__all__ = ["save_model_dir", "load_model_dir", "read_config", "read_versioned_json", "atomic_write",
+           "write_dir_atomically", "save_checkpoint", "load_checkpoint", "CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME"]
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -81,6 +81,25 @@ def save_model_dir(model: Model, directory: str | os.PathLike, *, card: bool = T
     if target.exists() and not target.is_dir():
         raise ModelFileError(f"{target}: exists and is not a directory; choose another output path")
     return write_dir_atomically(target, lambda tmp: write_model_files(model, tmp, card=card))
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Write one file atomically: ``write(tmp)`` fills a temporary file beside ``path``, then ``os.replace``.
+
+    The one file writer of tonezoo (model configs, zoo index files, exported formats,
+    checkpoints): a crash or an error leaves ``path`` as it was and no temporary file behind.
+    Directories: :func:`write_dir_atomically`.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def write_dir_atomically(target: Path, fill) -> Path:
@@ -185,3 +204,46 @@ def load_model_dir(directory: str | os.PathLike) -> Model:
         raise ModelFileError(f"{wpath}: not a readable safetensors file ({e})") from None
     params = unflatten_params(flat, config, where=str(wpath))
     return Model(config, params, metadata)
+
+
+# -- training checkpoints (safetensors + JSON; never pickled) --------------------------------------------
+def save_checkpoint(path: str | os.PathLike, arrays: Any, meta: dict[str, Any]) -> None:
+    """Write a training checkpoint: the leaves of pytree ``arrays`` and the JSON ``meta``, each atomically."""
+    import jax
+    from safetensors.numpy import save_file
+    path = Path(path)
+    leaves = jax.tree.leaves(arrays)
+    path.mkdir(parents=True, exist_ok=True)
+    atomic_write(path / "state.safetensors",
+                 lambda tmp: save_file({f"{i:05d}": np.asarray(a) for i, a in enumerate(leaves)}, str(tmp)))
+    atomic_write(path / "state.json", lambda tmp: tmp.write_text(json.dumps(meta, indent=1)))
+
+
+def load_checkpoint(path: str | os.PathLike, like: Any) -> tuple[Any, dict[str, Any]]:
+    """Read a checkpoint written by :func:`save_checkpoint` into the structure of pytree ``like``.
+
+    Raises
+    ------
+    TrainingError
+        Unreadable, or made for another run (array count or shapes differ).
+    """
+    import jax
+    import jax.numpy as jnp
+    from safetensors.numpy import load_file
+    path = Path(path)
+    try:
+        meta = json.loads((path / "state.json").read_text())
+        flat = load_file(str(path / "state.safetensors"))
+    except (OSError, ValueError) as e:
+        raise TrainingError(f"{path}: cannot read the training checkpoint ({e}); start without resume") from None
+    leaves, treedef = jax.tree.flatten(like)
+    if len(flat) != len(leaves):
+        raise TrainingError(f"{path}: the checkpoint holds {len(flat)} arrays, this run needs {len(leaves)}; "
+                            "it was made with other settings; start without resume")
+    new = []
+    for i, ref in enumerate(leaves):
+        a = flat[f"{i:05d}"]
+        if a.shape != np.shape(ref):
+            raise TrainingError(f"{path}: checkpoint array {i} has shape {a.shape}, expected {np.shape(ref)}")
+        new.append(jnp.asarray(a, dtype=jnp.asarray(ref).dtype))
+    return jax.tree.unflatten(treedef, new), meta

@@ -29,29 +29,29 @@ epoch has the same shapes.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import architectures
+from ._progress import Progress
 from .errors import ConfigError, TrainingError
 from .knobs import knob_array, resolve_knobs
-from . import architectures
+from .losses import esr, esr_dc_loss
 from .model import Model, ModelConfig, apply, init, split_params, stack_params, unstack_params
+from .modelfile import load_checkpoint, save_checkpoint
 from .plots import plot_history  # noqa: F401  (tonezoo.train.plot_history, its home before plots.py)
 
 __all__ = ["TrainConfig", "TrainResult", "train", "train_many", "recipe", "esr", "esr_dc_loss", "plot_history"]
 
-_EPS = 1e-5
 
 
 @dataclass(frozen=True)
@@ -198,67 +198,6 @@ class TrainResult:
             "seconds_per_epoch": round(self.seconds_per_epoch, 4), "stop_reason": self.stop_reason,
             "from": self.source,
         }
-
-
-# --------------------------------------------------------------------------------------------
-# losses
-# --------------------------------------------------------------------------------------------
-def esr(y: np.ndarray, y_hat: np.ndarray, *, pre_emphasis: float | None = None) -> float:
-    """Error-to-signal ratio ``mean((y - y_hat)^2) / (mean(y^2) + 1e-5)``.
-
-    Parameters
-    ----------
-    y, y_hat : np.ndarray [shape=(..., n)]
-        Target and prediction.
-    pre_emphasis : float or None
-        Apply ``p[n] = s[n] - a s[n-1]`` to both first.
-
-    Examples
-    --------
-    >>> esr(np.ones(4), np.zeros(4))  # doctest: +ELLIPSIS
-    0.99999...
-    """
-    y = np.asarray(y, np.float64)
-    y_hat = np.asarray(y_hat, np.float64)
-    if y.shape != y_hat.shape:
-        raise ValueError(f"y and y_hat must have the same shape, got {y.shape} and {y_hat.shape}")
-    if pre_emphasis:
-        y = y[..., 1:] - pre_emphasis * y[..., :-1]
-        y_hat = y_hat[..., 1:] - pre_emphasis * y_hat[..., :-1]
-    return float(np.mean((y - y_hat) ** 2) / (np.mean(y ** 2) + _EPS))
-
-
-def esr_dc_loss(y: jax.Array, y_hat: jax.Array, mask: jax.Array, *, pre_emphasis: float | None,
-                esr_weight: float, dc_weight: float) -> tuple[jax.Array, jax.Array]:
-    """The training loss over a masked batch of sequences.
-
-    Parameters
-    ----------
-    y, y_hat : jax.Array [shape=(B, T)]
-    mask : jax.Array [shape=(B, T)], 1 for real samples, 0 for padding
-
-    Returns
-    -------
-    loss : scalar, ``esr_weight * ESR(+pre-emphasis) + dc_weight * DC``
-    plain_esr : scalar, ESR without pre-emphasis (for reporting)
-    """
-    n = jnp.maximum(mask.sum(), 1.0)
-    energy = (mask * y ** 2).sum() / n + _EPS
-    plain = (mask * (y - y_hat) ** 2).sum() / n / energy
-    if pre_emphasis:
-        py = y[:, 1:] - pre_emphasis * y[:, :-1]
-        pyh = y_hat[:, 1:] - pre_emphasis * y_hat[:, :-1]
-        m = mask[:, 1:] * mask[:, :-1]
-        nm = jnp.maximum(m.sum(), 1.0)
-        esr_term = ((m * (py - pyh) ** 2).sum() / nm) / ((m * py ** 2).sum() / nm + _EPS)
-    else:
-        esr_term = plain
-    seg_n = mask.sum(axis=1)
-    seg_valid = (seg_n > 0).astype(y.dtype)
-    seg_n = jnp.maximum(seg_n, 1.0)
-    dc_seg = ((mask * y).sum(1) / seg_n - (mask * y_hat).sum(1) / seg_n) ** 2
-    dc = (dc_seg * seg_valid).sum() / jnp.maximum(seg_valid.sum(), 1.0) / energy
-    return esr_weight * esr_term + dc_weight * dc, plain
 
 
 # --------------------------------------------------------------------------------------------
@@ -418,95 +357,63 @@ def _resolve_config(capture, init_models: Sequence[Model] | None, model_config: 
 
 
 # --------------------------------------------------------------------------------------------
-# checkpoints (safetensors + JSON; never pickled)
-# --------------------------------------------------------------------------------------------
-def _save_checkpoint(path: Path, arrays: Any, meta: dict[str, Any]) -> None:
-    from safetensors.numpy import save_file
-    leaves = jax.tree.leaves(arrays)
-    path.mkdir(parents=True, exist_ok=True)
-    tmp = path / "state.safetensors.tmp"
-    save_file({f"{i:05d}": np.asarray(a) for i, a in enumerate(leaves)}, str(tmp))
-    os.replace(tmp, path / "state.safetensors")
-    tmpj = path / "state.json.tmp"
-    tmpj.write_text(json.dumps(meta, indent=1))
-    os.replace(tmpj, path / "state.json")
-
-
-def _load_checkpoint(path: Path, like: Any) -> tuple[Any, dict[str, Any]]:
-    from safetensors.numpy import load_file
-    try:
-        meta = json.loads((path / "state.json").read_text())
-        flat = load_file(str(path / "state.safetensors"))
-    except (OSError, ValueError) as e:
-        raise TrainingError(f"{path}: cannot read the training checkpoint ({e}); start without resume") from None
-    leaves, treedef = jax.tree.flatten(like)
-    if len(flat) != len(leaves):
-        raise TrainingError(f"{path}: the checkpoint holds {len(flat)} arrays, this run needs {len(leaves)}; "
-                            "it was made with other settings; start without resume")
-    new = []
-    for i, ref in enumerate(leaves):
-        a = flat[f"{i:05d}"]
-        if a.shape != np.shape(ref):
-            raise TrainingError(f"{path}: checkpoint array {i} has shape {a.shape}, expected {np.shape(ref)}")
-        new.append(jnp.asarray(a, dtype=jnp.asarray(ref).dtype))
-    return jax.tree.unflatten(treedef, new), meta
-
-
-# --------------------------------------------------------------------------------------------
 # the loop
 # --------------------------------------------------------------------------------------------
-class _Progress:
-    """Progress of a training run: a rich bar on a terminal, plain lines otherwise (logs, CI).
+@dataclass
+class _Run:
+    """Everything one training run carries from setup through the loop to its results."""
 
-    Shows epoch, training loss, best validation ESR, learning rate and the estimated time left.
-    """
+    captures: list
+    per_model_data: bool
+    init_models: list[Model] | None
+    mcfg: ModelConfig
+    tcfg: TrainConfig
+    pcfg: TrainConfig                 # the static part: runtime-only changes reuse compiled programs
+    xs: np.ndarray
+    ys: np.ndarray
+    vx: jax.Array
+    vy: jax.Array
+    kj: jax.Array | None
+    many: bool
+    key: jax.Array
+    n_models: int
+    plateau: Any
+    trainable: Any
+    frozen: Any
+    opt_state: Any
+    rop_state: Any
+    train_seconds: float
+    histories: list[list[dict]] = dataclasses.field(default_factory=list)
+    start_epoch: int = 0
+    first_loss: np.ndarray | None = None
+    first_esr: np.ndarray | None = None
+    best_loss: np.ndarray | None = None
+    best_esr: np.ndarray | None = None
+    best_epoch: np.ndarray | None = None
+    since_best: np.ndarray | None = None
+    best_tr: Any = None
 
-    def __init__(self, enabled: bool, total: int, label: str, every: int = 10):
-        self.enabled, self.total, self.label, self.every = enabled, total, label, every
-        if not enabled:
-            return
-        from rich.console import Console
-        console = Console(stderr=True)
-        self.live = console.is_terminal
-        self.t0 = time.perf_counter()
-        self.start_epoch: int | None = None
-        if self.live:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[info]}"), TimeRemainingColumn(), transient=False,
-                                console=console)
-            self.task = self.bar.add_task(label, total=total, info="")
-            self.bar.start()
-
-    def update(self, epoch: int, info: str) -> None:
-        if not self.enabled:
-            return
-        if self.start_epoch is None:
-            self.start_epoch, self.t0 = epoch, time.perf_counter()
-        if self.live:
-            self.bar.update(self.task, completed=epoch, info=info)
-        elif info and (epoch % self.every == 0 or epoch == self.total):
-            done = epoch - self.start_epoch
-            rate = (time.perf_counter() - self.t0) / max(done, 1)
-            eta = rate * (self.total - epoch)
-            print(f"{self.label}: epoch {epoch}/{self.total}  {info}  ({rate:.2f} s/epoch, "
-                  f"at most {eta / 60:.1f} min left)", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.enabled and self.live:
-            self.bar.stop()
+    def validate(self, tr: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Validation loss and ESR per model, each (n_models,)."""
+        if self.many:
+            loss, e = _val_many(_merge(tr, self.frozen), self.vx, self.vy, self.kj, mcfg=self.mcfg, tcfg=self.pcfg,
+                                per_model_data=self.per_model_data)
+        else:
+            loss, e = _val_single(_merge(tr, self.frozen), self.vx, self.vy, self.kj, mcfg=self.mcfg, tcfg=self.pcfg)
+        return np.atleast_1d(np.asarray(loss, np.float64)), np.atleast_1d(np.asarray(e, np.float64))
 
 
-def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | None, config: TrainConfig,
-         n_models: int, *, progress: bool, checkpoint_dir: str | os.PathLike | None, resume: bool,
-         target_esr: float | None, label: str, epoch_callback: Callable[[int, list[dict]], None] | None,
-         continue_from: "TrainResult | None" = None) -> list[TrainResult]:
+def _host(tree: Any) -> Any:
+    return jax.tree.map(lambda a: np.array(a), tree)
+
+
+def _setup(capture, init_models: list[Model] | None, model_config: ModelConfig | None, tcfg: TrainConfig,
+           n_models: int) -> _Run:
+    """Data (segments, validation audio, knobs), starting parameters and optimizer states."""
     captures = list(capture) if isinstance(capture, (list, tuple)) else [capture]
     per_model_data = len(captures) > 1
     capture = captures[0]
     mcfg = _resolve_config(capture, init_models, model_config)
-    tcfg = config
-    pcfg = _program_config(tcfg)          # the static part: runtime-only changes reuse compiled programs
     hop = tcfg.segment_length - tcfg.warmup if architectures.get(mcfg.arch).receptive_field(mcfg) > 0 else None
     data = [_segments(np.asarray(c.train_x, np.float32), np.asarray(c.train_y, np.float32), tcfg.segment_length,
                       hop)
@@ -534,131 +441,132 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
         params_list = [m.params for m in init_models]
     else:
         params_list = [init(mcfg, jax.random.fold_in(key, 1000 + i)) for i in range(n_models)]
-    n_models = len(params_list)
     tx = _optimizer(tcfg)
     plateau = _plateau(tcfg)
     splits = [split_params(jax.tree.map(jnp.array, p), mcfg) for p in params_list]  # copies: the epoch program donates
     if many:
         trainable = stack_params([s[0] for s in splits])
         frozen = stack_params([s[1] for s in splits])
-        opt_state = jax.vmap(tx.init)(trainable)
-        rop_state = jax.vmap(plateau.init)(trainable)
+        opt_state, rop_state = jax.vmap(tx.init)(trainable), jax.vmap(plateau.init)(trainable)
     else:
         trainable, frozen = splits[0]
-        opt_state = tx.init(trainable)
-        rop_state = plateau.init(trainable)
+        opt_state, rop_state = tx.init(trainable), plateau.init(trainable)
+    return _Run(captures=captures, per_model_data=per_model_data, init_models=init_models, mcfg=mcfg, tcfg=tcfg,
+                pcfg=_program_config(tcfg), xs=xs, ys=ys, vx=vx, vy=vy, kj=kj, many=many, key=key,
+                n_models=len(params_list), plateau=plateau, trainable=trainable, frozen=frozen, opt_state=opt_state,
+                rop_state=rop_state, train_seconds=round(data[0][0].size / capture.sample_rate, 3),
+                histories=[[] for _ in params_list])
 
-    def validate(tr):
-        if many:
-            loss, e = _val_many(_merge(tr, frozen), vx, vy, kj, mcfg=mcfg, tcfg=pcfg,
-                                per_model_data=per_model_data)
-        else:
-            loss, e = _val_single(_merge(tr, frozen), vx, vy, kj, mcfg=mcfg, tcfg=pcfg)
-        return np.atleast_1d(np.asarray(loss, np.float64)), np.atleast_1d(np.asarray(e, np.float64))
 
-    def host(tree):
-        return jax.tree.map(lambda a: np.array(a), tree)
-
-    histories: list[list[dict]] = [[] for _ in range(n_models)]
-    start_epoch = 0
-    ckpt = Path(checkpoint_dir) if checkpoint_dir else None
+def _resume(run: _Run, *, continue_from: "TrainResult | None", ckpt: Path | None, resume: bool) -> None:
+    """Where the run starts: a finished run carried on, a checkpoint, or epoch 0 (validated once)."""
     if continue_from is not None:
         st = continue_from.resume_state
-        trainable = jax.tree.map(jnp.asarray, st["trainable"])
-        opt_state = jax.tree.map(jnp.asarray, st["opt"])
-        rop_state = jax.tree.map(jnp.asarray, st["rop"])
-        histories = [[dict(row) for row in continue_from.history]]
-        start_epoch = int(st["epoch"])
-        first_loss = np.array([continue_from.first_val_loss])
-        first_esr = np.array([continue_from.first_val_esr])
-        best_loss, best_esr = np.array([continue_from.best_val_loss]), np.array([continue_from.best_val_esr])
-        best_epoch, since_best = np.array([continue_from.best_epoch]), np.array([int(st["since_best"])])
-        best_tr = host(split_params(continue_from.model.params, mcfg)[0])
+        run.trainable = jax.tree.map(jnp.asarray, st["trainable"])
+        run.opt_state = jax.tree.map(jnp.asarray, st["opt"])
+        run.rop_state = jax.tree.map(jnp.asarray, st["rop"])
+        run.histories = [[dict(row) for row in continue_from.history]]
+        run.start_epoch = int(st["epoch"])
+        run.first_loss = np.array([continue_from.first_val_loss])
+        run.first_esr = np.array([continue_from.first_val_esr])
+        run.best_loss, run.best_esr = np.array([continue_from.best_val_loss]), np.array([continue_from.best_val_esr])
+        run.best_epoch, run.since_best = np.array([continue_from.best_epoch]), np.array([int(st["since_best"])])
+        run.best_tr = _host(split_params(continue_from.model.params, run.mcfg)[0])
     elif resume and ckpt and (ckpt / "state.json").exists():
-        bundle = {"trainable": trainable, "opt": opt_state, "rop": rop_state, "best": trainable}
-        loaded, meta = _load_checkpoint(ckpt, bundle)
-        trainable, opt_state, rop_state, best_tr = loaded["trainable"], loaded["opt"], loaded["rop"], loaded["best"]
-        histories = meta["histories"]
-        start_epoch = int(meta["epoch"])
-        first_loss, first_esr = np.asarray(meta["first_loss"]), np.asarray(meta["first_esr"])
-        best_loss, best_esr = np.asarray(meta["best_loss"]), np.asarray(meta["best_esr"])
-        best_epoch, since_best = np.asarray(meta["best_epoch"]), np.asarray(meta["since_best"])
-        best_tr = host(best_tr)
+        bundle = {"trainable": run.trainable, "opt": run.opt_state, "rop": run.rop_state, "best": run.trainable}
+        loaded, meta = load_checkpoint(ckpt, bundle)
+        run.trainable, run.opt_state, run.rop_state = loaded["trainable"], loaded["opt"], loaded["rop"]
+        run.histories = meta["histories"]
+        run.start_epoch = int(meta["epoch"])
+        run.first_loss, run.first_esr = np.asarray(meta["first_loss"]), np.asarray(meta["first_esr"])
+        run.best_loss, run.best_esr = np.asarray(meta["best_loss"]), np.asarray(meta["best_esr"])
+        run.best_epoch, run.since_best = np.asarray(meta["best_epoch"]), np.asarray(meta["since_best"])
+        run.best_tr = _host(loaded["best"])
     else:
         if resume and ckpt:
             raise TrainingError(f"{ckpt}: no checkpoint to resume from; run without --resume first")
-        first_loss, first_esr = validate(trainable)
-        best_loss, best_esr = first_loss.copy(), first_esr.copy()
-        best_epoch = np.zeros(n_models, np.int64)
-        since_best = np.zeros(n_models, np.int64)
-        best_tr = host(trainable)
-        for i in range(n_models):
-            histories[i].append({"epoch": 0, "train_loss": None, "val_loss": float(first_loss[i]),
-                                 "val_esr": float(first_esr[i]), "lr": tcfg.lr, "seconds": 0.0})
-    for i in range(n_models):
-        if not np.all(np.isfinite([first_loss[i]])):
-            raise TrainingError("the validation loss of the starting model is not finite; check the capture")
+        run.first_loss, run.first_esr = run.validate(run.trainable)
+        run.best_loss, run.best_esr = run.first_loss.copy(), run.first_esr.copy()
+        run.best_epoch = np.zeros(run.n_models, np.int64)
+        run.since_best = np.zeros(run.n_models, np.int64)
+        run.best_tr = _host(run.trainable)
+        for i in range(run.n_models):
+            run.histories[i].append({"epoch": 0, "train_loss": None, "val_loss": float(run.first_loss[i]),
+                                     "val_esr": float(run.first_esr[i]), "lr": run.tcfg.lr, "seconds": 0.0})
+    if not np.all(np.isfinite(run.first_loss)):
+        raise TrainingError("the validation loss of the starting model is not finite; check the capture")
 
-    done = since_best > tcfg.patience
+
+def _validation_step(run: _Run, epoch: int, done: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate, step the learning-rate schedule, keep each model's best weights; returns (vloss, vesr, done)."""
+    vloss, vesr = run.validate(run.trainable)
+    if run.many:
+        run.rop_state = _rop_many(run.plateau, run.rop_state, run.trainable, vloss)
+    else:
+        _, run.rop_state = run.plateau.update(updates=run.trainable, state=run.rop_state, value=jnp.float32(vloss[0]))
+    improved = vloss < run.best_loss
+    tr_host = None
+    for i in range(run.n_models):
+        if done[i]:
+            continue
+        if improved[i]:
+            tr_host = tr_host or _host(run.trainable)
+            run.best_tr = tr_host if not run.many else _set_slice(run.best_tr, tr_host, i)
+            run.best_loss[i], run.best_esr[i], run.best_epoch[i] = vloss[i], vesr[i], epoch
+            run.since_best[i] = 0
+        else:
+            run.since_best[i] += 1
+    return vloss, vesr, done | (run.since_best > run.tcfg.patience)
+
+
+def _loop(run: _Run, *, progress: bool, label: str, ckpt: Path | None, target_esr: float | None,
+          epoch_callback: Callable[[int, list[dict]], None] | None) -> tuple[str, int, float]:
+    """Epochs until patience, the epoch limit, the target ESR or Ctrl-C; returns (stop_reason, epochs, seconds)."""
+    tcfg = run.tcfg
+    done = run.since_best > tcfg.patience
     stop_reason = "max_epochs"
-    bar = _Progress(progress, tcfg.max_epochs, label)
-    bar.update(start_epoch, "")
-    t0 = time.perf_counter() - (histories[0][-1]["seconds"] if histories[0] else 0.0)
-    epoch = start_epoch
+    bar = Progress(progress, tcfg.max_epochs, label)
+    bar.update(run.start_epoch, "")
+    t0 = time.perf_counter() - (run.histories[0][-1]["seconds"] if run.histories[0] else 0.0)
+    epoch = run.start_epoch
     try:
-        for epoch in range(start_epoch + 1, tcfg.max_epochs + 1):
-            xb, yb, mb = _batches(xs, ys, tcfg.batch_size, jax.random.fold_in(key, epoch))
-            scale = np.atleast_1d(np.asarray(rop_state.scale, np.float32))
+        for epoch in range(run.start_epoch + 1, tcfg.max_epochs + 1):
+            xb, yb, mb = _batches(run.xs, run.ys, tcfg.batch_size, jax.random.fold_in(run.key, epoch))
+            scale = np.atleast_1d(np.asarray(run.rop_state.scale, np.float32))
             lr0 = tcfg.lr * (1.0 - tcfg.lr_decay) ** (epoch - 1)
             lr = jnp.asarray(lr0 * scale, jnp.float32)
-            if many:
-                trainable, opt_state, tl = _epoch_many(trainable, frozen, opt_state, xb, yb, mb, kj, lr,
-                                                       mcfg=mcfg, tcfg=pcfg, per_model_data=per_model_data)
+            if run.many:
+                run.trainable, run.opt_state, tl = _epoch_many(
+                    run.trainable, run.frozen, run.opt_state, xb, yb, mb, run.kj, lr, mcfg=run.mcfg, tcfg=run.pcfg,
+                    per_model_data=run.per_model_data)
             else:
-                trainable, opt_state, tl = _epoch_single(trainable, frozen, opt_state, xb, yb, mb, kj, lr[0],
-                                                         mcfg=mcfg, tcfg=pcfg)
+                run.trainable, run.opt_state, tl = _epoch_single(
+                    run.trainable, run.frozen, run.opt_state, xb, yb, mb, run.kj, lr[0], mcfg=run.mcfg, tcfg=run.pcfg)
             tl = np.atleast_1d(np.asarray(tl, np.float64))
             if not np.all(np.isfinite(tl)):
                 raise TrainingError(f"training diverged at epoch {epoch} (loss {tl}); try a lower lr")
             vloss = vesr = None
             if epoch % tcfg.val_every == 0:
-                vloss, vesr = validate(trainable)
-                if many:
-                    rop_state = _rop_many(plateau, rop_state, trainable, vloss)
-                else:
-                    _, rop_state = plateau.update(updates=trainable, state=rop_state, value=jnp.float32(vloss[0]))
-                improved = vloss < best_loss
-                tr_host = None
-                for i in range(n_models):
-                    if done[i]:
-                        continue
-                    if improved[i]:
-                        tr_host = tr_host or host(trainable)
-                        best_tr = tr_host if not many else _set_slice(best_tr, tr_host, i)
-                        best_loss[i], best_esr[i], best_epoch[i] = vloss[i], vesr[i], epoch
-                        since_best[i] = 0
-                    else:
-                        since_best[i] += 1
-                done = done | (since_best > tcfg.patience)
-                if target_esr is not None and np.all(best_esr <= target_esr):
+                vloss, vesr, done = _validation_step(run, epoch, done)
+                if target_esr is not None and np.all(run.best_esr <= target_esr):
                     stop_reason = "target"
             elapsed = time.perf_counter() - t0
-            for i in range(n_models):
-                histories[i].append({
+            for i in range(run.n_models):
+                run.histories[i].append({
                     "epoch": epoch, "train_loss": float(tl[i]),
                     "val_loss": None if vloss is None else float(vloss[i]),
                     "val_esr": None if vesr is None else float(vesr[i]),
                     "lr": float(lr0 * scale[min(i, len(scale) - 1)]), "seconds": round(elapsed, 4)})
-            info = f"loss {tl.min():.4f}  best val ESR {best_esr.min():.4f}  lr {lr0 * scale.min():.1e}"
-            bar.update(epoch, info)
+            bar.update(epoch, f"loss {tl.min():.4f}  best val ESR {run.best_esr.min():.4f}  lr {lr0 * scale.min():.1e}")
             if vloss is not None and ckpt is not None:
-                _save_checkpoint(ckpt, {"trainable": trainable, "opt": opt_state, "rop": rop_state, "best": best_tr},
-                                 {"epoch": epoch, "histories": histories, "first_loss": first_loss.tolist(),
-                                  "first_esr": first_esr.tolist(), "best_loss": best_loss.tolist(),
-                                  "best_esr": best_esr.tolist(), "best_epoch": best_epoch.tolist(),
-                                  "since_best": since_best.tolist()})
+                save_checkpoint(ckpt, {"trainable": run.trainable, "opt": run.opt_state, "rop": run.rop_state,
+                                       "best": run.best_tr},
+                                {"epoch": epoch, "histories": run.histories, "first_loss": run.first_loss.tolist(),
+                                 "first_esr": run.first_esr.tolist(), "best_loss": run.best_loss.tolist(),
+                                 "best_esr": run.best_esr.tolist(), "best_epoch": run.best_epoch.tolist(),
+                                 "since_best": run.since_best.tolist()})
             if epoch_callback is not None:
-                epoch_callback(epoch, [h[-1] for h in histories])
+                epoch_callback(epoch, [h[-1] for h in run.histories])
             if stop_reason == "target":
                 break
             if np.all(done):
@@ -668,24 +576,26 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
         stop_reason = "interrupted"
     finally:
         bar.close()
-    seconds = time.perf_counter() - t0
-    epochs_run = max(epoch, start_epoch)
+    return stop_reason, max(epoch, run.start_epoch), time.perf_counter() - t0
 
-    best_list = unstack_params(jax.tree.map(jnp.asarray, best_tr)) if many else [best_tr]
-    frozen_list = unstack_params(frozen) if many else [frozen]
+
+# metadata of a starting model that describes its own device and run, not the capture it is tuned on
+def _results(run: _Run, stop_reason: str, epochs_run: int, seconds: float) -> list[TrainResult]:
+    """One :class:`TrainResult` per model: its best weights, metadata, history and where it stopped."""
+    best_list = unstack_params(jax.tree.map(jnp.asarray, run.best_tr)) if run.many else [run.best_tr]
+    frozen_list = unstack_params(run.frozen) if run.many else [run.frozen]
+    last = _host({"trainable": run.trainable, "opt": run.opt_state, "rop": run.rop_state})   # where the run stopped
     results = []
-    train_seconds = round(data[0][0].size / capture.sample_rate, 3)
-    last = host({"trainable": trainable, "opt": opt_state, "rop": rop_state})   # where the run stopped
-    for i in range(n_models):
-        capture = captures[i] if per_model_data else captures[0]
-        src = init_models[i] if init_models else None
+    for i in range(run.n_models):
+        capture = run.captures[i] if run.per_model_data else run.captures[0]
+        src = run.init_models[i] if run.init_models else None
         md: dict[str, Any] = dict(src.metadata) if src is not None else {}
         for k in ("val_esr", "training_seconds", "history_file", "hub_repo", "hub_revision", "epochs"):
             md.pop(k, None)
         md.update({
             "name": getattr(capture, "name", None) or md.get("name", "model"),
-            "val_esr": round(float(best_esr[i]), 6),
-            "training_seconds": train_seconds,
+            "val_esr": round(float(run.best_esr[i]), 6),
+            "training_seconds": run.train_seconds,
             "epochs": int(epochs_run),
             "capture_name": getattr(capture, "name", None),
         })
@@ -698,15 +608,28 @@ def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | N
         else:
             md.pop("base_model", None)
         params = _merge(jax.tree.map(jnp.asarray, best_list[i]), frozen_list[i])
-        state = {**(jax.tree.map(lambda a, i=i: a[i], last) if many else last),
-                 "epoch": int(epochs_run), "since_best": int(since_best[i])}
+        state = {**(jax.tree.map(lambda a, i=i: a[i], last) if run.many else last),
+                 "epoch": int(epochs_run), "since_best": int(run.since_best[i])}
         results.append(TrainResult(
-            model=Model(mcfg, params, md), history=histories[i], first_val_esr=float(first_esr[i]),
-            best_val_esr=float(best_esr[i]), first_val_loss=float(first_loss[i]),
-            best_val_loss=float(best_loss[i]), best_epoch=int(best_epoch[i]), epochs=int(epochs_run),
+            model=Model(run.mcfg, params, md), history=run.histories[i], first_val_esr=float(run.first_esr[i]),
+            best_val_esr=float(run.best_esr[i]), first_val_loss=float(run.first_loss[i]),
+            best_val_loss=float(run.best_loss[i]), best_epoch=int(run.best_epoch[i]), epochs=int(epochs_run),
             seconds=seconds, stop_reason=stop_reason, source=None if src is None else md["base_model"],
             resume_state=state))
     return results
+
+
+def _run(capture, init_models: list[Model] | None, model_config: ModelConfig | None, config: TrainConfig,
+         n_models: int, *, progress: bool, checkpoint_dir: str | os.PathLike | None, resume: bool,
+         target_esr: float | None, label: str, epoch_callback: Callable[[int, list[dict]], None] | None,
+         continue_from: "TrainResult | None" = None) -> list[TrainResult]:
+    """A training run in four steps: setup, resume (or start), the epoch loop, the results."""
+    run = _setup(capture, init_models, model_config, config, n_models)
+    ckpt = Path(checkpoint_dir) if checkpoint_dir else None
+    _resume(run, continue_from=continue_from, ckpt=ckpt, resume=resume)
+    stop_reason, epochs_run, seconds = _loop(run, progress=progress, label=label, ckpt=ckpt, target_esr=target_esr,
+                                             epoch_callback=epoch_callback)
+    return _results(run, stop_reason, epochs_run, seconds)
 
 
 def _rop_many(plateau, rop_state, trainable, vloss):

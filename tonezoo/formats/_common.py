@@ -10,7 +10,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -19,6 +18,7 @@ import numpy as np
 from ..errors import ConfigError, FormatError, ModelFileError
 from ..knobs import fold_knobs
 from ..model import Model, ModelConfig, flatten_params, unflatten_params
+from ..modelfile import atomic_write
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -116,15 +116,7 @@ def write_document(doc: Mapping[str, Any], path: str | os.PathLike, *, indent: i
         text = json.dumps(doc, indent=indent, allow_nan=False)
     except ValueError as e:
         raise FormatError(f"{target}: the model holds NaN or infinite values and cannot be exported ({e})") from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(target, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def as_number(value: Any, *, where: str, name: str) -> float:

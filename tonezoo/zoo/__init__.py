@@ -48,7 +48,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
@@ -58,7 +57,7 @@ import numpy as np
 from .. import embed
 from ..errors import ConfigError, ModelFileError, ZooError
 from ..model import Model, ModelConfig
-from ..modelfile import read_versioned_json
+from ..modelfile import atomic_write, read_versioned_json
 from .select import FingerprintIndex, Suggestion
 from .select import suggest as _suggest
 
@@ -128,17 +127,6 @@ def _slug(text: str) -> str:
     return (s or "model")[:48]
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_index(directory: Path, entries: Sequence["ZooEntry"], fps: np.ndarray) -> None:
     """Write fingerprints.npy then index.json, each atomically."""
     d = {
@@ -153,8 +141,8 @@ def _write_index(directory: Path, entries: Sequence["ZooEntry"], fps: np.ndarray
         with open(p, "wb") as f:
             np.save(f, np.asarray(fps, np.float32), allow_pickle=False)
 
-    _atomic_write(directory / FINGERPRINTS_NAME, save_npy)
-    _atomic_write(directory / INDEX_NAME, lambda p: p.write_text(json.dumps(d, indent=1, sort_keys=True) + "\n"))
+    atomic_write(directory / FINGERPRINTS_NAME, save_npy)
+    atomic_write(directory / INDEX_NAME, lambda p: p.write_text(json.dumps(d, indent=1, sort_keys=True) + "\n"))
 
 
 # ---------------------------------------------------------------------------------------------

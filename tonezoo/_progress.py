@@ -1,0 +1,50 @@
+"""The progress display of a training run (epoch, loss, best validation ESR, learning rate, time left)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+__all__ = ["Progress"]
+
+
+class Progress:
+    """Progress of a training run: a rich bar on a terminal, plain lines otherwise (logs, CI).
+
+    Shows epoch, training loss, best validation ESR, learning rate and the estimated time left.
+    """
+
+    def __init__(self, enabled: bool, total: int, label: str, every: int = 10):
+        self.enabled, self.total, self.label, self.every = enabled, total, label, every
+        if not enabled:
+            return
+        from rich.console import Console
+        console = Console(stderr=True)
+        self.live = console.is_terminal
+        self.t0 = time.perf_counter()
+        self.start_epoch: int | None = None
+        if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[info]}"), TimeRemainingColumn(), transient=False,
+                                console=console)
+            self.task = self.bar.add_task(label, total=total, info="")
+            self.bar.start()
+
+    def update(self, epoch: int, info: str) -> None:
+        if not self.enabled:
+            return
+        if self.start_epoch is None:
+            self.start_epoch, self.t0 = epoch, time.perf_counter()
+        if self.live:
+            self.bar.update(self.task, completed=epoch, info=info)
+        elif info and (epoch % self.every == 0 or epoch == self.total):
+            done = epoch - self.start_epoch
+            rate = (time.perf_counter() - self.t0) / max(done, 1)
+            eta = rate * (self.total - epoch)
+            print(f"{self.label}: epoch {epoch}/{self.total}  {info}  ({rate:.2f} s/epoch, "
+                  f"at most {eta / 60:.1f} min left)", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.live:
+            self.bar.stop()
