@@ -9,7 +9,14 @@ For each device pair the target is trained three ways with the same recipe (AGAM
   suggestions race for 2 epochs and the winner carries on, inside the same epoch budget).
 
 and with two amounts of training audio: ``full`` (the article: 150 s and 3'20") and ``short``
-(30 s; 40 s for the amp pair). Two versions of the pairs:
+(30 s; 40 s for the amp pair).
+
+Every capture goes the user's way: input and target are written as 24-bit WAV files and read back
+with :func:`tonezoo.load_capture` (alignment on, as ``tonezoo train`` does). Besides the validation
+loss, every trained model is scored on **fresh audio** (another performance, rendered separately
+through the target device) against the device's raw output (``fresh_esr``); the margin the
+alignment leaves (the model's output lags the device's by ``-latency_samples`` samples on these
+zero-latency recordings) is skipped first, as a player reports its latency. Two versions of the pairs:
 
 (a) ``virtual``: tonezoo's virtual devices, ``ts9-like -> mt2-like`` and ``bluesjr-like -> ht40-like``.
     The source model is first trained on a capture of the source device (another performance).
@@ -104,7 +111,7 @@ QUICK_PAIRS = ("virtual-ts9-mt2", "real-bluesjr-ht40")
 # captures
 # ------------------------------------------------------------------------------------------------
 def _capture(x: np.ndarray, y: np.ndarray, train_samples: int, val_samples: int, *, name: str,
-             knobs: dict[str, float], metadata: dict[str, Any]):
+             knobs: dict[str, float], metadata: dict[str, Any], folder: Path):
     """A capture holding ``train_samples`` of training audio followed by the validation audio.
 
     Parameters
@@ -112,15 +119,39 @@ def _capture(x: np.ndarray, y: np.ndarray, train_samples: int, val_samples: int,
     x, y : np.ndarray [shape=(n,)]
         Input and target; the validation audio is their last ``val_samples``.
     train_samples, val_samples : int
+    folder : Path
+        Where the two 24-bit WAV files are written; they are read back with
+        :func:`tonezoo.load_capture`, as ``tonezoo train`` does.
 
     Only what a user with that much audio would have is kept, so the zoo's fingerprint and
     zero-shot ranking see the same data as the training.
     """
-    from tonezoo.capture import Capture
+    import soundfile as sf
+    from tonezoo.capture import load_capture
     xs = np.concatenate([x[:train_samples], x[-val_samples:]])
     ys = np.concatenate([y[:train_samples], y[-val_samples:]])
-    return Capture.from_arrays(xs, ys, SAMPLE_RATE, knobs=knobs, name=name, align=False,
-                               metadata=metadata, val_start=train_samples)
+    folder.mkdir(parents=True, exist_ok=True)
+    sf.write(str(folder / "input.wav"), xs, SAMPLE_RATE, subtype="PCM_24")
+    sf.write(str(folder / "target.wav"), ys, SAMPLE_RATE, subtype="PCM_24")
+    cap = load_capture(folder / "input.wav", folder / "target.wav", knobs=knobs or None, name=name,
+                       val_fraction=val_samples / (train_samples + val_samples))
+    cap.metadata.update(metadata)
+    return cap
+
+
+def fresh_esr(model, capture, fresh: tuple[np.ndarray, np.ndarray]) -> float:
+    """ESR of ``model`` on fresh input against the device's raw output for it.
+
+    The recordings have no delay, so the aligned capture taught the model to lag the device by
+    ``-latency_samples`` samples (the alignment margin); those samples are skipped before scoring.
+    """
+    from tonezoo.train import esr
+    x, y = fresh
+    y_hat = model.process(x, capture.knobs or None)
+    lag = -int(capture.metadata.get("latency_samples", 0))
+    if lag >= 0:
+        return float(esr(y[: y.size - lag], y_hat[lag:]))
+    return float(esr(y[-lag:], y_hat[: y_hat.size + lag]))
 
 
 def virtual_audio(device: str, seconds: float, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -174,10 +205,10 @@ def _compact_history(result) -> list[list[float]]:
     return [[h["epoch"], h["train_loss"], h["val_loss"]] for h in result.history if h.get("val_loss") is not None]
 
 
-def run_row(label: str, start: str | None, result, **extra: Any) -> dict[str, Any]:
-    """The table row of one training run (the article's Table 1 columns and a little more)."""
+def run_row(label: str, start: str | None, result, fresh: float | None = None, **extra: Any) -> dict[str, Any]:
+    """The table row of one training run (the article's Table 1 columns, fresh-audio ESR and a little more)."""
     row = {
-        "run": label, "start": start,
+        "run": label, "start": start, "fresh_esr": fresh,
         "first_val_loss": result.first_val_loss, "best_val_loss": result.best_val_loss,
         "first_val_esr": result.first_val_esr, "best_val_esr": result.best_val_esr,
         "best_epoch": result.best_epoch, "epochs": result.epochs, "seconds": round(result.seconds, 2),
@@ -196,7 +227,7 @@ def _same_params(a, b) -> bool:
                for u, v in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)))
 
 
-def run_config(capture, source_model, zoo, tcfg, *, scratch_config, log) -> tuple[list[dict], dict]:
+def run_config(capture, source_model, zoo, tcfg, *, scratch_config, log, fresh) -> tuple[list[dict], dict]:
     """Train the target from scratch, from the source, and from the zoo's automatic pick.
 
     Returns
@@ -211,15 +242,15 @@ def run_config(capture, source_model, zoo, tcfg, *, scratch_config, log) -> tupl
         f"{list(scratch_config.knobs)}) ...")
     r = train(capture, model_config=scratch_config, config=tcfg, progress=False)
     results["scratch"] = r
-    rows.append(run_row("scratch", None, r))
+    rows.append(run_row("scratch", None, r, fresh_esr(r.model, capture, fresh)))
     log(f"    first {r.first_val_loss:.4f} best {r.best_val_loss:.4f} @ {r.best_epoch}/{r.epochs} "
-        f"({r.seconds:.0f} s)")
+        f"({r.seconds:.0f} s); best val ESR {r.best_val_esr:.4f}, fresh-audio ESR {rows[-1]['fresh_esr']:.4f}")
     log(f"  transfer from {source_model.name} ...")
     r = train(capture, init=source_model, config=tcfg, progress=False)
     results[f"transfer ({source_model.name})"] = r
-    rows.append(run_row("transfer", source_model.name, r))
+    rows.append(run_row("transfer", source_model.name, r, fresh_esr(r.model, capture, fresh)))
     log(f"    first {r.first_val_loss:.4f} best {r.best_val_loss:.4f} @ {r.best_epoch}/{r.epochs} "
-        f"({r.seconds:.0f} s)")
+        f"({r.seconds:.0f} s); best val ESR {r.best_val_esr:.4f}, fresh-audio ESR {rows[-1]['fresh_esr']:.4f}")
     if zoo is None:
         return rows, results
     t0 = time.perf_counter()
@@ -233,10 +264,12 @@ def run_config(capture, source_model, zoo, tcfg, *, scratch_config, log) -> tupl
     r = zoo.transfer(capture, suggestions=sugg, progress=False, config=tcfg)   # races the top 3 (the default)
     chosen = next(s for s in sugg if s.id == r.source)
     same = _same_params(zoo.start_model(chosen.id, capture), source_model)
+    fresh_auto = fresh_esr(r.model, capture, fresh)
     log(f"    race won by {chosen.id}; first {r.first_val_loss:.4f} best {r.best_val_loss:.4f} @ "
-        f"{r.best_epoch}/{r.epochs} ({r.seconds:.0f} s)")
+        f"{r.best_epoch}/{r.epochs} ({r.seconds:.0f} s); best val ESR {r.best_val_esr:.4f}, fresh-audio ESR "
+        f"{fresh_auto:.4f}")
     results[f"auto ({chosen.id})"] = r
-    rows.append(run_row("auto", chosen.id, r, pick_category=chosen.category, pick_zero_shot_esr=chosen.zero_shot_esr,
+    rows.append(run_row("auto", chosen.id, r, fresh_auto, pick_category=chosen.category, pick_zero_shot_esr=chosen.zero_shot_esr,
                         ranked_first=pick.id, race=r.model.metadata.get("race", []),
                         suggest_seconds=round(suggest_s, 2), same_start_as_transfer=same, ranking=ranking))
     return rows, results
@@ -264,8 +297,8 @@ def summarise(rows: list[dict]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------
 # the pairs
 # ------------------------------------------------------------------------------------------------
-def prepare_virtual(pair: Pair, args, tcfg, log) -> dict[str, Any]:
-    """Captures and the trained source model of a virtual pair."""
+def prepare_virtual(pair: Pair, args, tcfg, log, tmp: Path) -> dict[str, Any]:
+    """Captures (through WAV files), fresh audio and the trained source model of a virtual pair."""
     from tonezoo.devices import get_device
     from tonezoo.model import Model, ModelConfig
     from tonezoo.train import train
@@ -274,39 +307,49 @@ def prepare_virtual(pair: Pair, args, tcfg, log) -> dict[str, Any]:
     x, y = virtual_audio(pair.target, seconds, seed=args.seed + 11)
     md = {"device": pair.target, "category": get_device(pair.target).category}
     # a user's capture of a pedal carries no knob values: the target models are plain LSTM-20s
-    caps = {"full": _capture(x, y, n_full, n_val, name=pair.target, knobs={}, metadata=md)}
+    caps = {"full": _capture(x, y, n_full, n_val, name=pair.target, knobs={}, metadata=md,
+                             folder=tmp / pair.name / "full")}
     n_short = int(min(args.short_seconds or pair.short_seconds, args.full_seconds) * SAMPLE_RATE)
-    caps["short"] = _capture(x, y, n_short, n_val, name=pair.target, knobs={}, metadata=md)
+    caps["short"] = _capture(x, y, n_short, n_val, name=pair.target, knobs={}, metadata=md,
+                             folder=tmp / pair.name / "short")
+    fresh = virtual_audio(pair.target, args.fresh_seconds, seed=args.seed + 33)
     sx, sy = virtual_audio(pair.source, seconds, seed=args.seed + 22)
     src_cap = _capture(sx, sy, n_full, n_val, name=pair.source, knobs={},
-                       metadata={"device": pair.source, "category": get_device(pair.source).category})
+                       metadata={"device": pair.source, "category": get_device(pair.source).category},
+                       folder=tmp / pair.name / "source")
     cfg = ModelConfig(hidden_size=20, sample_rate=SAMPLE_RATE)
     log(f"  training the source model on {pair.source} ({args.full_seconds:g} s, at most {args.source_epochs} epochs)")
     r = train(src_cap, model_config=cfg, config=tcfg.replace(max_epochs=args.source_epochs), progress=False)
     log(f"    source best val ESR {r.best_val_esr:.4f} after {r.epochs} epochs ({r.seconds:.0f} s)")
     source = Model(r.model.config, r.model.params, dict(r.model.metadata, name=f"{pair.source} (trained)"))
-    return {"captures": caps, "source": source, "scratch_config": cfg,
+    return {"captures": caps, "source": source, "scratch_config": cfg, "fresh": fresh,
             "source_training": {"best_val_esr": r.best_val_esr, "best_val_loss": r.best_val_loss,
                                 "epochs": r.epochs, "best_epoch": r.best_epoch, "seconds": round(r.seconds, 2)}}
 
 
-def prepare_real(pair: Pair, args, log, di: np.ndarray) -> dict[str, Any]:
-    """Captures (DI through the target NeuralPi model) and the imported source model of a real pair."""
+def prepare_real(pair: Pair, args, log, di: np.ndarray, fresh_di: np.ndarray, tmp: Path) -> dict[str, Any]:
+    """Captures (DI through the target NeuralPi model, through WAV files), fresh audio (other DI
+    recordings through it) and the imported source model of a real pair."""
     target, source = import_fixture(args.fixtures, pair.target), import_fixture(args.fixtures, pair.source)
     knobs = {name: KNOB_VALUE for name in source.config.knobs}
-    y = target.process(di, {k: KNOB_VALUE for k in target.config.knobs} or None)
+    target_knobs = {k: KNOB_VALUE for k in target.config.knobs} or None
+    y = target.process(di, target_knobs)
+    fresh = (fresh_di, target.process(fresh_di, target_knobs))
     peak = float(np.max(np.abs(y)))
     if peak >= 0.999:  # a level change the device did not make would be no fairer than clipping: say so
         raise SystemExit(f"{pair.target}: output peaks at {peak:.3f} on the DI; lower the input level")
     n_val = int(args.val_seconds * SAMPLE_RATE)
     n_full = min(int(args.full_seconds * SAMPLE_RATE), di.size - n_val)
     md = {"device": pair.target, "di_seconds": di.size / SAMPLE_RATE}
-    caps = {"full": _capture(di, y, n_full, n_val, name=pair.target, knobs=knobs, metadata=md)}
+    caps = {"full": _capture(di, y, n_full, n_val, name=pair.target, knobs=knobs, metadata=md,
+                             folder=tmp / pair.name / "full")}
     n_short = int(min(args.short_seconds or pair.short_seconds, n_full / SAMPLE_RATE) * SAMPLE_RATE)
-    caps["short"] = _capture(di, y, n_short, n_val, name=pair.target, knobs=knobs, metadata=md)
+    caps["short"] = _capture(di, y, n_short, n_val, name=pair.target, knobs=knobs, metadata=md,
+                             folder=tmp / pair.name / "short")
     log(f"  target {pair.target} (inputs {target.config.input_size}), source {pair.source} "
         f"(inputs {source.config.input_size}); knobs held at {knobs or 'none'}; output peak {peak:.2f}")
-    return {"captures": caps, "source": source, "scratch_config": source.config, "source_training": None}
+    return {"captures": caps, "source": source, "scratch_config": source.config, "source_training": None,
+            "fresh": fresh}
 
 
 def real_zoo(base, fixtures: Path, directory: Path, log):
@@ -329,13 +372,15 @@ def _rel(path: Path) -> str:
 
 def format_table(configs: list[dict]) -> str:
     head = (f"{'pair':22s} {'data':6s} {'train s':>7s} {'run':8s} {'start':28s} {'first':>8s} {'best':>8s} "
-            f"{'best@':>5s} {'epochs':>6s} {'wall s':>7s} {'s/ep':>6s}")
+            f"{'val ESR':>8s} {'fresh':>8s} {'best@':>5s} {'epochs':>6s} {'wall s':>7s} {'s/ep':>6s}")
     lines = [head, "-" * len(head)]
     for c in configs:
         for r in c["runs"]:
             start = (r["start"] or "-")[:28]
+            fresh = "-" if r.get("fresh_esr") is None else f"{r['fresh_esr']:.4f}"
             lines.append(f"{c['pair']:22s} {c['data']:6s} {c['train_seconds']:7.1f} {r['run']:8s} {start:28s} "
-                         f"{r['first_val_loss']:8.4f} {r['best_val_loss']:8.4f} {r['best_epoch']:5d} "
+                         f"{r['first_val_loss']:8.4f} {r['best_val_loss']:8.4f} {r['best_val_esr']:8.4f} "
+                         f"{fresh:>8s} {r['best_epoch']:5d} "
                          f"{r['epochs']:6d} {r['seconds']:7.0f} {r['seconds_per_epoch']:6.2f}")
         s = c["summary"]
         if "first_loss_ratio_scratch_over_transfer" in s:
@@ -350,16 +395,18 @@ def format_table(configs: list[dict]) -> str:
 
 def format_markdown(configs: list[dict]) -> str:
     """The per-run table and the summary table as markdown (for docs/transfer_table.md)."""
-    lines = ["| pair | data | training | run | start model | first loss | best loss | best epoch | epochs | "
-             "max epochs | wall s | s/epoch |", "|" + "---|" * 12]
+    lines = ["| pair | data | training | run | start model | first loss | best loss | best val ESR | "
+             "fresh-audio ESR | best epoch | epochs | max epochs | wall s | s/epoch |", "|" + "---|" * 14]
     for c in configs:
         cap = c.get("settings", {}).get("max_epochs", "")
         for r in c["runs"]:
             start = r["start"] or "random init"
             if r.get("same_start_as_transfer"):
                 start += " (= the manual source)"
+            fresh = "-" if r.get("fresh_esr") is None else f"{r['fresh_esr']:.4f}"
             lines.append(f"| {c['pair']} | {c['data']} | {c['train_seconds']:.0f} s | {r['run']} | {start} | "
-                         f"{r['first_val_loss']:.4f} | {r['best_val_loss']:.4f} | {r['best_epoch']} | {r['epochs']} | "
+                         f"{r['first_val_loss']:.4f} | {r['best_val_loss']:.4f} | {r['best_val_esr']:.4f} | {fresh} | "
+                         f"{r['best_epoch']} | {r['epochs']} | "
                          f"{cap} | {r['seconds']:.0f} | {r['seconds_per_epoch']:.2f} |")
     lines += ["", "| pair / data | first loss scratch -> transfer | best loss scratch -> transfer | auto pick | "
                   "auto best / manual best | article |", "|" + "---|" * 6]
@@ -395,6 +442,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--data", default="full,short", help="comma-separated: full, short")
     ap.add_argument("--full-seconds", type=float, default=150.0, help="training audio of the full runs")
     ap.add_argument("--val-seconds", type=float, default=30.0, help="validation audio (same for full and short)")
+    ap.add_argument("--fresh-seconds", type=float, default=20.0,
+                    help="fresh audio every trained model is scored on (another performance; for the real pairs "
+                         "the DI recordings after the capture's)")
     ap.add_argument("--short-seconds", type=float, default=None,
                     help="training audio of the short runs (default the article's: 30 s, 40 s for the amp pair)")
     ap.add_argument("--max-epochs", type=int, default=2000)
@@ -409,7 +459,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                          "processes) into --out and print the table")
     args = ap.parse_args(argv)
     if args.quick:
-        args.full_seconds, args.val_seconds, args.short_seconds = 3.0, 1.0, 2.0
+        args.full_seconds, args.val_seconds, args.short_seconds, args.fresh_seconds = 3.0, 1.0, 2.0, 2.0
         args.max_epochs, args.patience = 4, 25
         args.source_epochs = 4
     if args.source_epochs is None:
@@ -484,6 +534,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     tcfg = TrainConfig(val_every=2, patience=args.patience, max_epochs=args.max_epochs, seed=args.seed)
     settings = {"full_seconds": args.full_seconds, "val_seconds": args.val_seconds, "short_seconds": args.short_seconds,
+                "fresh_seconds": args.fresh_seconds, "through": "wav files + load_capture",
                 "max_epochs": args.max_epochs, "patience": args.patience, "source_epochs": args.source_epochs,
                 "val_every": tcfg.val_every, "seed": args.seed, "sample_rate": SAMPLE_RATE, "quick": args.quick}
     report: dict[str, Any] = {
@@ -534,14 +585,17 @@ def main(argv: list[str] | None = None) -> int:
                 log(msg)
             elif pair.kind == "real":
                 if state["di"] is None:
-                    state["di"] = load_di(args.fixtures, args.full_seconds + args.val_seconds)
-                    log(f"  DI: {state['di'].size / SAMPLE_RATE:.1f} s of real recordings at {SAMPLE_RATE} Hz")
-                prep = prepare_real(pair, args, log, state["di"])
+                    n_cap = int((args.full_seconds + args.val_seconds) * SAMPLE_RATE)
+                    di = load_di(args.fixtures, args.full_seconds + args.val_seconds + args.fresh_seconds)
+                    state["di"], state["fresh_di"] = di[:n_cap], di[n_cap:]
+                    log(f"  DI: {state['di'].size / SAMPLE_RATE:.1f} s of real recordings at {SAMPLE_RATE} Hz, "
+                        f"{state['fresh_di'].size / SAMPLE_RATE:.1f} s more for fresh-audio scoring")
+                prep = prepare_real(pair, args, log, state["di"], state["fresh_di"], Path(tmp) / "captures")
                 if zoo is not None and state["zoo_real"] is None:
                     state["zoo_real"] = real_zoo(zoo, args.fixtures, Path(tmp) / "zoo", log)
                 prep["zoo"] = state["zoo_real"]
             else:
-                prep = prepare_virtual(pair, args, tcfg, log)
+                prep = prepare_virtual(pair, args, tcfg, log, Path(tmp) / "captures")
                 prep["zoo"] = zoo
                 report["sources"][pair.name] = prep["source_training"]
                 save()
@@ -559,13 +613,14 @@ def main(argv: list[str] | None = None) -> int:
                 cap = prep["captures"][data]
                 log(f" -- {pair.name} / {data}: {cap.train_seconds:.1f} s training, {cap.val_seconds:.1f} s validation")
                 rows, results = run_config(cap, prep["source"], prep["zoo"], tcfg,
-                                           scratch_config=prep["scratch_config"], log=log)
+                                           scratch_config=prep["scratch_config"], log=log, fresh=prep["fresh"])
                 fig = plot_history(results, args.figures / f"transfer_{pair.name}_{data}.png",
                                    title=f"{pair.name}: {pair.target}, {data} ({cap.train_seconds:.0f} s training)")
                 report["configs"].append({
                     "pair": pair.name, "kind": pair.kind, "source": pair.source, "target": pair.target,
                     "data": data, "train_seconds": round(cap.train_seconds, 2),
-                    "val_seconds": round(cap.val_seconds, 2), "runs": rows, "summary": summarise(rows),
+                    "val_seconds": round(cap.val_seconds, 2), "latency_samples": cap.metadata["latency_samples"],
+                    "latency_estimate": cap.metadata.get("latency_estimate"), "runs": rows, "summary": summarise(rows),
                     "article": ARTICLE[(pair.article, data)], "figure": _rel(fig), "settings": settings})
                 save()
     report["seconds"] = round(time.perf_counter() - t_start, 1)
