@@ -123,3 +123,4 @@ def refit_output(model: "Model", capture: "Capture", *, seconds: float = 3.0, ri
     out = model.copy(output_refit={"esr_before": esr_before, "esr_after": esr_after, "seconds": n / capture.sample_rate})
     params = dict(out.params, dense=dense)
     return type(out)(out.config, params, out.metadata)
+

@@ -15,6 +15,7 @@ from ..errors import ConfigError, ZooError
 from ..knobs import fold_knobs
 from ..model import Model, ModelConfig
 from ..train import TrainConfig, TrainResult, train, train_many
+from ..warmstart import refit_output
 from .select import Suggestion
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,7 +43,7 @@ def adapt_model(model: Model, *, knobs: Sequence[str] = (), knob_values: Mapping
 
 def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int = 2, top: int = 5,
              shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,
-             **train_overrides: Any) -> TrainResult:
+             scratch: bool = True, refit: bool = True, **train_overrides: Any) -> TrainResult:
     """Suggest a starting model from ``zoo`` for ``capture`` and fine-tune from it (:meth:`tonezoo.zoo.Zoo.transfer`).
 
     By default the top 3 suggestions *race*: they are fine-tuned together (one vmapped run per
@@ -52,6 +53,14 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int = 
     better one and costs ``race`` x ``race_epochs`` model-epochs. The race counts towards the
     epoch budget: the winner carries on from where the race left it (weights, optimizer and
     learning-rate state) up to ``max_epochs`` in all, so the result is the winner's whole run.
+
+    With ``scratch`` (the default) a from-scratch contender always reaches the final: after the
+    winner's run, a freshly initialised model of its architecture trains with the same budget, and
+    the one with the lower validation ESR is returned. Transfer then never ends worse than scratch
+    by more than the noise between validation and fresh audio, and keeps its wins; it costs one
+    more training run (``scratch=False`` skips it). With ``refit`` (the default) every
+    starting model first gets its output layer refit to the capture by least squares
+    (:func:`tonezoo.warmstart.refit_output`): level and polarity are right from the first step.
 
     Parameters
     ----------
@@ -65,13 +74,19 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int = 
     progress : bool
     suggestions : sequence of Suggestion, optional
         A ranking from :meth:`suggest` to reuse (else computed here).
+    scratch : bool
+        Race a from-scratch model against the winner for the whole budget and keep the better.
+    refit : bool
+        Start every contender with its output layer refit to the capture by least squares.
     **train_overrides
         Passed to :func:`tonezoo.train.train` (``max_epochs=...``, ``patience=...``, ``config=...``).
 
     Returns
     -------
-    TrainResult; ``result.model.metadata`` records ``base_model`` (the zoo id started from),
-    ``suggestions`` (the ranking table) and, after a race, ``race`` (each contender's ESR).
+    TrainResult; ``result.model.metadata`` records ``base_model`` (the zoo id started from, or
+    ``None`` when the scratch contender won), ``suggestions`` (the ranking table), after a race
+    ``race`` (each contender's ESR) and with ``scratch`` the final (``final``: both validation
+    ESRs). ``result.source`` is the zoo id, or ``"scratch"``.
     """
     if isinstance(race, bool) or not isinstance(race, int) or race < 0:
         raise ConfigError(f"race must be an integer >= 0, got {race!r}")
@@ -88,8 +103,13 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int = 
     chosen = sugg[0]
     race_rows: list[dict[str, Any]] = []
     contenders = sugg[:race] if race >= 2 and tcfg.max_epochs > race_epochs else []
+
+    def start(sid: str) -> Model:
+        m = start_model(zoo, sid, capture)
+        return refit_output(m, capture) if refit else m
+
     if len(contenders) >= 2:
-        inits = {s.id: start_model(zoo, s.id, capture) for s in contenders}
+        inits = {s.id: start(s.id) for s in contenders}
         by_cfg: dict[ModelConfig, list[str]] = {}
         for sid, m in inits.items():
             by_cfg.setdefault(m.config, []).append(sid)
@@ -101,19 +121,33 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int = 
                           for i, r in zip(ids, results)]
         best = min(race_rows, key=lambda r: r["val_esr"])
         chosen = next(s for s in sugg if s.id == best["id"])
+    if race_rows and best["result"].stop_reason == "interrupted":
+        result = best["result"]          # Ctrl-C during the race: keep its best, start nothing more
+    elif race_rows:
         # the winner carries on from where the race left it (weights, optimizer, schedule)
         result = train(capture, continue_from=best["result"], config=tcfg, progress=progress, **overrides)
     else:
-        result = train(capture, init=start_model(zoo, chosen.id, capture), config=tcfg, progress=progress,
-                       **overrides)
+        result = train(capture, init=start(chosen.id), config=tcfg, progress=progress, **overrides)
+    final: dict[str, Any] = {}
+    scratch_won = False
+    if scratch and result.stop_reason != "interrupted":
+        # the from-scratch contender: same architecture, same budget, the better validation ESR is kept
+        other = train(capture, model_config=result.model.config, config=tcfg, progress=progress,
+                      **{k: v for k, v in overrides.items() if k == "epoch_callback"})
+        final = {"transfer_val_esr": float(result.best_val_esr), "scratch_val_esr": float(other.best_val_esr)}
+        if other.best_val_esr < result.best_val_esr:
+            result, scratch_won = other, True
+        final["winner"] = "scratch" if scratch_won else chosen.id
     md = result.model.metadata
-    md["base_model"] = chosen.id
-    md["base_model_name"] = chosen.name
+    md["base_model"] = None if scratch_won else chosen.id
+    md["base_model_name"] = None if scratch_won else chosen.name
     md["suggestions"] = [{k: s.to_dict()[k] for k in ("rank", "id", "name", "category", "distance",
                                                        "zero_shot_esr", "reason")} for s in sugg]
     if race_rows:
-        md["race"] = [{"id": r["id"], "val_esr": r["val_esr"], "epochs": race_epochs} for r in race_rows]
-    result.source = chosen.id
+        md["race"] = [{"id": r["id"], "val_esr": r["val_esr"], "epochs": r["result"].epochs} for r in race_rows]
+    if final:
+        md["final"] = final
+    result.source = "scratch" if scratch_won else chosen.id
     return result
 
 
