@@ -297,10 +297,15 @@ def run_pull(args: argparse.Namespace) -> int:
 
 # -- demo -------------------------------------------------------------------------------------------
 def run_demo(args: argparse.Namespace) -> int:
+    """The demo through the user's path: the capture is written as WAV files and read back with
+    ``load_capture`` (alignment on), and both models are also scored on fresh audio (another
+    performance through the device) against the device's raw output."""
+    import soundfile as sf
     from rich.table import Table
-    from ..devices import get_device, render_capture
+    from ..capture import load_capture
+    from ..devices import get_device, render_capture, render_pair
     from ..errors import ConfigError
-    from ..train import plot_history, train
+    from ..train import esr, plot_history, train
     if args.seconds < 3 or args.epochs < 1:
         raise ConfigError("the demo needs --seconds >= 3 and --epochs >= 1")
     dev = get_device(args.device)
@@ -311,8 +316,22 @@ def run_demo(args: argparse.Namespace) -> int:
     con = _console()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    capture = render_capture(dev, seconds=args.seconds, seed=7)
-    con.print(f"capture: {dev.name} ({dev.category}, {dev.description}); {args.seconds:g} s, knobs "
+    rendered = render_capture(dev, seconds=args.seconds, seed=7)
+    (out / "capture").mkdir(exist_ok=True)
+    for name, audio in (("input.wav", rendered.x), ("target.wav", rendered.y)):
+        sf.write(str(out / "capture" / name), audio, rendered.sample_rate, subtype="PCM_24")
+    capture = load_capture(out / "capture" / "input.wav", out / "capture" / "target.wav", knobs=rendered.knobs,
+                           name=dev.name)
+    lag = -capture.metadata["latency_samples"]        # how far the models' output lags the device's
+    fresh_x, fresh_y, _ = render_pair(dev, seconds=min(args.seconds, 10.0), seed=8)
+
+    def fresh_esr(model) -> float:
+        knobs = {k: capture.knobs[k] for k in model.config.knobs if k in capture.knobs}
+        y_hat = model.process(fresh_x, knobs or None)
+        return esr(fresh_y[: fresh_y.size - lag], y_hat[lag:]) if lag >= 0 else esr(fresh_y[-lag:], y_hat[:lag])
+
+    con.print(f"capture: {dev.name} ({dev.category}, {dev.description}); {args.seconds:g} s written to "
+              f"{out / 'capture'} and loaded as a user's files (shifted by {-lag} samples), knobs "
               + ", ".join(f"{k}={v:g}" for k, v in capture.knobs.items()))
     sugg = zoo.suggest(capture, top=5)
     con.print(_suggestion_table(sugg, f"starting models for {dev.name} (not in the zoo)"))
@@ -320,22 +339,31 @@ def run_demo(args: argparse.Namespace) -> int:
     transfer = zoo.transfer(capture, suggestions=sugg, **budget)
     scratch = train(capture, **budget)
     t = Table(title=f"{dev.name}: same budget ({args.epochs} epochs, {capture.train_seconds:.1f} s of training audio)")
-    for col in ("run", "first val ESR", "best val ESR", "best epoch", "seconds"):
+    for col in ("run", "first val ESR", "best val ESR", "fresh-audio ESR", "best epoch", "seconds"):
         t.add_column(col, justify="right" if col != "run" else "left")
     race = transfer.model.metadata.get("race", [])
     if race:
         con.print(race_line(race, transfer.source))
     rows = {f"transfer from {transfer.source}": transfer, "scratch": scratch}
-    for label, r in rows.items():
-        t.add_row(label, f"{r.first_val_esr:.4f}", f"{r.best_val_esr:.4f}", str(r.best_epoch), f"{r.seconds:.1f}")
+    fresh = {"transfer": fresh_esr(transfer.model), "scratch": fresh_esr(scratch.model)}
+    for (label, r), f in zip(rows.items(), fresh.values()):
+        t.add_row(label, f"{r.first_val_esr:.4f}", f"{r.best_val_esr:.4f}", f"{f:.4f}", str(r.best_epoch),
+                  f"{r.seconds:.1f}")
     con.print(t)
     ratio = scratch.best_val_esr / max(transfer.best_val_esr, 1e-12)
-    con.print(f"transfer reached {ratio:.1f}x lower validation ESR than scratch on the same budget")
+    con.print(f"transfer reached {ratio:.1f}x lower validation ESR than scratch on the same budget "
+              f"({fresh['scratch'] / max(fresh['transfer'], 1e-12):.1f}x on fresh audio)")
     plot = plot_history(rows, out / "loss.png", title=f"{dev.name}: transfer vs scratch")
-    transfer.model.save(out / "transfer")
-    scratch.model.save(out / "scratch")
+    from .train import describe_trained_model
+    for label, r in (("transfer", transfer), ("scratch", scratch)):   # describe the rendered device, not the start
+        r.model.metadata = describe_trained_model(r, capture, name=f"{dev.name}-{label}", category=dev.category,
+                                                  category_source="rendered device")
+        r.model.metadata["description"] = dev.description
+        r.model.save(out / label)
     summary = {"device": dev.name, "category": dev.category, "pick": transfer.source, "race": race,
-               "transfer": transfer.summary(), "scratch": scratch.summary(), "plot": str(plot),
+               "transfer": dict(transfer.summary(), fresh_esr=fresh["transfer"]),
+               "scratch": dict(scratch.summary(), fresh_esr=fresh["scratch"]), "plot": str(plot),
+               "latency_samples": capture.metadata["latency_samples"],
                "suggestions": [s.to_dict() for s in sugg]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     con.print(f"loss curves: {plot}; models and summary.json in {out}")
