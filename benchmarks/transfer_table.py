@@ -147,7 +147,8 @@ def fresh_esr(model, capture, fresh: tuple[np.ndarray, np.ndarray]) -> float:
     """
     from tonezoo.train import esr
     x, y = fresh
-    y_hat = model.process(x, capture.knobs or None)
+    knobs = {k: capture.knobs[k] for k in model.config.knobs if k in capture.knobs}
+    y_hat = model.process(x, knobs or None)
     lag = -int(capture.metadata.get("latency_samples", 0))
     if lag >= 0:
         return float(esr(y[: y.size - lag], y_hat[lag:]))
