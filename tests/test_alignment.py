@@ -163,3 +163,14 @@ def test_no_echo_warning_without_an_echo():
         warnings.simplefilter("error", EchoWarning)
         for device in ("5150-like", "muff", "metal-scooped", "twin-clean"):
             Capture.from_arrays(x, delayed(devices.render(device, x, sr), 64), sr)
+
+
+def test_standard_signal_markers_obey_the_same_rule():
+    """The sync markers give the delay coarsely; the shift still stops at the response's start."""
+    from tonezoo.signals import capture_signal
+    sr = 44100
+    x = capture_signal(sr, 10.0, seed=3)
+    for device in ("screamer", "crunch-amp", "5150-like"):
+        cap = Capture.from_arrays(x, delayed(devices.render(device, x, sr), 480), sr)
+        assert cap.metadata["alignment"] == "marker"
+        assert 480 - ALIGN_MARGIN <= cap.metadata["latency_samples"] <= 480, device
