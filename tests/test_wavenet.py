@@ -272,3 +272,45 @@ def test_train_many_and_stage_two_batch_wavenets(od_capture) -> None:
     batched, _ = zero_shot_esr(models, x, y, sample_rate=48000, seconds=60.0)
     one_by_one = [esr(y, m.process(x)) for m in models]
     np.testing.assert_allclose(batched, one_by_one, rtol=1e-4)
+
+
+# -- command line ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def od_wavs(tmp_path_factory, od_capture):
+    import soundfile as sf
+    d = tmp_path_factory.mktemp("wavs")
+    sf.write(d / "di.wav", od_capture.x, 48000, subtype="FLOAT")
+    sf.write(d / "out.wav", od_capture.y, 48000, subtype="FLOAT")
+    return d / "di.wav", d / "out.wav"
+
+
+@needs_fixtures
+def test_cli_fine_tunes_a_nam_file_and_exports_it(od_wavs, tmp_path: Path, capsys) -> None:
+    from tonezoo.cli import main
+    di, out = od_wavs
+    nam = str(NAM_DIR / "namcore_wavenet.nam")
+    assert main(["train", str(di), str(out), "-o", str(tmp_path / "ft"), "--from", nam, "--epochs", "2",
+                 "--quiet", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["from"] == nam and summary["best_val_esr"] < summary["first_val_esr"]
+    model = Model.load(tmp_path / "ft")
+    assert model.config.arch == "wavenet" and wn.preset_name(model.config) is None
+    assert main(["export", str(tmp_path / "ft"), "--format", "nam", "-o", str(tmp_path / "ft.nam")]) == 0
+    assert _leaves_equal(import_model(tmp_path / "ft.nam").params, model.params)
+    # --arch must agree with the file it fine-tunes, and a WaveNet preset takes no LSTM options
+    assert main(["train", str(di), str(out), "-o", str(tmp_path / "x"), "--from", nam, "--arch", "lstm"]) == 2
+    assert "--arch lstm" in capsys.readouterr().err
+    assert main(["train", str(di), str(out), "-o", str(tmp_path / "y"), "--arch", "nam-nano", "--hidden", "8"]) == 2
+    assert "--hidden" in capsys.readouterr().err
+
+
+def test_cli_trains_a_preset_from_scratch(od_wavs, tmp_path: Path, capsys) -> None:
+    from tonezoo.cli import main
+    di, out = od_wavs
+    assert main(["train", str(di), str(out), "-o", str(tmp_path / "nano"), "--arch", "nam-nano", "--epochs", "1",
+                 "--quiet", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    model = Model.load(tmp_path / "nano")
+    assert wn.preset_name(model.config) == "nam-nano" and model.sample_rate == 48000
+    assert summary["epochs"] == 1 and np.isfinite(summary["best_val_esr"])

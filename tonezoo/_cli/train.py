@@ -49,7 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing model folder at -o (never a folder holding other files)")
     p.add_argument("--from", dest="source", default=None,
-                   help="starting model: a model directory, a Hub repo id, or 'auto' (pick from the zoo)")
+                   help="starting model: a model directory, a model file (.nam, AGAM or AIDA-X JSON), a Hub repo "
+                        "id, or 'auto' (pick from the zoo)")
+    p.add_argument("--arch", default=None, choices=ARCHS,
+                   help="architecture from scratch: lstm (the default, LSTM-20) or NAM's WaveNet presets; with "
+                        "--from auto, only zoo models of this architecture are candidates")
     p.add_argument("--zoo", default=None, help="zoo directory for --from auto (default: the bundled zoo)")
     p.add_argument("--race", type=int, default=3,
                    help="with --from auto: fine-tune the top K suggestions together for --race-epochs epochs and "
@@ -69,8 +73,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what kind of device the capture is (written to the model and its card): overdrive, "
                         "distortion, fuzz, boost, compressor, amp-clean, amp-crunch or amp-highgain")
     p.add_argument("--pre-emphasis", type=float, default=None, help="pre-emphasis coefficient for the ESR loss")
-    p.add_argument("--lr", type=float, default=5e-3)
-    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default: the architecture's recipe, 5e-3 LSTM, 4e-3 WaveNet)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="segments per mini-batch (default: the recipe's, 50 LSTM, 16 WaveNet)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", default=None, help="checkpoint directory (written at every validation)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
@@ -92,11 +98,35 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def load_model_arg(source: str):
-    """A model directory or a Hub repo id."""
+    """A model directory, a model file of another tool (``.nam``, AGAM, AIDA-X) or a Hub repo id."""
     from ..model import Model
+    if Path(source).is_file():
+        from ..formats import import_model
+        return import_model(source)
     if Path(source).exists():
         return Model.load(source)
     return Model.from_pretrained(source)
+
+
+ARCHS = ("lstm", "nam-standard", "nam-lite", "nam-feather", "nam-nano")
+
+
+def arch_name(config) -> str:
+    """The ``--arch`` name of a model config (``"lstm"``, ``"nam-feather"``; ``"wavenet"`` for other shapes)."""
+    if config.arch == "lstm":
+        return "lstm"
+    from ..architectures.wavenet import preset_name
+    return (preset_name(config) if config.arch == "wavenet" else None) or config.arch
+
+
+def _recipe(config, args: argparse.Namespace, epochs: int):
+    """The architecture's recipe (``tonezoo.train.recipe``) with the command line's settings."""
+    from ..train import recipe
+    over = {"max_epochs": epochs, "patience": args.patience, "seed": args.seed}
+    for key, value in (("lr", args.lr), ("batch_size", args.batch_size), ("pre_emphasis", args.pre_emphasis)):
+        if value is not None:
+            over[key] = value
+    return recipe(config).replace(**over)
 
 
 # -- messages ------------------------------------------------------------------------------------
@@ -209,6 +239,9 @@ def _check_train_args(args: argparse.Namespace) -> None:
         raise ConfigError(f"--seconds must be positive, got {args.seconds}")
     if args.source == "auto" and (args.hidden is not None or args.cell is not None):
         raise ConfigError("--from auto picks a zoo model and keeps its architecture; drop --hidden/--cell")
+    if args.arch not in (None, "lstm") and (args.hidden is not None or args.cell is not None or args.knob):
+        raise ConfigError(f"--arch {args.arch} is NAM's WaveNet preset: it takes no --hidden, --cell or --knob "
+                          "(use --arch lstm for those)")
     if args.category is not None:
         from ..devices import CATEGORIES
         if args.category not in CATEGORIES:
@@ -241,8 +274,22 @@ def _skip_free_zoo(zoo):
 
 
 def _auto_start(zoo, capture, args: argparse.Namespace):
-    """(zoo to start from, its ranking) for --from auto; with --no-skip, NAM-exportable starts only."""
+    """(zoo to start from, its ranking) for --from auto; with --no-skip, NAM-exportable starts only.
+
+    With ``--arch`` only models of that architecture are candidates; without it the best suggestion
+    decides, and the race runs among the suggestions of its architecture.
+    """
+    from ..errors import ConfigError
     exclude: list[str] = []
+    if args.arch is not None:
+        exclude = [e.id for e in zoo.list() if arch_name(e.config) != args.arch]
+        if len(exclude) == len(zoo):
+            found = sorted({arch_name(e.config) for e in zoo.list()})
+            raise ConfigError(f"--arch {args.arch}: the zoo {zoo.directory} has no model of that architecture "
+                              f"(it has {', '.join(found) or 'none'}); drop --arch, or add such models with "
+                              "`tonezoo zoo add`")
+        top = max(5, args.race)
+        return zoo, zoo.suggest(capture, top=min(top, len(zoo) - len(exclude)), exclude=exclude)
     if args.no_skip:
         exclude = [e.id for e in zoo.list() if e.architecture.get("skip", True)]
         if len(exclude) == len(zoo):
@@ -251,7 +298,11 @@ def _auto_start(zoo, capture, args: argparse.Namespace):
             exclude = []
             zoo = _skip_free_zoo(zoo)
     top = max(5, args.race)
-    return zoo, zoo.suggest(capture, top=min(top, len(zoo) - len(exclude)), exclude=exclude)
+    sugg = zoo.suggest(capture, top=min(top, len(zoo) - len(exclude)), exclude=exclude)
+    if sugg:
+        group = arch_name(zoo.entry(sugg[0].id).config)
+        sugg = [s for s in sugg if arch_name(zoo.entry(s.id).config) == group]
+    return zoo, sugg
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -260,8 +311,9 @@ def run_train(args: argparse.Namespace) -> int:
     plot_path = check_file_output(args.plot, "--plot", suffixes=PLOT_SUFFIXES, create_parent=True) \
         if args.plot else None
 
+    from ..errors import ConfigError
     from ..model import ModelConfig
-    from ..train import TrainConfig, plot_history, train
+    from ..train import plot_history, train
     knobs = parse_knobs(args.knob)
     transfer = args.source is not None
     epochs = args.epochs or (DEFAULT_EPOCHS_TRANSFER if transfer else DEFAULT_EPOCHS_SCRATCH)
@@ -269,20 +321,24 @@ def run_train(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {}
     with Interrupts() as stop:
         capture = load_capture_args(args, command="train")
-        tcfg = TrainConfig(max_epochs=epochs, patience=args.patience, seed=args.seed, lr=args.lr,
-                           batch_size=args.batch_size, pre_emphasis=args.pre_emphasis)
         timing = _Timing(epochs, False)
         callback = stop.epoch_callback(timing)
         arch_given = args.hidden is not None or args.cell is not None or args.no_skip
         model_config = None
-        if args.source is None or (arch_given and args.source != "auto"):
+        if args.arch not in (None, "lstm") and args.source != "auto":
+            from ..architectures.wavenet import model_config as wavenet_config
+            model_config = wavenet_config(args.arch, sample_rate=capture.sample_rate)
+        elif args.source is None or (arch_given and args.source != "auto"):
             model_config = ModelConfig(hidden_size=args.hidden or 20, cell=args.cell or "lstm",
                                        skip=not args.no_skip, knobs=tuple(knobs), sample_rate=capture.sample_rate)
+        tcfg = _recipe(model_config, args, epochs)
         print(f"training at most {epochs} epochs on {capture.train_seconds:.1f} s of audio ({capture.sample_rate} Hz, "
               f"validation {capture.val_seconds:.1f} s); stops after {args.patience} validations without "
               "improvement; --epochs N trains longer", flush=True)
         if args.source == "auto":
             zoo, sugg = _auto_start(_open_zoo(args.zoo), capture, args)
+            if sugg:
+                tcfg = _recipe(zoo.entry(sugg[0].id).config, args, epochs)
             n_start = max(1, min(args.race, len(sugg))) if epochs > args.race_epochs else 1
             for s in sugg[:n_start]:
                 print(start_line(s.id, start_note(zoo.start_model(s.id, capture), capture)), flush=True)
@@ -296,6 +352,12 @@ def run_train(args: argparse.Namespace) -> int:
                 print(race_line(extra["race"], source), flush=True)
         elif args.source:
             init = load_model_arg(args.source)
+            if args.arch is not None and arch_name(init.config) != args.arch:
+                raise ConfigError(f"--from {args.source} is a {init.config.describe()} ({arch_name(init.config)}), "
+                                  f"not --arch {args.arch}; drop --arch to fine-tune it as it is")
+            if args.arch not in (None, "lstm"):
+                model_config = None                       # --arch named the file's own WaveNet preset
+            tcfg = _recipe(init.config, args, epochs)
             print(start_line(init.name, start_note(init, capture)), flush=True)
             stop.check()
             with stop.deferred():
