@@ -116,3 +116,18 @@ def test_probe_pair_runs_the_model() -> None:
     x, y, sr = probe_pair(m)
     assert x.shape == y.shape and sr == 44100 and np.all(np.isfinite(y))
     np.testing.assert_allclose(y, m.process(x), atol=1e-6)
+
+
+def test_zoo_add_infers_a_missing_category(tmp_path: Path) -> None:
+    from tonezoo.model import Model
+    from tonezoo.zoo import Zoo
+    src = Zoo.default().get("ts9-like")
+    anon = Model(src.config, src.params, {"name": "some third-party file"})      # no category given anywhere
+    zoo = Zoo.open(tmp_path / "z", create=True)
+    e = zoo.add(anon, id="anon")
+    assert e.category in Classifier.default().classes and e.category_confidence is not None
+    md = zoo.get("anon").metadata
+    assert md["category_source"] == "inferred" and md["category"] == e.category
+    told = zoo.add(anon, id="told", category="boost")                            # a given category is kept
+    assert told.category == "boost" and told.category_confidence is None
+    assert Zoo.open(tmp_path / "z").entry("anon").category_confidence == e.category_confidence

@@ -96,6 +96,7 @@ class ZooEntry:
     added: str = ""
     description: str = ""
     hub_repo: str = ""
+    category_confidence: float | None = None   # set when the category was inferred by the device-kind classifier
 
     @property
     def config(self) -> ModelConfig:
@@ -115,6 +116,15 @@ class ZooEntry:
         except (TypeError, ConfigError) as e:
             raise ZooError(f"{where}: entry {d.get('id')!r} is invalid ({e}); rebuild or re-add that model") from None
         return entry
+
+
+def _infer_category(model: Model) -> Any:
+    """The device-kind classifier's guess for a model without a category (None when no classifier is bundled)."""
+    from ..classify import classify_model
+    try:
+        return classify_model(model)
+    except ModelFileError:
+        return None
 
 
 def _categories() -> tuple[str, ...]:
@@ -354,8 +364,13 @@ class Zoo:
                 cat = "unknown"          # a free-form category in third-party metadata
             if cat not in allowed:
                 raise ZooError(f"category {cat!r} of model {label!r} is not one of {list(allowed)}")
-            kv = dict(knob_values[i] or m.metadata.get("knob_values") or {})
+            inferred = _infer_category(m) if cat == "unknown" else None
             md = dict(m.metadata, name=label, category=cat)
+            if inferred is not None:     # nobody said: the device-kind classifier's guess, marked as inferred
+                cat = inferred.category
+                md.update(category=cat, category_source="inferred",
+                          category_confidence=round(inferred.confidence, 3))
+            kv = dict(knob_values[i] or m.metadata.get("knob_values") or {})
             if kv:
                 md["knob_values"] = kv
             loaded[i] = Model(m.config, m.params, md)
@@ -366,7 +381,8 @@ class Zoo:
                 val_esr=float(val) if isinstance(val, (int, float)) else None, path=f"{MODELS_DIR}/{mid}",
                 added=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 description=str(m.metadata.get("description", ""))[:200],
-                hub_repo=str(m.metadata.get("hub_repo", "") or "")))
+                hub_repo=str(m.metadata.get("hub_repo", "") or ""),
+                category_confidence=None if inferred is None else round(inferred.confidence, 3)))
         fps = np.asarray(fingerprints, np.float32) if fingerprints is not None else _fingerprint_all(loaded)
         if fps.shape != (n, len(embed.feature_names())):
             raise ZooError(f"fingerprints must have shape ({n}, {len(embed.feature_names())}), got {fps.shape}")
