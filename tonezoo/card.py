@@ -166,10 +166,9 @@ def card_data(model: Any, repo_id: str | None = None) -> dict[str, Any]:
         data["category"] = str(category)
     data["sample_rate"] = int(cfg.sample_rate)
     from . import architectures
-    from .model import param_count
     arch = architectures.get(cfg.arch)
     data["architecture"] = {**({} if cfg.arch == "lstm" else {"arch": cfg.arch}), **arch.summary(cfg),
-                            "parameters": param_count(cfg)}
+                            "parameters": architectures.param_count(cfg)}
     if cfg.knobs:
         data["knobs"] = list(cfg.knobs)
     if md.get("knob_values"):
@@ -202,7 +201,7 @@ def render_card(model: Any, repo_id: str | None = None) -> str:
     str, the markdown text.
     """
     import jinja2
-    from .model import param_count
+    from .architectures import param_count
     md = model.metadata
     data = card_data(model, repo_id)
     base_hub = data.get("base_model")

@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import ConfigError, HubError, ModelFileError, TonezooError
-from .modelfile import (CARD_NAME, CONFIG_NAME, MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES, WEIGHTS_NAME,
-                        write_dir_atomically)
+from .modelfile import (CARD_NAME, CONFIG_NAME, MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES, PICKLE_SUFFIXES, WEIGHTS_NAME,
+                        ModelParts, read_config, read_model_dir, write_dir_atomically)
 
 __all__ = [
     "push_to_hub",
     "push_dir",
-    "from_pretrained",
+    "load_pretrained",
     "pull",
     "list_hub_models",
     "list_hub_records",
@@ -53,7 +53,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 MAX_CARD_BYTES = 1 << 20
 _PROVENANCE_KEYS = ("hub_repo", "hub_revision")
 _REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$", re.ASCII)
@@ -219,7 +218,7 @@ def push_dir(model_dir: str | os.PathLike, repo_id: str, *, private: bool = Fals
              commit_message: str | None = None) -> str:
     """Publish a model directory as is: ``config.json``, ``model.safetensors`` and ``README.md``.
 
-    The directory is validated first (:meth:`Model.load`). Its ``README.md`` is uploaded unchanged
+    The directory is validated first (:func:`tonezoo.modelfile.read_model_dir`). Its ``README.md`` is uploaded unchanged
     when present (its YAML is checked); otherwise a card is rendered for ``repo_id``. Other files
     in the directory are not uploaded.
 
@@ -247,12 +246,11 @@ def push_dir(model_dir: str | os.PathLike, repo_id: str, *, private: bool = Fals
         The Hub refused (no write access, invalid card) or could not be reached.
     """
     from .card import render_card
-    from .model import Model
     _check_repo_id(repo_id)
     if is_offline():
         raise HubError(f"cannot push to {repo_id!r}: offline mode is on (HF_HUB_OFFLINE); unset it to publish")
     src = Path(model_dir)
-    model = Model.load(src)
+    model = read_model_dir(src)
     with tempfile.TemporaryDirectory(prefix="tonezoo-push-") as tmp:
         stage = Path(tmp)
         for name in (CONFIG_NAME, WEIGHTS_NAME):
@@ -383,10 +381,9 @@ def _fetch(repo_id: str, *, revision: str | None, token: str | None, cache_dir: 
     return _Fetched(folder, files, commit or folder.name, from_cache)
 
 
-def _load_fetched(fetched: _Fetched, repo_id: str):
-    from .modelfile import load_model_dir
+def _load_fetched(fetched: _Fetched, repo_id: str) -> ModelParts:
     try:
-        model = load_model_dir(fetched.directory)
+        model = read_model_dir(fetched.directory)
     except ModelFileError as e:
         raise HubError(f"refusing model {repo_id!r}: {e}") from None
     model.metadata["hub_repo"] = repo_id
@@ -394,14 +391,14 @@ def _load_fetched(fetched: _Fetched, repo_id: str):
     return model
 
 
-def from_pretrained(repo_id_or_dir: str | os.PathLike, *, revision: str | None = None, token: str | None = None,
-                    cache_dir: str | os.PathLike | None = None, force_download: bool = False):
-    """Load a model from a local model directory or a Hub repo.
+def load_pretrained(repo_id_or_dir: str | os.PathLike, *, revision: str | None = None, token: str | None = None,
+                    cache_dir: str | os.PathLike | None = None, force_download: bool = False) -> ModelParts:
+    """Read a model from a local model directory or a Hub repo (what ``Model.from_pretrained`` runs).
 
     Parameters
     ----------
     repo_id_or_dir : str or path
-        An existing directory is loaded with :meth:`Model.load`; anything else is a Hub repo id.
+        An existing directory is read with :func:`tonezoo.modelfile.read_model_dir`; anything else is a Hub repo id.
     revision : str, optional
         Branch, tag or commit (Hub only; default ``main``).
     token : str, optional
@@ -413,8 +410,9 @@ def from_pretrained(repo_id_or_dir: str | os.PathLike, *, revision: str | None =
 
     Returns
     -------
-    tonezoo.Model
-        Its ``metadata`` gains ``hub_repo`` and ``hub_revision`` (the commit) when loaded from the Hub.
+    ModelParts
+        ``(config, params, metadata)``: ``tonezoo.Model(*parts)``. The ``metadata`` gains
+        ``hub_repo`` and ``hub_revision`` (the commit) when loaded from the Hub.
 
     Raises
     ------
@@ -424,12 +422,11 @@ def from_pretrained(repo_id_or_dir: str | os.PathLike, *, revision: str | None =
     ModelFileError
         A local directory that is not a valid model directory.
     """
-    from .model import Model
     path = Path(repo_id_or_dir)
     if path.is_dir():
         if revision is not None:
             raise HubError(f"{path} is a local directory; revision={revision!r} applies to Hub repos only")
-        return Model.load(path)
+        return read_model_dir(path)
     if path.exists():
         raise ModelFileError(f"{path}: is a file; expected a model directory or a Hub repo id 'owner/name'")
     text = str(repo_id_or_dir)
@@ -489,7 +486,6 @@ def _list_cached(*, filter: str | Iterable[str] | None, search: str | None, auth
     """Tonezoo models in the local huggingface_hub cache (their ``main`` snapshot), filtered alike."""
     from huggingface_hub import constants, scan_cache_dir
     from huggingface_hub.errors import CacheNotFound
-    from .modelfile import read_config
     wanted = [filter] if isinstance(filter, str) else list(filter or [])
     try:
         cache = scan_cache_dir(cache_dir or constants.HF_HUB_CACHE)
@@ -573,12 +569,12 @@ def list_hub_records(*, filter: str | Iterable[str] | None = "tonezoo", search: 
 
 def fetch_model(repo_id: str, *, revision: str | None = None, token: str | None = None,
                 cache_dir: str | os.PathLike | None = None) -> tuple[Any, bool]:
-    """Download (or find in the cache) and validate a Hub model: ``(Model, from_cache)``.
+    """Download (or find in the cache) and validate a Hub model: ``(ModelParts, from_cache)``.
 
     Raises
     ------
     HubError, ModelFileError, ConfigError
-        As :func:`from_pretrained`.
+        As :func:`load_pretrained`.
     """
     fetched = _fetch(repo_id, revision=revision, token=token, cache_dir=cache_dir, force_download=False)
     return _load_fetched(fetched, repo_id), fetched.from_cache

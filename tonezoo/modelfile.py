@@ -1,4 +1,9 @@
-"""The tonezoo model directory: ``config.json`` + ``model.safetensors`` + ``README.md``.
+"""The tonezoo model directory: ``config.json`` + ``model.safetensors`` + ``README.md``; atomic writes.
+
+Below :mod:`tonezoo.model` (it reads and writes the parts of a model, never imports it): the
+directory format and its version, flatten/unflatten of parameters through the architecture
+registry, the one atomic file writer (:func:`atomic_write`) and directory writer
+(:func:`write_dir_atomically`) of tonezoo, and training checkpoints.
 
 The layout is the same as a Hugging Face Hub repo snapshot, so a directory can be pushed as is.
 
@@ -21,21 +26,66 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 
+from . import architectures
+from .architectures import ModelConfig
 from .errors import ConfigError, ModelFileError, TrainingError
-from .model import FORMAT_VERSION, Model, ModelConfig, flatten_params, unflatten_params
 
-__all__ = ["save_model_dir", "load_model_dir", "read_config", "read_versioned_json", "atomic_write",
+__all__ = ["save_model_dir", "read_model_dir", "ModelParts", "read_config", "flatten_params", "unflatten_params",
+           "FORMAT_VERSION", "PICKLE_SUFFIXES", "read_versioned_json", "atomic_write",
            "write_dir_atomically", "save_checkpoint", "load_checkpoint", "CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME"]
 
+FORMAT_VERSION = 1
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")   # never loaded, named in refusals
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
 MAX_CONFIG_BYTES = 1 << 20
 MAX_WEIGHTS_BYTES = 64 << 20
+
+Params = Any
+
+
+class ModelParts(NamedTuple):
+    """What a model directory holds: ``Model(*parts)`` builds the :class:`~tonezoo.model.Model`."""
+
+    config: ModelConfig
+    params: Any
+    metadata: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", "unnamed"))
+
+
+def flatten_params(params: Params) -> dict[str, np.ndarray]:
+    """``params`` as a flat ``name -> float32 array`` dict (the safetensors keys; :func:`tonezoo.architectures.flatten`)."""
+    return architectures.flatten(params)
+
+
+def unflatten_params(flat: Mapping[str, np.ndarray], config: ModelConfig, *, where: str = "params") -> Params:
+    """Check ``flat`` against ``config`` (names, shapes, finiteness) and build the pytree."""
+    expected = config.param_shapes()
+    missing = sorted(set(expected) - set(flat))
+    extra = sorted(set(flat) - set(expected))
+    if missing or extra:
+        raise ModelFileError(
+            f"{where}: tensors do not match the config ({config.describe()}, {config.input_size} input(s)); "
+            f"missing {missing}, unexpected {extra}")
+    out: dict[str, np.ndarray] = {}
+    for name, shape in expected.items():
+        arr = np.asarray(flat[name])
+        if arr.shape != shape:
+            raise ModelFileError(f"{where}: tensor {name!r} has shape {arr.shape}, the config needs {shape}")
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise ModelFileError(f"{where}: tensor {name!r} has dtype {arr.dtype}, expected floating point")
+        if not np.all(np.isfinite(arr)):
+            raise ModelFileError(f"{where}: tensor {name!r} contains NaN or Inf; the model file is damaged")
+        out[name] = arr.astype(np.float32)
+    return architectures.unflatten(out)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -54,7 +104,7 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def config_dict(model: Model) -> dict[str, Any]:
+def config_dict(model: Any) -> dict[str, Any]:
     """The ``config.json`` content of ``model``."""
     return {
         "format": "tonezoo-model",
@@ -64,7 +114,7 @@ def config_dict(model: Model) -> dict[str, Any]:
     }
 
 
-def write_model_files(model: Model, directory: Path, *, card: bool = True) -> None:
+def write_model_files(model: Any, directory: Path, *, card: bool = True) -> None:
     """Write the three files into an existing (temporary) directory."""
     from safetensors.numpy import save_file
     (directory / CONFIG_NAME).write_text(json.dumps(config_dict(model), indent=2, sort_keys=True) + "\n")
@@ -74,7 +124,7 @@ def write_model_files(model: Model, directory: Path, *, card: bool = True) -> No
         (directory / CARD_NAME).write_text(render_card(model))
 
 
-def save_model_dir(model: Model, directory: str | os.PathLike, *, card: bool = True) -> Path:
+def save_model_dir(model: Any, directory: str | os.PathLike, *, card: bool = True) -> Path:
     """Save ``model`` to ``directory`` atomically (temp dir + rename); returns the path."""
     target = Path(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -183,8 +233,16 @@ def read_config(directory: str | os.PathLike) -> tuple[ModelConfig, dict[str, An
     return config, metadata
 
 
-def load_model_dir(directory: str | os.PathLike) -> Model:
-    """Load and validate a model directory. Only JSON and safetensors are read."""
+def read_model_dir(directory: str | os.PathLike) -> ModelParts:
+    """Read and validate a model directory: its config, params and metadata (``Model(*parts)``).
+
+    Only JSON and safetensors are read; pickled checkpoints are never loaded.
+
+    Raises
+    ------
+    ModelFileError
+        Missing or damaged files, tensors that do not match the config, an unsupported version.
+    """
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
     directory = Path(directory)
@@ -193,7 +251,7 @@ def load_model_dir(directory: str | os.PathLike) -> Model:
     config, metadata = read_config(directory)
     wpath = directory / WEIGHTS_NAME
     if not wpath.is_file():
-        pickles = [p.name for p in directory.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt")]
+        pickles = [p.name for p in directory.iterdir() if p.suffix in PICKLE_SUFFIXES]
         hint = f" (found {pickles}: pickled checkpoints are never loaded)" if pickles else ""
         raise ModelFileError(f"{directory}: missing {WEIGHTS_NAME}{hint}")
     if wpath.stat().st_size > MAX_WEIGHTS_BYTES:
@@ -203,7 +261,7 @@ def load_model_dir(directory: str | os.PathLike) -> Model:
     except (SafetensorError, OSError, ValueError) as e:
         raise ModelFileError(f"{wpath}: not a readable safetensors file ({e})") from None
     params = unflatten_params(flat, config, where=str(wpath))
-    return Model(config, params, metadata)
+    return ModelParts(config, params, metadata)
 
 
 # -- training checkpoints (safetensors + JSON; never pickled) --------------------------------------------

@@ -75,9 +75,11 @@ pytree whose leaves carry the batch axes (their position is the architecture's b
 
 from __future__ import annotations
 
-from .base import Architecture, flatten, generic_zero_shot_sums, get, names, register, unflatten
+from .base import (Architecture, ModelConfig, Options, flatten, generic_zero_shot_sums, get, names, param_count,
+                   register, unflatten)
 
-__all__ = ["Architecture", "register", "get", "names", "flatten", "unflatten", "generic_zero_shot_sums"]
+__all__ = ["Architecture", "ModelConfig", "Options", "register", "get", "names", "flatten", "unflatten", "param_count",
+           "generic_zero_shot_sums"]
 
 # -- the built-in architectures: one module and one line each ----------------------------------------
 from . import lstm, wavenet  # noqa: E402

@@ -457,7 +457,7 @@ def net_of(config: ModelConfig) -> WaveNetConfig:
 
 def model_config(net: WaveNetConfig | str, *, sample_rate: int = 48000) -> ModelConfig:
     """The ``ModelConfig`` of a WaveNet: ``model_config("nam-standard")`` or of an explicit config."""
-    from ..model import ModelConfig as _ModelConfig
+    from .base import ModelConfig as _ModelConfig
     net = preset(net) if isinstance(net, str) else net
     return _ModelConfig(arch="wavenet", skip=False, knobs=(), sample_rate=int(sample_rate), options=net.to_dict())
 

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 
 from ..errors import ConfigError, HubError, ModelFileError, ZooError
 from ..hub import fetch_model, list_hub_records
+from ..model import Model
 
 __all__ = ["pull_into_zoo", "PullReport"]
 
@@ -107,7 +108,8 @@ def pull_into_zoo(zoo: Any, *, filter: str | Iterable[str] | None = "tonezoo", s
             report.skipped.append((item.repo_id, "already in the zoo"))
             continue
         try:
-            model, from_cache = fetch_model(item.repo_id, token=token, cache_dir=cache_dir)
+            parts, from_cache = fetch_model(item.repo_id, token=token, cache_dir=cache_dir)
+            model = Model(*parts)
         except (HubError, ModelFileError, ConfigError) as e:
             report.skipped.append((item.repo_id, str(e)))
             logger.warning("skipped %s: %s", item.repo_id, e)
