@@ -8,6 +8,7 @@ from pathlib import Path
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TONEZOO_CACHE", "off")  # CLI calls made in-process leave JAX's process-wide settings alone
 
 import numpy as np
 import pytest

@@ -138,3 +138,39 @@ def test_no_import_cycles():
 def test_no_module_over_800_lines(name):
     n = len(_modules()[name].read_text().splitlines())
     assert n <= MAX_LINES, f"{name} has {n} lines; split it (at most {MAX_LINES})"
+
+
+# -- one compile-cache switch ------------------------------------------------------------------------------
+def test_one_place_configures_the_compile_cache():
+    places = sorted(str(p.relative_to(ROOT.parent)) for p in ROOT.rglob("*.py")
+                    if "compilation_cache_dir" in p.read_text().lower() or "TONEZOO_CACHE" in p.read_text())
+    assert places == ["tonezoo/cli.py"], places
+
+
+def _cache_probe(tmp_path, value: str | None) -> list[str]:
+    """Run enable_compile_cache in a fresh process; returns [its result, jax's cache dir after import]."""
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k not in ("TONEZOO_CACHE", "JAX_COMPILATION_CACHE_DIR")}
+    env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    if value is not None:
+        env["TONEZOO_CACHE"] = value
+    code = ("from tonezoo.cli import enable_compile_cache; r = enable_compile_cache(); import jax; "
+            "print(r); print(jax.config.jax_compilation_cache_dir)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()
+
+
+def test_tonezoo_cache_off_turns_the_cache_off(tmp_path):
+    result, jax_dir = _cache_probe(tmp_path, "off")
+    assert result == "None" and jax_dir in ("None", "")
+    assert not (tmp_path / "xdg" / "tonezoo").exists()
+
+
+def test_tonezoo_cache_names_the_directory_and_defaults_to_xdg(tmp_path):
+    result, jax_dir = _cache_probe(tmp_path, str(tmp_path / "mine"))
+    assert result == jax_dir == str(tmp_path / "mine") and (tmp_path / "mine").is_dir()
+    result, jax_dir = _cache_probe(tmp_path, None)
+    assert result == jax_dir == str(tmp_path / "xdg" / "tonezoo" / "jax")

@@ -13,7 +13,7 @@ import importlib
 import sys
 from typing import Sequence
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "enable_compile_cache"]
 
 _COMMAND_MODULES = ("train", "capture", "devices", "formats", "zoo", "hub")
 
@@ -36,20 +36,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _enable_compile_cache() -> None:
+def enable_compile_cache() -> str | None:
     """Persist compiled XLA programs between CLI calls (cuts the cold-start cost of every command).
 
-    Uses ``$TONEZOO_CACHE_DIR/jax`` or ``$XDG_CACHE_HOME/tonezoo/jax`` (``~/.cache/tonezoo/jax``); an
-    explicit ``JAX_COMPILATION_CACHE_DIR`` wins, and ``TONEZOO_NO_COMPILE_CACHE=1`` turns it off. Only
-    the command line does this: the library leaves JAX's configuration alone.
+    The one compile-cache switch of tonezoo; only the command line calls it (the library leaves
+    JAX's configuration alone). ``TONEZOO_CACHE`` is the cache directory, or ``off`` (also ``0``,
+    ``no``, ``false``) to compile afresh every time; unset, an explicit ``JAX_COMPILATION_CACHE_DIR``
+    is used, else ``$XDG_CACHE_HOME/tonezoo/jax`` (``~/.cache/tonezoo/jax``).
+
+    Returns
+    -------
+    str or None
+        The cache directory in use, None when the cache is off or cannot be used (a read-only
+        home: then everything compiles as usual).
     """
     import os
-    if os.environ.get("TONEZOO_NO_COMPILE_CACHE") or "jax" in sys.modules:
-        return
-    base = os.environ.get("TONEZOO_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "tonezoo")
-    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(base, "jax"))
-    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+    where = os.environ.get("TONEZOO_CACHE", "").strip()
+    if where.lower() in ("off", "0", "no", "false"):
+        return None
+    where = where or os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "tonezoo", "jax")
+    try:
+        os.makedirs(where, exist_ok=True)
+    except OSError:
+        return None
+    if "jax" in sys.modules:             # already imported (tonezoo.cli.main called in-process)
+        import jax
+        jax.config.update("jax_compilation_cache_dir", where)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+    else:                                # read by jax when it is imported
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = where
+        os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+    return where
 
 
 class _PipeSafeStdout:
@@ -100,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout = _PipeSafeStdout(sys.stdout)
         except (OSError, ValueError, AttributeError):       # no real file behind stdout (captured in tests)
             pass
-    _enable_compile_cache()
+    enable_compile_cache()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -109,24 +109,6 @@ def _console():
     return Console(highlight=False, width=width if width >= 40 else 100)
 
 
-def _enable_compile_cache() -> None:
-    """Keep compiled XLA programs on disk so later ``tonezoo suggest`` calls start faster.
-
-    The cache lives in ``$TONEZOO_CACHE`` or ``~/.cache/tonezoo/jax``; set ``TONEZOO_CACHE=off`` to disable.
-    """
-    import os
-    where = os.environ.get("TONEZOO_CACHE", str(Path.home() / ".cache" / "tonezoo" / "jax"))
-    if where.lower() == "off":
-        return
-    try:
-        import jax
-        Path(where).mkdir(parents=True, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", where)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    except (OSError, AttributeError, ValueError):       # read-only home or an older jax: just compile
-        pass
-
-
 def _fmt(v: Any, spec: str = ".4f") -> str:
     return "-" if v is None else format(v, spec)
 
@@ -171,7 +153,6 @@ def run_suggest(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     if args.top < 1:
         raise ConfigError(f"--top must be >= 1, got {args.top}")
-    _enable_compile_cache()
     capture = load_capture_args(args, command="suggest")
     zoo = _open_zoo(args.zoo)
     sugg = zoo.suggest(capture, top=args.top, shortlist=args.shortlist)
