@@ -162,6 +162,11 @@ def run_suggest(args: argparse.Namespace) -> int:
     con.print("why:")
     for line in _reason_lines(sugg):
         con.print("  " + line, markup=False)
+    guess = _device_kind(capture)
+    if guess is not None:
+        others = ", ".join(f"{c} {p:.0%}" for c, p in guess.top(3)[1:])
+        con.print(f"device kind: [bold]{guess.category}[/bold] ({guess.confidence:.0%}; then {others}) "
+                  "-- the device-kind classifier's call, apart from the ranking above")
     pick = sugg[0]
     named = "" if pick.name in ("", pick.id) else f"{pick.name}, "
     con.print(f"pick: [bold]{pick.id}[/bold] ({named}{pick.category}); 'tonezoo train ... --from auto' races the top "
@@ -170,13 +175,23 @@ def run_suggest(args: argparse.Namespace) -> int:
         path = plot_transfer(zoo, capture, sugg[:min(3, len(sugg))], args.plot)
         con.print(f"plot written to {path}")
     if args.json:
-        payload = {"pick": sugg[0].id, "candidates": [
+        payload = {"pick": sugg[0].id, "device_kind": None if guess is None else guess.to_dict(), "candidates": [
             {"id": s.id, "name": s.name, "category": s.category, "distance": round(s.distance, 4),
              "zero_shot_esr": s.zero_shot_esr, "matched_esr": s.matched_esr, "score": s.score,
              "reason": s.reason} for s in sugg]}
         sys.stdout.flush()
         print(json.dumps(payload), flush=True)
     return 0
+
+
+def _device_kind(capture):
+    """The device-kind classifier's guess for the capture (None when no classifier is bundled)."""
+    from ..classify import classify_capture
+    from ..errors import ModelFileError
+    try:
+        return classify_capture(capture)
+    except ModelFileError:
+        return None
 
 
 def plot_transfer(zoo, capture, suggestions: Sequence[Any], path: str | Path) -> Path:
@@ -212,7 +227,9 @@ def run_add(args: argparse.Namespace) -> int:
     entries = zoo.add_many(args.models, ids=[args.id] * n, names=[args.name] * n,
                            categories=[args.category] * n, sample_rate=args.sample_rate)
     for e in entries:
-        print(f"added {e.id} ({e.name}, {e.category}, {e.sample_rate} Hz) to {zoo.directory}")
+        cat = e.category if e.category_confidence is None else \
+            f"{e.category}, inferred by the device-kind classifier at {e.category_confidence:.0%}"
+        print(f"added {e.id} ({e.name}, {cat}, {e.sample_rate} Hz) to {zoo.directory}")
     return 0
 
 
