@@ -1,6 +1,6 @@
 """The README's "Use it" commands, run as written, top to bottom, on a rendered capture.
 
-The only additions are budget options that keep the test short (a 20 s re-amp signal, 3 epochs);
+The only additions are budget options that keep the test short (a 12 s re-amp signal, 2 epochs);
 push goes to the local Hub server of tests/hub_server.py.
 """
 
@@ -19,7 +19,7 @@ import soundfile as sf
 from hub_server import HubServer
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-SHORT = {"capture-signal": ["--seconds", "20"], "train": ["--epochs", "3"]}
+SHORT = {"capture-signal": ["--seconds", "12"], "train": ["--epochs", "2", "--race-epochs", "1"]}
 
 
 def use_it_commands() -> list[list[str]]:
@@ -59,6 +59,6 @@ def test_readme_use_it_sequence_runs_as_written(tmp_path):
     assert (tmp_path / "loss.png").stat().st_size > 1000
     wet, sr = sf.read(tmp_path / "wet.wav")
     assert sr == 48000 and len(wet) == 3 * sr and np.isfinite(wet).all()
-    assert (tmp_path / "my-amp.json").stat().st_size > 1000
+    assert (tmp_path / "my-amp.nam").stat().st_size > 1000
     assert "me/my-amp" in server.repos
     assert not server.errors, server.errors[0]
