@@ -6,14 +6,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..formats import format_spec, list_formats
 from ._common import parse_knobs
 from ._outputs import check_file_output
 
 __all__ = ["register", "PLAYER_RATES"]
 
-_FORMATS = ("agam", "aidax", "nam")
-_PLAYERS = ("neuralpi", "proteus", "chameleon", "aida-x")
-_SUFFIXES = {"agam": (".json",), "aidax": (".json", ".aidax"), "nam": (".nam",)}
+# from the format registry (tonezoo.formats.register_format): a registered format is a --format choice
+_FORMATS = tuple(list_formats())
+_PLAYERS = tuple(p for name in _FORMATS for p in format_spec(name).players)
+_SUFFIXES = {name: format_spec(name).suffixes for name in _FORMATS}
 
 # The rate each player runs its models at (none of them resamples a model): NeuralPi "processes at
 # 44.1kHz" (GuitarML/NeuralPi README, Info); Proteus captures must be "44100 samplerate"

@@ -23,17 +23,18 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..errors import FormatError
-from ..model import Model
-from . import agam, aidax, nam
-from ._common import bake_knobs, read_document, write_document
 
-__all__ = ["import_model", "export_model", "detect_format", "register_format", "list_formats", "FormatSpec"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ..model import Model
+
+__all__ = ["import_model", "export_model", "detect_format", "register_format", "list_formats", "format_spec",
+           "FormatSpec"]
 
 Detector = Callable[[Mapping[str, Any]], bool]
-Reader = Callable[..., Model]     # reader(doc, *, where: str, sample_rate: int | None) -> Model
+Reader = Callable[..., "Model"]   # reader(doc, *, where: str, sample_rate: int | None) -> Model
 Writer = Callable[..., dict]      # writer(model, *, player: str | None) -> JSON document
 
 
@@ -52,6 +53,8 @@ class FormatSpec:
         JSON indentation of written files (as the format's own tools write them).
     players : tuple of str
         Names accepted by ``export_model(..., player=...)``.
+    suffixes : tuple of str
+        File name endings of the format, the first the usual one (``tonezoo export`` checks them).
     """
 
     name: str
@@ -60,13 +63,15 @@ class FormatSpec:
     write: Writer
     indent: int | None = None
     players: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = (".json",)
 
 
 _FORMATS: dict[str, FormatSpec] = {}
 
 
 def register_format(name: str, detector: Detector, reader: Reader, writer: Writer, *, indent: int | None = None,
-                    players: tuple[str, ...] = (), overwrite: bool = False) -> FormatSpec:
+                    players: tuple[str, ...] = (), suffixes: tuple[str, ...] = (".json",),
+                    overwrite: bool = False) -> FormatSpec:
     """Add a format to the registry (detection tries formats in registration order).
 
     Parameters
@@ -76,12 +81,13 @@ def register_format(name: str, detector: Detector, reader: Reader, writer: Write
     detector, reader, writer : callables, see :class:`FormatSpec`
     indent : int or None
     players : tuple of str
+    suffixes : tuple of str
     overwrite : bool
         Replace an existing format of that name (else that is an error).
     """
     if name in _FORMATS and not overwrite:
         raise FormatError(f"format {name!r} is already registered; pass overwrite=True to replace it")
-    spec = FormatSpec(name, detector, reader, writer, indent, tuple(players))
+    spec = FormatSpec(name, detector, reader, writer, indent, tuple(players), tuple(suffixes))
     _FORMATS[name] = spec
     return spec
 
@@ -91,9 +97,39 @@ def list_formats() -> list[str]:
     return list(_FORMATS)
 
 
-register_format("agam", agam.detect, agam.read, agam.write, players=tuple(agam.PLAYERS))
-register_format("aidax", aidax.detect, aidax.read, aidax.write, indent=4, players=("aida-x",))
-register_format("nam", nam.detect, nam.read, nam.write)
+def format_spec(name: str) -> FormatSpec:
+    """The registered format ``name``; ``FormatError`` naming the known ones otherwise."""
+    spec = _FORMATS.get(name)
+    if spec is None:
+        raise FormatError(f"unknown format {name!r}; choose one of {list_formats()}")
+    return spec
+
+
+# The built-in formats. Their modules (and with them JAX) load on first use, so the command line can
+# list formats, players and file endings without that cost.
+def _agam():
+    from . import agam
+    return agam
+
+
+def _aidax():
+    from . import aidax
+    return aidax
+
+
+def _nam():
+    from . import nam
+    return nam
+
+
+register_format("agam", lambda doc: _agam().detect(doc), lambda doc, **kw: _agam().read(doc, **kw),
+                lambda model, **kw: _agam().write(model, **kw), players=("neuralpi", "proteus", "chameleon"),
+                suffixes=(".json",))
+register_format("aidax", lambda doc: _aidax().detect(doc), lambda doc, **kw: _aidax().read(doc, **kw),
+                lambda model, **kw: _aidax().write(model, **kw), indent=4, players=("aida-x",),
+                suffixes=(".json", ".aidax"))
+register_format("nam", lambda doc: _nam().detect(doc), lambda doc, **kw: _nam().read(doc, **kw),
+                lambda model, **kw: _nam().write(model, **kw), suffixes=(".nam",))
 
 
 def _detect_doc(doc: Mapping[str, Any], where: str) -> FormatSpec:
@@ -121,6 +157,7 @@ def detect_format(path: str | os.PathLike) -> str:
     FormatError
         Unreadable, binary/pickled, not JSON, or JSON of no known format.
     """
+    from ._common import read_document
     return _detect_doc(read_document(path), str(path)).name
 
 
@@ -148,6 +185,7 @@ def import_model(path: str | os.PathLike, *, sample_rate: int | None = None) -> 
     >>> m.config.hidden_size, m.config.skip, m.metadata["sample_rate_assumed"]  # doctest: +SKIP
     (20, True, True)
     """
+    from ._common import read_document
     p = Path(path)
     doc = read_document(p)
     spec = _detect_doc(doc, str(p))
@@ -185,9 +223,8 @@ def export_model(model: Model, path: str | os.PathLike, *, format: str, player: 
     FormatError
         Unknown format or player, or a model the format/player cannot represent exactly.
     """
-    spec = _FORMATS.get(format)
-    if spec is None:
-        raise FormatError(f"unknown format {format!r}; choose one of {list_formats()}")
+    from ._common import bake_knobs, write_document
+    spec = format_spec(format)
     if player is not None and player not in spec.players:
         hint = f"choose one of {list(spec.players)}" if spec.players else "this format has no player variants"
         raise FormatError(f"unknown player {player!r} for format {format!r}; {hint}")
