@@ -270,7 +270,8 @@ def run_config(capture, source_model, zoo, tcfg, *, scratch_config, log, fresh) 
         f"{r.best_epoch}/{r.epochs} ({r.seconds:.0f} s); best val ESR {r.best_val_esr:.4f}, fresh-audio ESR "
         f"{fresh_auto:.4f}")
     results[f"auto ({chosen.id})"] = r
-    rows.append(run_row("auto", chosen.id, r, fresh_auto, pick_category=chosen.category, pick_zero_shot_esr=chosen.zero_shot_esr,
+    rows.append(run_row("auto", chosen.id, r, fresh_auto, pick_category=chosen.category,
+                        pick_zero_shot_esr=chosen.zero_shot_esr,
                         ranked_first=pick.id, race=r.model.metadata.get("race", []),
                         suggest_seconds=round(suggest_s, 2), same_start_as_transfer=same, ranking=ranking))
     return rows, results

@@ -10,7 +10,8 @@ import pytest
 import scipy.signal as ss
 import soundfile as sf
 
-from tonezoo.capture import (ALIGN_MARGIN, AudioFileNotFoundError, HotTargetWarning, Capture, CaptureWarning, ChannelError, ClippedTargetError,
+from tonezoo.capture import (ALIGN_MARGIN, AudioFileNotFoundError, Capture, CaptureWarning, ChannelError,
+                             ClippedTargetError, HotTargetWarning, IdenticalAudioError,
                              EmptyAudioError, LatencyTooLargeError, LengthMismatchError, NonFiniteAudioError,
                              SampleRateMismatchError, SilentAudioError, SplitError, StereoInputError,
                              UnreadableAudioError, UnsupportedSampleRateError, estimate_latency, load_capture,
@@ -295,7 +296,7 @@ def test_length_mismatch_trims_or_fails(tmp_path, di):
 def test_every_error_is_a_capture_error_and_value_error():
     for cls in (AudioFileNotFoundError, ChannelError, ClippedTargetError, EmptyAudioError, LatencyTooLargeError,
                 LengthMismatchError, NonFiniteAudioError, SampleRateMismatchError, SilentAudioError, SplitError,
-                StereoInputError, UnreadableAudioError, UnsupportedSampleRateError):
+                StereoInputError, UnreadableAudioError, UnsupportedSampleRateError, IdenticalAudioError):
         assert issubclass(cls, CaptureError) and issubclass(cls, ValueError)
 
 
@@ -337,7 +338,8 @@ def test_split_too_small(tmp_path, di):
 def test_from_arrays_validates_like_files(di):
     y = device(di)
     cap = Capture.from_arrays(di, delayed(y, 60), SR, knobs={"drive": 0.7}, name="od")
-    assert cap.knobs == {"drive": 0.7} and cap.name == "od" and 60 - ALIGN_MARGIN <= cap.metadata["latency_samples"] <= 60
+    assert cap.knobs == {"drive": 0.7} and cap.name == "od"
+    assert 60 - ALIGN_MARGIN <= cap.metadata["latency_samples"] <= 60
     bad = y.copy()
     bad[10] = np.nan
     with pytest.raises(NonFiniteAudioError, match="<array y>"):

@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the guitar phrases and noise (default 0)")
     p.set_defaults(func=run_capture_signal)
 
-    q = sub.add_parser("check-capture", parents=[capture_options()], help="load a capture (input + recorded output) and report what was found",
+    q = sub.add_parser("check-capture", parents=[capture_options()],
+                       help="load a capture (input + recorded output) and report what was found",
                        description="Run every check of load_capture on an input/target pair and print the sample "
                                    "rate, lengths, latency shift and train/validation split. Exit 2 with the "
                                    "reason if the pair is unusable.")
