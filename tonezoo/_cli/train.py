@@ -221,6 +221,9 @@ class _Timing:
             return
         rate = (rows[0]["seconds"] - self.first[1]) / max(epoch - self.first[0], 1)
         left = self.max_epochs - epoch
+        self.done = True
+        if left <= 0:
+            return
         print(f"about {rate:.2f} s/epoch: at most {left} more epochs, {rate * left / 60:.1f} min "
               "(early stopping usually ends the run sooner; Ctrl-C keeps the best model so far)", flush=True)
         self.done = True
@@ -253,24 +256,31 @@ def _check_train_args(args: argparse.Namespace) -> None:
             raise ConfigError(f"-o {args.output}: is the {flag} file; choose a new folder name for the model")
 
 
-def _skip_free_zoo(zoo):
-    """The same zoo, but every starting model loses its skip connection (``y = dense(h)``, NAM's LSTM).
+def _skip_free_zoo(zoo, ids: list[str]):
+    """A temporary zoo holding the entries ``ids`` of ``zoo`` without their skip connection.
 
-    For ``--from auto --no-skip`` when the zoo holds no skip-free model: the LSTM and dense weights of a
-    similar device are still a far better start than random ones (the dry path is relearned in the
-    first epochs; see docs/training.md for the measured difference).
+    For ``--from auto --no-skip`` when the zoo holds no skip-free model (NAM's LSTM has none): the
+    LSTM and dense weights of a similar device are still a far better start than random ones (the
+    dry path is relearned in the first epochs; docs/training.md has the measured difference). The
+    entries keep their ids, names, categories and fingerprints; the folder goes when the run ends.
     """
     import dataclasses
+    import tempfile
     from ..model import Model
-
-    class SkipFreeStarts(type(zoo)):
-        def start_model(self, model_id, capture):
-            m = super().start_model(model_id, capture)
-            if not m.config.skip:
-                return m
-            return Model(dataclasses.replace(m.config, skip=False), m.params, dict(m.metadata))
-
-    return SkipFreeStarts(zoo.directory, read_only=True)
+    from ..zoo import Zoo
+    tmp = tempfile.TemporaryDirectory(prefix="tonezoo-skipfree-")
+    out = Zoo.open(Path(tmp.name) / "zoo", create=True)
+    rows = {e.id: i for i, e in enumerate(zoo.list())}
+    models = []
+    for i in ids:
+        m = zoo.get(i)
+        models.append(Model(dataclasses.replace(m.config, skip=False), m.params, dict(m.metadata)))
+    entries = {e.id: e for e in zoo.list()}
+    out.add_many(models, ids=list(ids), names=[entries[i].name for i in ids],
+                 categories=[entries[i].category for i in ids],
+                 fingerprints=zoo.fingerprints[[rows[i] for i in ids]])
+    out._skip_free_tmp = tmp                # removed with the zoo object
+    return out
 
 
 def _auto_start(zoo, capture, args: argparse.Namespace):
@@ -290,18 +300,20 @@ def _auto_start(zoo, capture, args: argparse.Namespace):
                               "`tonezoo zoo add`")
         top = max(5, args.race)
         return zoo, zoo.suggest(capture, top=min(top, len(zoo) - len(exclude)), exclude=exclude)
+    strip = False
     if args.no_skip:
-        exclude = [e.id for e in zoo.list() if e.architecture.get("skip", True)]
+        exclude = [e.id for e in zoo.list() if e.architecture.get("skip", False)]
         if len(exclude) == len(zoo):
             print(f"--no-skip: no model of {zoo!r} is skip-free; starting from the best suggestions without "
                   "their skip connection (the network relearns the dry path)", flush=True)
-            exclude = []
-            zoo = _skip_free_zoo(zoo)
+            exclude, strip = [], True
     top = max(5, args.race)
     sugg = zoo.suggest(capture, top=min(top, len(zoo) - len(exclude)), exclude=exclude)
     if sugg:
         group = arch_name(zoo.entry(sugg[0].id).config)
         sugg = [s for s in sugg if arch_name(zoo.entry(s.id).config) == group]
+    if strip:
+        zoo = _skip_free_zoo(zoo, [s.id for s in sugg])
     return zoo, sugg
 
 
