@@ -264,7 +264,9 @@ def test_cli_errors_name_flags_not_keyword_arguments(tmp_path, capsys):
     sf.write(str(tmp_path / "short_di.wav"), x[: int(1.1 * sr)], sr, subtype="PCM_24")
     cases = [(["di.wav", "amp.wav"], "--channel 0"), (["di.wav", "amp.wav", "--channel", "3"], "--channel 0"),
              (["mono_di.wav", "amp44.wav"], "--resample"), (["short_di.wav", "short.wav"], "--val-fraction"),
-             (["mono_di.wav", "mono_di.wav"], "--input-channel 0 --target-channel 1")]
+             (["mono_di.wav", "mono_di.wav"], "--input-channel 0 --target-channel 1"),
+             (["mono_di.wav", "amp.wav", "--val-fraction", "1.5"], "--val-fraction must be in (0, 1)"),
+             (["mono_di.wav", "amp.wav", "--seconds", "-1"], "--seconds must be > 0")]
     advised = {f for cls in _capture_error_classes() for f in getattr(cls, "cli_options", ())}
     for command in ("check-capture", "suggest"):
         for argv, expected in cases:

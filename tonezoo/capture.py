@@ -281,14 +281,16 @@ class Capture:
             raise CaptureError(f"capture {self.name!r}: sample_rate must be positive, got {self.sample_rate}")
         self.knobs = {str(k): float(v) for k, v in (self.knobs or {}).items()}
         if not 0.0 < float(self.val_fraction) < 1.0:
-            raise SplitError(f"capture {self.name!r}: val_fraction must be in (0, 1), got {self.val_fraction}")
+            raise _error(SplitError,
+                         f"capture {self.name!r}: <<val_fraction>> must be in (0, 1), got {self.val_fraction}")
         if self.val_start is not None:
             self.val_start = int(self.val_start)
             if not 0 < self.val_start < self.x.size:
                 raise SplitError(f"capture {self.name!r}: val_start={self.val_start} is outside the audio "
                                  f"(1..{self.x.size - 1} samples)")
         if self.limit_seconds is not None and not float(self.limit_seconds) > 0:
-            raise SplitError(f"capture {self.name!r}: limit_seconds must be > 0, got {self.limit_seconds}")
+            raise _error(SplitError,
+                         f"capture {self.name!r}: <<limit_seconds>> must be > 0, got {self.limit_seconds}")
 
     # ---- split ---------------------------------------------------------------------------
     def split_points(self) -> tuple[int, int]:
