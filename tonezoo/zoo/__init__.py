@@ -36,8 +36,8 @@ first suggestion).
 
 A zoo of fewer than :data:`MIN_ZOO_FOR_OWN_SCALER` models standardises its features with the
 bundled zoo's fingerprints added to its own (its own spread is too noisy to scale by); the index
-reports it (``Zoo.index().n_reference_``). Pass ``reference="own"`` to :meth:`Zoo.index` /
-:meth:`Zoo.suggest` to use only the zoo's own fingerprints.
+reports it (``Zoo.index().n_reference_``); ``Zoo.index(reference="own")`` fits
+on the zoo's own fingerprints only.
 """
 
 from __future__ import annotations
