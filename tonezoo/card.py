@@ -34,7 +34,8 @@ import yaml
 __all__ = ["card_data", "render_card", "parse_card", "hub_base_model", "esr_verdict", "TAGS"]
 
 TAGS = ("tonezoo", "guitar-effects", "audio-to-audio")
-_REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
+# A Hugging Face repo id, ``owner/name`` or ``name`` (the one pattern; tonezoo.hub uses it too)
+REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$", re.ASCII)
 # licence ids the Hub knows that models in this field commonly carry
 _LICENSES = {"mit", "apache-2.0", "gpl-3.0", "gpl-2.0", "lgpl-3.0", "agpl-3.0", "bsd-3-clause", "cc0-1.0",
              "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0", "cc-by-nc-nd-4.0", "unlicense",
@@ -106,7 +107,7 @@ def hub_base_model(metadata: dict[str, Any]) -> str | None:
     """
     for key in ("base_model_repo", "base_model"):
         value = metadata.get(key)
-        if isinstance(value, str) and _REPO_ID_RE.match(value):
+        if isinstance(value, str) and "/" in value and REPO_ID_RE.match(value):
             return value
     return None
 

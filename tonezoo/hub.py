@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from .card import REPO_ID_RE
 from .errors import ConfigError, HubError, ModelFileError, TonezooError
 from .modelfile import (CARD_NAME, CONFIG_NAME, MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES, PICKLE_SUFFIXES, WEIGHTS_NAME,
                         ModelParts, read_config, read_model_dir, write_dir_atomically)
@@ -55,7 +55,6 @@ logger = logging.getLogger(__name__)
 
 MAX_CARD_BYTES = 1 << 20
 _PROVENANCE_KEYS = ("hub_repo", "hub_revision")
-_REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$", re.ASCII)
 
 
 # -- records -----------------------------------------------------------------------------------------
@@ -142,7 +141,7 @@ def _api(token: str | None):
 
 
 def _check_repo_id(repo_id: str) -> str:
-    if not isinstance(repo_id, str) or not _REPO_ID_RE.match(repo_id) or ".." in repo_id \
+    if not isinstance(repo_id, str) or not REPO_ID_RE.match(repo_id) or ".." in repo_id \
             or repo_id.endswith((".", "-")):
         raise HubError(f"{repo_id!r} is not a Hub repo id; expected 'owner/name' (letters, digits, '-', '_', '.')")
     return repo_id
@@ -430,7 +429,7 @@ def load_pretrained(repo_id_or_dir: str | os.PathLike, *, revision: str | None =
     if path.exists():
         raise ModelFileError(f"{path}: is a file; expected a model directory or a Hub repo id 'owner/name'")
     text = str(repo_id_or_dir)
-    if not _REPO_ID_RE.match(text):
+    if not REPO_ID_RE.match(text):
         raise ModelFileError(f"{text}: no such model directory, and not a Hub repo id ('owner/name')")
     try:
         fetched = _fetch(_check_repo_id(text), revision=revision, token=token, cache_dir=cache_dir,
