@@ -580,23 +580,34 @@ def _loop(run: _Run, *, progress: bool, label: str, ckpt: Path | None, target_es
 
 
 # metadata of a starting model that describes its own device and run, not the capture it is tuned on
+_START_MODEL_ONLY = frozenset({
+    "val_esr", "training_seconds", "history_file", "hub_repo", "hub_revision", "epochs", "best_epoch",
+    "device", "design", "description", "category", "category_source", "category_confidence", "knob_values",
+    "options", "author", "date", "stop_reason", "first_val_esr", "capture_name", "source_format",
+    "sample_rate_assumed", "final"})
+
+
 def _results(run: _Run, stop_reason: str, epochs_run: int, seconds: float) -> list[TrainResult]:
     """One :class:`TrainResult` per model: its best weights, metadata, history and where it stopped."""
     best_list = unstack_params(jax.tree.map(jnp.asarray, run.best_tr)) if run.many else [run.best_tr]
     frozen_list = unstack_params(run.frozen) if run.many else [run.frozen]
-    last = _host({"trainable": run.trainable, "opt": run.opt_state, "rop": run.rop_state})   # where the run stopped
+    try:
+        last = _host({"trainable": run.trainable, "opt": run.opt_state, "rop": run.rop_state})   # where the run stopped
+    except RuntimeError:    # Ctrl-C inside an epoch program, whose donated buffers are gone: the best weights
+        last = None         # (on the host) are kept, the run cannot be carried on
     results = []
     for i in range(run.n_models):
         capture = run.captures[i] if run.per_model_data else run.captures[0]
         src = run.init_models[i] if run.init_models else None
-        md: dict[str, Any] = dict(src.metadata) if src is not None else {}
-        for k in ("val_esr", "training_seconds", "history_file", "hub_repo", "hub_revision", "epochs"):
-            md.pop(k, None)
+        # the start model's lineage and licence stay; what described its own device and run goes
+        md: dict[str, Any] = {k: v for k, v in src.metadata.items() if k not in _START_MODEL_ONLY} \
+            if src is not None else {}
         md.update({
             "name": getattr(capture, "name", None) or md.get("name", "model"),
             "val_esr": round(float(run.best_esr[i]), 6),
             "training_seconds": run.train_seconds,
             "epochs": int(epochs_run),
+            "best_epoch": int(run.best_epoch[i]),
             "capture_name": getattr(capture, "name", None),
         })
         if getattr(capture, "knobs", None):
@@ -608,8 +619,8 @@ def _results(run: _Run, stop_reason: str, epochs_run: int, seconds: float) -> li
         else:
             md.pop("base_model", None)
         params = _merge(jax.tree.map(jnp.asarray, best_list[i]), frozen_list[i])
-        state = {**(jax.tree.map(lambda a, i=i: a[i], last) if run.many else last),
-                 "epoch": int(epochs_run), "since_best": int(run.since_best[i])}
+        state = None if last is None else {**(jax.tree.map(lambda a, i=i: a[i], last) if run.many else last),
+                                           "epoch": int(epochs_run), "since_best": int(run.since_best[i])}
         results.append(TrainResult(
             model=Model(run.mcfg, params, md), history=run.histories[i], first_val_esr=float(run.first_esr[i]),
             best_val_esr=float(run.best_esr[i]), first_val_loss=float(run.first_loss[i]),
