@@ -65,10 +65,15 @@ def load_real_model(rel: str):
         return None
 
 
+RECORD_GAIN = 0.5
+"""Recording level of the real targets' outputs (-6 dB): some fixture models put out peaks above full
+scale on hot DI, which a careful recording (and ``load_capture``'s clipping check) would not have."""
+
+
 def render_real(model, x: np.ndarray) -> np.ndarray:
-    """The model's output for ``x`` (knob inputs at 0.5)."""
+    """The model's output for ``x`` (knob inputs at 0.5), recorded at :data:`RECORD_GAIN`."""
     kv = {k: 0.5 for k in model.config.knobs} if model.config.knobs else None
-    return np.asarray(model.process(x, kv), np.float32)
+    return RECORD_GAIN * np.asarray(model.process(x, kv), np.float32)
 
 
 def real_name(rel: str) -> str:

@@ -479,7 +479,8 @@ def _boost(x: np.ndarray, sr: int, k: Mapping[str, float], opt: Mapping[str, Any
     gain = dsp.db(-6.0 + 20.0 * k["gain"])
     u = dsp.filt(x, dsp.highpass1(25.0, sr), dsp.low_shelf(250.0, -10.0 * max(tilt, 0.0), sr),
                  dsp.high_shelf(1800.0, 14.0 * tilt, sr)) * gain
-    return dsp.oversample(lambda v, fs: 1.1 * dsp.triode(v / 1.1, 0.15, cutoff=1.3), u, sr)
+    # the output buffer sits 4 dB down, so full gain saturates in the stage, not at the output rails
+    return dsp.oversample(lambda v, fs: 1.1 * dsp.triode(v / 1.1, 0.15, cutoff=1.3), u, sr) * dsp.db(-4.0)
 
 
 def _compressor(x: np.ndarray, sr: int, k: Mapping[str, float], opt: Mapping[str, Any]) -> np.ndarray:

@@ -48,7 +48,7 @@ hg-boosted*            amp-highgain   a TS-style overdrive into a three-triode c
 (``*``: held out, :data:`HELD_OUT_FAMILIES`.) Amps are drawn with a random cabinet/microphone
 response, or (:data:`DIRECT_OUT_SHARE` of the draws) without one, as from a direct out. Every drawn device's output level is calibrated at
 draw time (``trim_db``) so that a synthetic DI at a typical level comes out between -26 and -10
-dBFS RMS.
+dBFS RMS with its peaks at most -6 dBFS.
 
 Examples
 --------
@@ -75,6 +75,7 @@ __all__ = ["Family", "FAMILIES", "HELD_OUT_FAMILIES", "list_families", "draw", "
 LEVEL_RANGE_DB = (-26.0, -10.0)
 """Output RMS (dBFS) a drawn device is calibrated to, for a synthetic DI peaking at 0.5."""
 _CAL_SECONDS, _CAL_RATE, _CAL_SEED = 2.0, 44100, 77
+_PEAK_DB = -6.0
 DIRECT_OUT_SHARE = 0.3
 """Share of amp draws recorded without a cabinet (direct out, load box): real amp captures come both ways."""
 
@@ -704,15 +705,18 @@ def _register_families() -> None:
 
 
 def _calibrate(dev: Device, rng: np.random.Generator) -> Device:
-    """Set ``trim_db`` so a synthetic DI at peak 0.5 comes out at a level drawn from :data:`LEVEL_RANGE_DB`."""
+    """Set ``trim_db`` so a synthetic DI at peak 0.5 comes out at a level drawn from :data:`LEVEL_RANGE_DB`,
+    its peak no higher than -6 dBFS."""
     from .signals import synth_di
     x = synth_di(_CAL_SECONDS, _CAL_RATE, seed=_CAL_SEED, peak=0.5)
     design = get_design(dev.design)
     options = {"trim_db": 0.0, **design.options, **dev.options}
     y = design.process(x.astype(np.float64), _CAL_RATE, dev.knobs, options)
     rms_db = 10.0 * np.log10(float(np.mean(y ** 2)) + 1e-12)
+    peak_db = 20.0 * np.log10(float(np.max(np.abs(y))) + 1e-12)
     target = _u(rng, *LEVEL_RANGE_DB)
-    trim = float(np.clip(target - rms_db, -40.0, 20.0))
+    # ... and its peak at most -6 dBFS, so a hotter DI still leaves headroom (no flat tops at the rail)
+    trim = float(np.clip(min(target - rms_db, _PEAK_DB - peak_db), -40.0, 20.0))
     return dev.derive(dev.name, options={"trim_db": round(trim, 3)})
 
 
