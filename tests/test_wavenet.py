@@ -220,10 +220,11 @@ def test_mrstft_is_zero_for_a_perfect_prediction_and_grows_with_error() -> None:
     rng = np.random.default_rng(0)
     y = rng.standard_normal((2, 4000)).astype(np.float32) * 0.1
     mask = np.ones_like(y)
-    loss0, esr0 = wn.nam_loss(y, y, mask)
+    loss = jax.jit(wn.nam_loss)
+    loss0, esr0 = loss(y, y, mask)
     assert float(loss0) < 1e-6 and float(esr0) == 0.0
-    small = wn.nam_loss(y, y + 0.01 * rng.standard_normal(y.shape).astype(np.float32), mask)[0]
-    large = wn.nam_loss(y, y + 0.05 * rng.standard_normal(y.shape).astype(np.float32), mask)[0]
+    small = loss(y, y + 0.01 * rng.standard_normal(y.shape).astype(np.float32), mask)[0]
+    large = loss(y, y + 0.05 * rng.standard_normal(y.shape).astype(np.float32), mask)[0]
     assert 0 < float(small) < float(large)
 
 
@@ -265,9 +266,9 @@ def test_train_many_and_stage_two_batch_wavenets(od_capture) -> None:
     from tonezoo.batched import zero_shot_esr
     from tonezoo.train import esr, train_many
     config = wn.model_config(_tiny())
-    results = train_many(od_capture, n_models=3, model_config=config, max_epochs=1, **TINY_RECIPE)
+    results = train_many(od_capture, n_models=2, model_config=config, max_epochs=1, **TINY_RECIPE)
     models = [r.model for r in results]
-    assert len({float(np.asarray(m.params["arrays"][0]["rechannel"]).sum()) for m in models}) == 3
+    assert len({float(np.asarray(m.params["arrays"][0]["rechannel"]).sum()) for m in models}) == 2
     x, y = od_capture.val_x, od_capture.val_y
     batched, _ = zero_shot_esr(models, x, y, sample_rate=48000, seconds=60.0)
     one_by_one = [esr(y, m.process(x)) for m in models]

@@ -18,8 +18,15 @@ next array's ``x_in`` is the previous array's residual ``h`` and its accumulator
 previous array's ``head_out``. The output is ``head_scale * head_out`` of the last array (one
 channel). Every convolution is "valid": an output sample needs the ``receptive_field - 1``
 input samples before it, so a block of audio plays exactly when it is preceded by that much
-history (:func:`apply` prepends zeros, NAM's ``pad_start=True``; :func:`apply_stream` carries
-the last input samples across blocks).
+history. The registry's :func:`apply` takes that history as its state (None: silence, NAM's
+``pad_start=True``) and returns the last ``receptive_field - 1`` input samples for the next
+block; :func:`apply_valid` is the bare network (NAM's ``forward``), used for training windows and
+stage-2 segments so that no padded context is computed.
+
+In the registry (``ModelConfig(arch="wavenet", skip=False, options=...)``) the options are
+:meth:`WaveNetConfig.to_dict` (``{"layers": [...], "head_scale": 0.02}``, or ``{"preset": name}``);
+:func:`model_config` builds one, :data:`PRESETS` holds NAM's four A1 shapes, and
+:func:`nam_recipe` / :func:`nam_loss` are NAM's training recipe (``tonezoo.train.recipe``).
 
 Parameters are a pytree of arrays (stackable with ``jax.tree.map(jnp.stack, ...)`` and
 ``jax.vmap``-able)::
@@ -30,7 +37,9 @@ Parameters are a pytree of arrays (stackable with ``jax.tree.map(jnp.stack, ...)
                  "head_w": (C, S), "head_b": (S,)}, ...],                 # head_b only if head_bias
      "head_scale": ()}
 
-``head_scale`` is a fixed scale (NAM does not train it; :func:`apply` stops its gradient).
+``head_scale`` is a fixed scale (NAM does not train it: it is the registry entry's ``frozen`` key,
+and :func:`apply_valid` stops its gradient). The weights of the last layer's 1x1 (``out_w``,
+``out_b`` of the last layer of the last array) feed nothing, as in NAM.
 """
 
 from __future__ import annotations

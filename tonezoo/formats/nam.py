@@ -76,7 +76,7 @@ def _layer_sizes(inputs: int, hidden: int, layers: int) -> list[int]:
 
 
 def read(doc: Mapping[str, Any], *, where: str, sample_rate: int | None = None) -> Model:
-    """Build a tonezoo model from a NAM LSTM document.
+    """Build a tonezoo model from a NAM LSTM or A1 WaveNet document.
 
     Parameters
     ----------
@@ -89,7 +89,18 @@ def read(doc: Mapping[str, Any], *, where: str, sample_rate: int | None = None) 
 
     Returns
     -------
-    Model with ``h0``/``c0`` from the file, ``b_ih`` = the file's bias and ``b_hh`` = 0, no skip.
+    Model
+        LSTM: ``h0``/``c0`` from the file, ``b_ih`` = the file's bias and ``b_hh`` = 0, no skip.
+        WaveNet: ``arch="wavenet"`` with the file's layer arrays (weight order in
+        :func:`wavenet_layout`).
+
+    Raises
+    ------
+    FormatError
+        Missing keys, a weight count that does not match the config, an unknown activation,
+        non-numeric weights (the message names the file and the field).
+    UnsupportedArchitectureError
+        A2, ConvNet, Linear, or WaveNet features outside the A1 family.
     """
     arch = doc["architecture"]
     if arch == "WaveNet":
