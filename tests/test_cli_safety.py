@@ -55,6 +55,8 @@ def test_output_paths_are_checked_before_any_work(recordings, tmp_path):
         (["process", "any-model", di, "missing_dir/out.wav"], "does not exist"),
         (["export", "any-model", "--format", "nam", "-o", "a_directory"], "is a folder"),
         (["export", "any-model", "--format", "nam", "-o", "missing_dir/x.nam"], "does not exist"),
+        (["export", "any-model", "--format", "nam", "-o", "notes.txt"], "ending in"),
+        (["process", "any-model", di, "notes.txt"], "ending in"),
         (["render", "screamer", di, "a_directory"], "is a folder"),
         (["render", "screamer", "--capture", recordings], "holds other files"),
     ]
@@ -118,11 +120,9 @@ def test_ctrl_c_during_training_keeps_the_best_model_and_exits_130(recordings, t
     assert md["stop_reason"] == "interrupted" and 2 <= md["epochs"] < 500
 
 
-def test_ctrl_c_during_the_race_stops_the_run(tmp_path):
-    r = tz("render", "mt2-like", "--capture", tmp_path / "cap", "--seconds", "8")
-    assert r.returncode == 0, r.stderr
+def test_ctrl_c_during_the_race_stops_the_run(recordings, tmp_path):
     out = tmp_path / "m"
-    cmd = [*CLI, "train", str(tmp_path / "cap/input.wav"), str(tmp_path / "cap/target.wav"), "-o", str(out),
+    cmd = [*CLI, "train", str(recordings / "di.wav"), str(recordings / "amp.wav"), "-o", str(out),
            "--from", "auto", "--epochs", "60"]
     rc, after, text = _run_until(cmd, "starting from", then=1.0)
     assert rc == 130, text
@@ -164,12 +164,10 @@ def test_export_for_a_player_at_another_rate_is_refused_or_forced(tmp_path):
     assert "records no sample rate" in r.stderr
     m44 = _model_dir(tmp_path / "amp44", hidden=16, sample_rate=44100)
     r = tz("export", m44, "--format", "aidax", "--player", "aida-x", "-o", tmp_path / "a.json")
-    assert r.returncode == 2 and "48000 Hz" in r.stderr
+    assert r.returncode == 2 and "48000 Hz" in r.stderr and not (tmp_path / "a.json").exists()
     r = tz("export", m48, "--format", "aidax", "-o", tmp_path / "a.json")      # the file records its rate
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "a.json").read_text())["metadata"]["samplerate"] == "48000"
-    r = tz("export", m48, "--format", "aidax", "-o", tmp_path / "a.json")
-    assert r.returncode == 2 and "--overwrite" in r.stderr
 
 
 def test_process_resamples_when_asked(tmp_path):
@@ -177,8 +175,6 @@ def test_process_resamples_when_asked(tmp_path):
     sr = 44100
     x = (0.3 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr)).astype(np.float32)
     sf.write(tmp_path / "gtr.wav", x, sr)
-    r = tz("process", m, tmp_path / "gtr.wav", tmp_path / "wet.wav")
-    assert r.returncode == 0 and "--resample" in r.stderr
     r = tz("process", m, tmp_path / "gtr.wav", tmp_path / "wet2.wav", "--resample")
     assert r.returncode == 0 and "resampled 44100 -> 22050 -> 44100 Hz" in r.stdout, r.stderr
     y, ysr = sf.read(tmp_path / "wet2.wav")

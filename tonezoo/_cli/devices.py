@@ -100,6 +100,10 @@ def run_render(args: argparse.Namespace) -> int:
         device = device.derive(device.name, options={"ir": args.ir})
 
     if args.capture is not None:
+        if not args.seconds > 0:
+            raise ConfigError(f"--seconds must be positive, got {args.seconds}")
+        if not 8000 <= args.sr <= 384000:
+            raise ConfigError(f"--sr must be a sample rate in [8000, 384000] Hz, got {args.sr}")
         if args.input or args.output:
             raise ConfigError("give either IN.wav OUT.wav or --capture DIR, not both")
         _check_capture_dir(Path(args.capture))

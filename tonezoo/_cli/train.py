@@ -236,6 +236,15 @@ def _check_train_args(args: argparse.Namespace) -> None:
         raise ConfigError(f"--epochs must be at least 1, got {args.epochs}")
     if args.patience < 0:
         raise ConfigError(f"--patience must be 0 or more, got {args.patience}")
+    import math
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        raise ConfigError(f"--lr must be a positive number, got {args.lr}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.pre_emphasis is not None and not 0.0 <= args.pre_emphasis < 1.0:
+        raise ConfigError(f"--pre-emphasis must be in [0, 1) (0.85 is usual), got {args.pre_emphasis}")
+    if args.hidden is not None and args.hidden < 1:
+        raise ConfigError(f"--hidden must be at least 1, got {args.hidden}")
     if args.race < 0 or args.race_epochs < 1:
         raise ConfigError("--race must be 0 or more and --race-epochs at least 1")
     if args.seconds is not None and args.seconds <= 0:
@@ -395,7 +404,9 @@ def run_train(args: argparse.Namespace) -> int:
     # a second Ctrl-C while writing must not leave half a model: the save is atomic, and so is the plot
     written = result.model.save(out)
     if plot_path is not None:
-        plot_history({("transfer from " + source if source else "scratch"): result}, plot_path,
+        label = "scratch" if not source else \
+            "scratch (beat the fine-tuned model)" if source == "scratch" else "transfer from " + source
+        plot_history({label: result}, plot_path,
                      title=f"{capture.name}: validation ESR", metric="val_esr")
         extra["plot"] = str(plot_path)
     summary = {**result.summary(), "model": str(written), "from": source, **extra}

@@ -153,6 +153,8 @@ def run_suggest(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     if args.top < 1:
         raise ConfigError(f"--top must be >= 1, got {args.top}")
+    if args.shortlist < 0:
+        raise ConfigError(f"--shortlist must be 0 (fingerprint distance only) or more, got {args.shortlist}")
     capture = load_capture_args(args, command="suggest")
     zoo = _open_zoo(args.zoo)
     sugg = zoo.suggest(capture, top=args.top, shortlist=args.shortlist)
@@ -251,6 +253,13 @@ def run_init(args: argparse.Namespace) -> int:
 def run_build(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..zoo.build import ZOO_PLAN, build_from_devices
+    for flag, value, low in (("--epochs", args.epochs, 1), ("--retry-epochs", args.retry_epochs, 1),
+                             ("--group", args.group, 1)):
+        if value < low:
+            raise ConfigError(f"{flag} must be at least {low}, got {value}")
+    for flag, value in (("--seconds", args.seconds), ("--retry-seconds", args.retry_seconds)):
+        if not value > 0:
+            raise ConfigError(f"{flag} must be positive, got {value}")
     plan = ZOO_PLAN
     if args.only:
         known = {p[0] for p in ZOO_PLAN}
