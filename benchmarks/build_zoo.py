@@ -12,6 +12,15 @@ resumes: models already in the output zoo are kept. ``--merge`` collects zoos bu
 processes side by side use both cores of a 2-core machine better than one) in plan order; with
 ``--retry-above`` the weak entries then get a second, longer run (:func:`tonezoo.zoo_build.refine`).
 The recipe of the bundled zoo is in ``docs/zoo.md``.
+
+Family entries (``--families N``): N draws of every training family of :mod:`tonezoo.families`
+(:data:`tonezoo.families.HELD_OUT_FAMILIES` never enter) join the zoo in ``--out``. Each draw
+renders ``--family-seconds`` of synthetic guitar (a seed of its own), starts from the zoo model that
+fits it best zero-shot (``Zoo.suggest`` against the zoo as it was before the family entries), and
+``--family-group`` of them fine-tune side by side in one vmapped run for at most
+``--family-epochs`` epochs. An interrupted build resumes (entries already in ``--out`` are kept)::
+
+    python benchmarks/build_zoo.py --out zoo_index --families 4 --family-seconds 8 --family-epochs 30
 """
 
 from __future__ import annotations
@@ -21,7 +30,68 @@ import sys
 import time
 from pathlib import Path
 
-from tonezoo.zoo_build import ZOO_PLAN, build_from_devices, drop_failed, merge_zoos, refine
+try:                                          # the zoo package layout, else the single-module one
+    from tonezoo.zoo.build import ZOO_PLAN, build_from_devices, drop_failed, merge_zoos, refine
+except ImportError:
+    from tonezoo.zoo_build import ZOO_PLAN, build_from_devices, drop_failed, merge_zoos, refine
+
+
+def family_plan(n_per_family: int, *, seed: int = 0) -> list[tuple[str, str, str, int]]:
+    """(entry id, category, family, draw seed) for ``n_per_family`` draws of every training family."""
+    from tonezoo.families import list_families
+    return [(f"{f.name}-s{seed + i}", f.category, f.name, seed + i)
+            for i in range(n_per_family) for f in list_families(held_out=False)]
+
+
+def build_families(out: str, n_per_family: int, *, seconds: float, epochs: int, group: int, seed: int,
+                   patience: int, max_esr: float, log) -> None:
+    """Add family draws to the zoo in ``out``, each fine-tuned from the best zero-shot start of that zoo."""
+    import zlib
+
+    from tonezoo.capture import Capture
+    from tonezoo.devices import render_pair
+    from tonezoo.families import HELD_OUT_FAMILIES, draw
+    from tonezoo.model import Model
+    from tonezoo.train import train_many
+    from tonezoo.zoo import Zoo
+
+    zoo = Zoo.open(out, create=True)
+    base_ids = [e.id for e in zoo.list() if not e.source.startswith("tonezoo family ")]
+    plan = [p for p in family_plan(n_per_family, seed=seed) if p[0] not in zoo]
+    assert not any(p[2] in HELD_OUT_FAMILIES for p in plan)
+    t0 = time.perf_counter()
+    log(f"{len(plan)} family entries to build into {out} (starting points: {len(base_ids)} models)")
+    for g in range(0, len(plan), group):
+        chunk = plan[g:g + group]
+        devices = [draw(cat, fam, s) for _, cat, fam, s in chunk]
+        caps = []
+        for dev, (mid, *_) in zip(devices, chunk):       # zoo entries take no knob inputs
+            x, y, _ = render_pair(dev, seconds=seconds, seed=1000 + zlib.crc32(mid.encode()) % 100_000)
+            caps.append(Capture.from_arrays(x, y, 44100, name=mid, align=False))
+        starts = []
+        for cap in caps:
+            best = zoo.suggest(cap, top=1, exclude=[e.id for e in zoo.list() if e.id not in base_ids])[0]
+            starts.append(best.id)
+        inits = [zoo.start_model(sid, cap) for sid, cap in zip(starts, caps)]
+        log(f"training {len(chunk)} family models together ({seconds:g} s each, at most {epochs} epochs)")
+        results = train_many(caps, inits, max_epochs=epochs, patience=patience, progress=False, seed=seed)
+        models, ids, cats, srcs = [], [], [], []
+        for (mid, cat, fam, s), dev, cap, sid, r in zip(chunk, devices, caps, starts, results):
+            log(f"{mid:24s} {cat:13s} from {sid:22s} val ESR {r.best_val_esr:.4f} (best epoch {r.best_epoch} "
+                f"of {r.epochs}; {time.perf_counter() - t0:.0f} s so far)")
+            if not r.best_val_esr <= max_esr:
+                log(f"{mid}: left out, validation ESR {r.best_val_esr:.4f} > {max_esr}")
+                continue
+            md = dict(r.model.metadata, name=mid, category=cat, device=dev.name, design=dev.design, family=fam,
+                      family_seed=s, description=dev.description, started_from=sid,
+                      training_seconds=round(len(cap.train_x) / cap.sample_rate, 3),
+                      val_esr=float(r.best_val_esr), best_epoch=r.best_epoch)
+            models.append(Model(r.model.config, r.model.params, md))
+            ids.append(mid)
+            cats.append(cat)
+            srcs.append(f"tonezoo family {fam} (seed {s})")
+        if models:
+            zoo.add_many(models, ids=ids, categories=cats, sources=srcs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,10 +107,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retry-epochs", type=int, default=250)
     parser.add_argument("--max-esr", type=float, default=0.5, help="leave out models whose val ESR stays above this")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--families", type=int, default=0, metavar="N",
+                        help="add N draws of every training family (only these, into --out)")
+    parser.add_argument("--family-seconds", type=float, default=8.0)
+    parser.add_argument("--family-epochs", type=int, default=30)
+    parser.add_argument("--family-group", type=int, default=16)
+    parser.add_argument("--family-patience", type=int, default=6)
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
-    plan = [p for p in ZOO_PLAN if args.only is None or p[0] in args.only]
     log = lambda m: print(m, flush=True)  # noqa: E731
+    if args.families:
+        build_families(args.out, args.families, seconds=args.family_seconds, epochs=args.family_epochs,
+                       group=args.family_group, seed=args.seed, patience=args.family_patience,
+                       max_esr=args.max_esr, log=log)
+        from tonezoo.zoo import Zoo
+        zoo = Zoo.open(args.out)
+        size = sum(p.stat().st_size for p in Path(args.out).rglob("*") if p.is_file())
+        print(f"{len(zoo)} models, {size / 1024:.0f} KiB, {time.perf_counter() - t0:.0f} s")
+        return 0
+    plan = [p for p in ZOO_PLAN if args.only is None or p[0] in args.only]
     if args.merge:
         zoo = merge_zoos(args.out, args.merge, plan=plan)
         print(f"merged {len(zoo)} models from {len(args.merge)} parts into {args.out}", flush=True)

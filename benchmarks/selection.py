@@ -1,26 +1,42 @@
-"""How good is the zoo's pick? Held-out virtual devices against the oracle, a random pick and scratch.
+"""Selection on devices the zoo has never seen: held-out families and real third-party captures.
 
-For every held-out device (:data:`tonezoo.zoo.build.HELD_OUT`: designs at settings, or presets, that
-are not in the zoo) a capture is rendered and
+Targets (``benchmarks/_targets.py``), none of which is in the zoo or in the classifier's training:
 
-* ``Zoo.suggest`` picks a starting model: top-1 / top-3 *category* accuracy;
-* the **oracle**: every zoo model is fine-tuned on the capture with the same budget, all together
-  in one vmapped :func:`tonezoo.train.train_many` run; the best of them is the oracle ESR;
-* the pick's ESR is its own row of that run, the **random** pick's is the mean over all rows
-  (the expectation of a uniform pick), the **fingerprint-only** pick is stage 1's nearest model;
-* **scratch** trains a fresh LSTM-20 with the same budget;
-* **transfer** is what a user gets from ``Zoo.transfer`` / ``tonezoo train --from auto``: the top 3
-  race for 2 epochs and the winner continues, inside the same epoch budget;
-* the **noise floor**: the oracle's own model fine-tuned once more with another shuffling seed
-  (the same start, budget and data): how far apart two runs that should tie can land.
+* **held-out families**: two draws of each generator of :data:`tonezoo.families.HELD_OUT_FAMILIES`
+  (designs written apart from every zoo entry's), played from a synthetic DI;
+* **real fixtures**: every third-party model under ``../shared/fixtures/models`` that this tonezoo
+  runs, played on one of the real DI recordings of ``../shared/fixtures/di`` (a different one each).
 
-Every run validates every epoch, so keep-best sees the same epochs in every column.
+Every capture goes through WAV files (24-bit PCM) and :func:`tonezoo.load_capture`, as the CLI
+reads a user's files (alignment included). Every ESR is measured on *fresh* audio: another DI
+(another synthetic performance / another real recording) through the same device, scored against
+the device's raw output -- never on the audio a model trained or was selected on.
+
+Per target:
+
+* **category**: the classifier's top-1 / top-3 (:class:`tonezoo.classify.Classifier`), and the
+  category of ``Zoo.suggest``'s first pick;
+* **oracle**: fine-tuning from every zoo model is too expensive with a large zoo, so the oracle is
+  the best of a *large shortlist*: ``Zoo.suggest``'s top ``--pool`` plus ``--random`` entries drawn
+  uniformly from the rest (seeded), all fine-tuned in one vmapped run with the same budget. It is
+  an upper bound on what the ranking could pick from that pool, not from the whole zoo;
+* **pick**: the first suggestion's row of that run; **random**: the mean over the uniformly drawn
+  rows (the expectation of a random pick);
+* **scratch**: a fresh LSTM-20 with the same budget; **transfer**: ``Zoo.transfer`` as a user gets it
+  (``tonezoo train --from auto``), same epoch budget;
+* **noise floor**: the oracle's start fine-tuned with the same budget on a *second* capture of the
+  same device (other audio; a short capture is one mini-batch, so reshuffling alone changes
+  nothing): how far apart two runs that should tie land.
+
+Targets are split into two halves by position (A: even, B: odd): defaults are decided on half A
+and reported on half B; both halves' figures are printed and written.
 
 Usage::
 
-    python benchmarks/selection.py [--quick] [--zoo DIR]
+    python benchmarks/selection.py [--quick] [--zoo DIR] [--half A|B|all] [--epochs 12] [--seconds 8]
 
-writes ``benchmarks/results/selection.json`` and prints a markdown table (``docs/zoo.md``).
+writes ``benchmarks/results/selection.json`` (``selection_quick.json`` with ``--quick``) and
+prints markdown tables (``docs/zoo.md``).
 """
 
 from __future__ import annotations
@@ -28,167 +44,320 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from tonezoo.devices import get_device, render_capture
-from tonezoo.train import train, train_many
-from tonezoo.zoo import Zoo
-from tonezoo.zoo.build import HELD_OUT
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-QUICK_TARGETS = ("mt2-like", "ht40-like", "fuzz-dark", "opto-like")
+from _targets import FIXTURES, REAL_DI, REAL_MODELS, load_real_model, real_di, real_name, render_real  # noqa: E402
 
+from tonezoo.capture import load_capture  # noqa: E402
+from tonezoo.devices import render  # noqa: E402
+from tonezoo.families import HELD_OUT_FAMILIES, draw, list_families  # noqa: E402
+from tonezoo.signals import synth_di  # noqa: E402
+from tonezoo.train import esr, train, train_many  # noqa: E402
+from tonezoo.warmstart import refit_output  # noqa: E402
+from tonezoo.zoo import Zoo  # noqa: E402
 
-def evaluate(zoo: Zoo, device: str, *, seconds: float, epochs: int, seed: int) -> dict:
-    dev = get_device(device)
-    cap = render_capture(dev, seconds=seconds, seed=seed)
-    t0 = time.perf_counter()
-    sugg = zoo.suggest(cap, top=3)
-    t_suggest = time.perf_counter() - t0
-    stage1 = zoo.suggest(cap, top=1, shortlist=0)[0]
-    ids = [e.id for e in zoo.list()]
-    # every run validates every epoch, so keep-best sees the same epochs in every column
-    budget = dict(max_epochs=epochs, patience=epochs + 1, val_every=1, progress=False)
-    results = train_many(cap, [zoo.start_model(i, cap) for i in ids], **budget)
-    oracle = {i: float(r.best_val_esr) for i, r in zip(ids, results)}
-    scratch = train(cap, **budget)
-    best_id = min(oracle, key=oracle.get)
-    # the noise floor: the oracle's own model fine-tuned again, differing only in the shuffling seed
-    rerun = float(train(cap, init=zoo.start_model(best_id, cap), seed=1, **budget).best_val_esr)
-    t0 = time.perf_counter()
-    tr = zoo.transfer(cap, suggestions=sugg, **budget)            # the default: race the top 3, continue one
-    t_transfer = time.perf_counter() - t0
-    pick = sugg[0].id
-    return {
-        "device": device, "category": dev.category,
-        "pick": pick, "pick_category": sugg[0].category,
-        "top1_category_ok": sugg[0].category == dev.category,
-        "top3_category_ok": any(s.category == dev.category for s in sugg),
-        "pick_zero_shot_esr": sugg[0].zero_shot_esr,
-        "pick_esr": oracle[pick], "oracle_esr": oracle[best_id], "oracle_id": best_id,
-        "oracle_rerun_esr": rerun,
-        "pick_rank_in_oracle": int(sorted(oracle.values()).index(oracle[pick]) + 1),
-        "transfer_id": tr.source, "transfer_esr": float(tr.best_val_esr), "transfer_seconds": round(t_transfer, 1),
-        "race": tr.model.metadata.get("race", []),
-        "fingerprint_pick": stage1.id, "fingerprint_pick_esr": oracle[stage1.id],
-        "random_esr": float(np.mean(list(oracle.values()))), "scratch_esr": float(scratch.best_val_esr),
-        "suggest_seconds": round(t_suggest, 3), "all_esr": oracle,
-        "top3": [s.id for s in sugg], "best_of_top3_esr": min(oracle[s.id] for s in sugg),
-    }
+SR = 44100
 
 
-def add_top3(zoo: Zoo, rows: list[dict], *, seconds: float) -> None:
-    """Fill ``top3`` / ``best_of_top3_esr`` in rows of an older run (suggest is deterministic)."""
-    for i, r in enumerate(rows):
-        if "top3" not in r:
-            cap = render_capture(get_device(r["device"]), seconds=seconds, seed=1000 + i)
-            r["top3"] = [s.id for s in zoo.suggest(cap, top=3)]
-            r["best_of_top3_esr"] = min(r["all_esr"][mid] for mid in r["top3"])
-
-
-def summarize(rows: list[dict]) -> dict:
-    ratio = np.array([r["pick_esr"] / r["oracle_esr"] for r in rows])
-    out = {
-        "targets": len(rows),
-        "top1_category_accuracy": float(np.mean([r["top1_category_ok"] for r in rows])),
-        "top3_category_accuracy": float(np.mean([r["top3_category_ok"] for r in rows])),
-        "pick_within_10pct_of_oracle": float(np.mean(ratio <= 1.10)),
-        "median_pick_over_oracle": float(np.median(ratio)),
-        "best_of_top3_within_10pct_of_oracle": float(np.mean([r["best_of_top3_esr"] <= 1.10 * r["oracle_esr"]
-                                                              for r in rows])),
-        "median_best_of_top3_over_oracle": float(np.median([r["best_of_top3_esr"] / r["oracle_esr"] for r in rows])),
-        "pick_beats_scratch": float(np.mean([r["pick_esr"] < r["scratch_esr"] for r in rows])),
-        "pick_beats_random": float(np.mean([r["pick_esr"] < r["random_esr"] for r in rows])),
-        "fingerprint_pick_beats_random": float(np.mean([r["fingerprint_pick_esr"] < r["random_esr"] for r in rows])),
-    }
-    if all("transfer_esr" in r for r in rows):
-        t = np.array([r["transfer_esr"] / r["oracle_esr"] for r in rows])
-        noise = np.array([max(r["oracle_rerun_esr"], r["oracle_esr"]) / min(r["oracle_rerun_esr"], r["oracle_esr"])
-                          for r in rows])
-        out.update({
-            "transfer_within_10pct_of_oracle": float(np.mean(t <= 1.10)),
-            "median_transfer_over_oracle": float(np.median(t)),
-            "transfer_beats_scratch": float(np.mean([r["transfer_esr"] < r["scratch_esr"] for r in rows])),
-            "transfer_beats_random": float(np.mean([r["transfer_esr"] < r["random_esr"] for r in rows])),
-            "median_oracle_rerun_spread": float(np.median(noise)),
-            "oracle_rerun_spread_over_10pct": float(np.mean(noise > 1.10)),
-        })
+def targets(*, quick: bool) -> list[dict]:
+    """Every target in a fixed order: held-out family draws and real fixtures interleaved."""
+    fams = [f for f in list_families(held_out=True)]
+    synth = [{"kind": "family", "name": f"{f.name}-s{s}", "family": f.name, "category": f.category, "seed": s,
+              "accepted": [f.category]} for s in (500, 501) for f in fams]
+    real = []
+    if (FIXTURES / "models").is_dir():
+        for i, (rel, cats) in enumerate(REAL_MODELS):
+            real.append({"kind": "real", "name": real_name(rel), "file": rel, "category": cats[0],
+                         "accepted": list(cats), "di": REAL_DI[i % len(REAL_DI)],
+                         "fresh_di": REAL_DI[(i + 3) % len(REAL_DI)], "second_di": REAL_DI[(i + 5) % len(REAL_DI)]})
+    out = [t for pair in zip(synth, real) for t in pair] + synth[len(real):] + real[len(synth):]
+    for i, t in enumerate(out):
+        t["half"] = "A" if i % 2 == 0 else "B"
+    if quick:
+        quick_rows = [t for t in out if t["kind"] == "family"][:1] + [t for t in out if t["kind"] == "real"][:1]
+        return quick_rows
     return out
 
 
-def markdown(rows: list[dict], summary: dict, setup: str) -> str:
-    has_tr = all("transfer_esr" in r for r in rows) and "median_transfer_over_oracle" in summary
+def _audio(t: dict, seconds: float, *, part: str = "capture"):
+    """(x, y, sample_rate) of a target: ``part`` "capture", "fresh" (never trained or selected on) or
+    "second" (a second capture of the same device on other audio: the noise floor's)."""
+    if t["kind"] == "family":
+        dev = draw(t["category"], t["family"], t["seed"])
+        seed = zlib.crc32(f"{t['name']}#{part}".encode()) % 100_000
+        x = synth_di(seconds, SR, seed=seed, peak=0.5)
+        return x, render(dev, x, SR), SR
+    model = load_real_model(t["file"])
+    if model is None:
+        return None
+    sr = int(model.config.sample_rate)
+    x = real_di(t[{"capture": "di", "fresh": "fresh_di", "second": "second_di"}[part]], sr)
+    x = x[: int(seconds * sr)]
+    return x, render_real(model, x), sr
+
+
+def capture_through_wav(t: dict, seconds: float, workdir: Path, *, part: str = "capture"):
+    """Write the capture as 24-bit WAV files and read it back with :func:`load_capture`."""
+    import soundfile as sf
+    got = _audio(t, seconds, part=part)
+    if got is None:
+        return None
+    x, y, sr = got
+    d = workdir / t["name"] / part
+    d.mkdir(parents=True, exist_ok=True)
+    sf.write(d / "input.wav", x, sr, subtype="PCM_24")
+    sf.write(d / "target.wav", np.clip(y, -1.0, 1.0), sr, subtype="PCM_24")
+    return load_capture(d / "input.wav", d / "target.wav", name=t["name"])
+
+
+def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, n_random: int,
+             workdir: Path) -> dict | None:
+    cap = capture_through_wav(t, seconds, workdir)
+    if cap is None:
+        return None
+    fx, fy, _ = _audio(t, min(seconds, 10.0), part="fresh")
+
+    def fresh(model) -> float:
+        kv = {k: 0.5 for k in model.config.knobs} if model.config.knobs else None
+        return float(esr(fy, model.process(fx, kv)))
+
+    row = {k: t[k] for k in ("kind", "name", "category", "accepted", "half")}
+    t0 = time.perf_counter()
+    if clf is not None:
+        guess = clf.classify_capture(cap)
+        top3 = [c for c, _ in guess.top(3)]
+        row.update(classifier=guess.category, classifier_confidence=round(guess.confidence, 3),
+                   classifier_top1_ok=guess.category in t["accepted"],
+                   classifier_top3_ok=any(c in t["accepted"] for c in top3))
+    sugg = zoo.suggest(cap, top=max(pool, 3))
+    row["suggest_seconds"] = round(time.perf_counter() - t0, 2)
+    ids = [e.id for e in zoo.list()]
+    rng = np.random.default_rng(zlib.crc32(t["name"].encode()))
+    rest = [i for i in ids if i not in {s.id for s in sugg}]
+    randoms = [str(i) for i in rng.choice(rest, size=min(n_random, len(rest)), replace=False)]
+    pool_ids = [s.id for s in sugg[:pool]] + randoms
+    budget = dict(max_epochs=epochs, patience=epochs + 1, val_every=1, progress=False)
+    # the top 3 once more with their output layer refit by least squares (does a refit start help?)
+    refit_ids = [s.id for s in sugg[:3]]
+    inits = [zoo.start_model(i, cap) for i in pool_ids] + [refit_output(zoo.start_model(i, cap), cap)
+                                                            for i in refit_ids]
+    results = train_many(cap, inits, **budget)
+    scores = {i: fresh(r.model) for i, r in zip(pool_ids, results)}
+    refit_scores = {i: fresh(r.model) for i, r in zip(refit_ids, results[len(pool_ids):])}
+    first = {i: float(r.first_val_esr) for i, r in zip(pool_ids + [f"{i}+refit" for i in refit_ids], results)}
+    oracle_id = min(scores, key=scores.get)
+    scratch = train(cap, **budget)
+    # the noise floor: the oracle's start fine-tuned on a second capture of the same device (other audio)
+    cap2 = capture_through_wav(t, seconds, workdir, part="second")
+    rerun = train(cap2, init=zoo.start_model(oracle_id, cap2), **budget)
+    t1 = time.perf_counter()
+    tr = zoo.transfer(cap, suggestions=sugg, **budget)
+    row.update(
+        pick=sugg[0].id, pick_category=sugg[0].category, pick_category_ok=sugg[0].category in t["accepted"],
+        top3=[s.id for s in sugg[:3]], pick_esr=scores[sugg[0].id],
+        best_of_top3_esr=min(scores[s.id] for s in sugg[:3]), oracle_esr=scores[oracle_id], oracle_id=oracle_id,
+        oracle_rerun_esr=fresh(rerun.model), random_esr=float(np.mean([scores[i] for i in randoms])),
+        scratch_esr=fresh(scratch.model), transfer_esr=fresh(tr.model), transfer_id=tr.source,
+        transfer_seconds=round(time.perf_counter() - t1, 1), race=tr.model.metadata.get("race", []),
+        pool=scores, pool_size=len(pool_ids), n_random=len(randoms), refit=refit_scores, first_val_esr=first,
+        pick_refit_esr=refit_scores[sugg[0].id], best_of_top3_refit_esr=min(refit_scores.values()),
+        zero_shot_pick=sugg[0].matched_esr)
+    return row
+
+
+def categorize(zoo: Zoo, clf, t: dict, *, seconds: float, workdir: Path) -> dict | None:
+    """The cheap part alone: the classifier's category and ``Zoo.suggest``'s top-3 categories."""
+    cap = capture_through_wav(t, seconds, workdir)
+    if cap is None:
+        return None
+    row = {k: t[k] for k in ("kind", "name", "category", "accepted", "half")}
+    t0 = time.perf_counter()
+    guess = clf.classify_capture(cap)
+    row.update(classifier=guess.category, classifier_confidence=round(guess.confidence, 3),
+               classifier_top3=[c for c, _ in guess.top(3)], classify_seconds=round(time.perf_counter() - t0, 2))
+    row["classifier_top1_ok"] = guess.category in t["accepted"]
+    row["classifier_top3_ok"] = any(c in t["accepted"] for c in row["classifier_top3"])
+    sugg = zoo.suggest(cap, top=3)
+    row.update(pick=sugg[0].id, pick_category=sugg[0].category, top3=[s.id for s in sugg],
+               pick_category_ok=sugg[0].category in t["accepted"],
+               top3_category_ok=any(s.category in t["accepted"] for s in sugg))
+    return row
+
+
+def summarize_categories(rows: list[dict]) -> dict:
+    out: dict = {}
+    for kind in ("family", "real", "all"):
+        sub = [x for x in rows if kind == "all" or x["kind"] == kind]
+        if sub:
+            out[kind] = {"targets": len(sub),
+                         "classifier_top1": float(np.mean([x["classifier_top1_ok"] for x in sub])),
+                         "classifier_top3": float(np.mean([x["classifier_top3_ok"] for x in sub])),
+                         "suggest_pick_category_top1": float(np.mean([x["pick_category_ok"] for x in sub])),
+                         "suggest_top3_category": float(np.mean([x["top3_category_ok"] for x in sub]))}
+    return out
+
+
+def summarize(rows: list[dict]) -> dict:
+    if not rows:
+        return {"targets": 0}
+    r = rows
+    t_o = np.array([x["transfer_esr"] / x["oracle_esr"] for x in r])
+    t_s = np.array([x["transfer_esr"] / x["scratch_esr"] for x in r])
+    noise = np.array([max(x["oracle_rerun_esr"], x["oracle_esr"]) / min(x["oracle_rerun_esr"], x["oracle_esr"])
+                      for x in r])
+    out = {
+        "targets": len(r),
+        "pick_category_top1": float(np.mean([x["pick_category_ok"] for x in r])),
+        "median_pick_over_oracle": float(np.median([x["pick_esr"] / x["oracle_esr"] for x in r])),
+        "median_transfer_over_oracle": float(np.median(t_o)),
+        "transfer_within_10pct_of_oracle": float(np.mean(t_o <= 1.10)),
+        "median_transfer_over_scratch": float(np.median(t_s)),
+        "worst_transfer_over_scratch": float(np.max(t_s)),
+        "transfer_over_10pct_worse_than_scratch": int(np.sum(t_s > 1.10)),
+        "transfer_beats_scratch": float(np.mean(t_s < 1.0)),
+        "transfer_beats_random": float(np.mean([x["transfer_esr"] < x["random_esr"] for x in r])),
+        "pick_beats_random": float(np.mean([x["pick_esr"] < x["random_esr"] for x in r])),
+        "median_oracle_rerun_spread": float(np.median(noise)),
+    }
+    if all("pick_refit_esr" in x for x in r):
+        rf = np.array([x["pick_refit_esr"] / x["pick_esr"] for x in r])
+        out["median_pick_refit_over_pick"] = float(np.median(rf))
+        out["pick_refit_better"] = float(np.mean(rf < 1.0))
+        out["median_first_val_refit_over_plain"] = float(np.median(
+            [x["first_val_esr"][f"{x['pick']}+refit"] / x["first_val_esr"][x["pick"]] for x in r]))
+    if all("classifier_top1_ok" in x for x in r):
+        out["classifier_top1"] = float(np.mean([x["classifier_top1_ok"] for x in r]))
+        out["classifier_top3"] = float(np.mean([x["classifier_top3_ok"] for x in r]))
+    for kind in ("family", "real"):
+        sub = [x for x in r if x["kind"] == kind and "classifier_top1_ok" in x]
+        if sub:
+            out[f"classifier_top1_{kind}"] = float(np.mean([x["classifier_top1_ok"] for x in sub]))
+    return out
+
+
+def markdown(rows: list[dict], summaries: dict[str, dict], setup: str) -> str:
     lines = [f"Setup: {setup}.", "",
-             "| held-out device | category | stage-2 pick (category) | pick ESR "
-             + ("| `transfer` (race winner) ESR " if has_tr else "| best of top 3 ")
-             + "| oracle ESR (model) " + ("| oracle re-run " if has_tr else "")
-             + "| pick / oracle " + ("| transfer / oracle " if has_tr else "") + "| random pick ESR | scratch ESR |",
-             "|---|---|---|---|---|---|---|" + ("---|---|" if has_tr else "") + "---|---|"]
-    for r in rows:
-        mid = (f"| {r['transfer_esr']:.4f} ({r['transfer_id']}) " if has_tr else f"| {r['best_of_top3_esr']:.4f} ")
-        mid += f"| {r['oracle_esr']:.4f} ({r['oracle_id']}) "
-        mid += f"| {r['oracle_rerun_esr']:.4f} " if has_tr else ""
-        mid += f"| {r['pick_esr'] / r['oracle_esr']:.2f} "
-        mid += f"| {r['transfer_esr'] / r['oracle_esr']:.2f} " if has_tr else ""
-        lines.append(f"| {r['device']} | {r['category']} | {r['pick']} ({r['pick_category']}) | {r['pick_esr']:.4f} "
-                     + mid + f"| {r['random_esr']:.4f} | {r['scratch_esr']:.4f} |")
-    s = summary
-    lines += ["", f"Top-1 category accuracy {s['top1_category_accuracy']:.0%}, top-3 {s['top3_category_accuracy']:.0%}. "
-                  f"Stage-2 pick: within 10 % of the oracle for {s['pick_within_10pct_of_oracle']:.0%} of targets "
-                  f"(median pick/oracle {s['median_pick_over_oracle']:.2f}), beats scratch on "
-                  f"{s['pick_beats_scratch']:.0%} and a random pick on {s['pick_beats_random']:.0%} "
-                  f"(fingerprint-only pick beats random on {s['fingerprint_pick_beats_random']:.0%}); the best of "
-                  f"the top 3 is within 10 % for {s['best_of_top3_within_10pct_of_oracle']:.0%} "
-                  f"(median {s['median_best_of_top3_over_oracle']:.2f})."]
-    if has_tr:
-        lines += ["", f"`Zoo.transfer` (race of the top 3 for 2 epochs, then the winner, same epoch budget): within "
-                      f"10 % of the oracle for {s['transfer_within_10pct_of_oracle']:.0%} of targets (median "
-                      f"transfer/oracle {s['median_transfer_over_oracle']:.2f}), beats scratch on "
-                      f"{s['transfer_beats_scratch']:.0%} and a random pick on {s['transfer_beats_random']:.0%}. "
-                      f"Noise floor: the oracle's own model fine-tuned again with another shuffling seed differs "
-                      f"from its first run by a median factor of {s['median_oracle_rerun_spread']:.2f}, and by more "
-                      f"than 10 % for {s['oracle_rerun_spread_over_10pct']:.0%} of targets."]
+             "| half | target | category | classifier (conf.) | pick (category) | pick | transfer | oracle (model) "
+             "| re-run | random | scratch | transfer / oracle | transfer / scratch |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for x in rows:
+        cl = f"{x.get('classifier', '-')} ({x.get('classifier_confidence', 0):.2f})" + \
+             ("" if x.get("classifier_top1_ok", True) else " ✗")
+        lines.append(f"| {x['half']} | {x['name']} | {'/'.join(x['accepted'])} | {cl} | {x['pick']} "
+                     f"({x['pick_category']}) | {x['pick_esr']:.4f} | {x['transfer_esr']:.4f} | {x['oracle_esr']:.4f} "
+                     f"({x['oracle_id']}) | {x['oracle_rerun_esr']:.4f} | {x['random_esr']:.4f} | "
+                     f"{x['scratch_esr']:.4f} | {x['transfer_esr'] / x['oracle_esr']:.2f} | "
+                     f"{x['transfer_esr'] / x['scratch_esr']:.2f} |")
+    lines += ["", "| half | targets | classifier top-1 (families / real) | top-3 | pick category | pick / oracle "
+                  "| transfer / oracle | transfer ≤ 1.1 × oracle | transfer / scratch (median, worst) "
+                  "| > 10 % worse than scratch | transfer beats random | noise floor |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for half, s in summaries.items():
+        if not s.get("targets"):
+            continue
+        lines.append(
+            f"| {half} | {s['targets']} | {s.get('classifier_top1', float('nan')):.0%} "
+            f"({s.get('classifier_top1_family', float('nan')):.0%} / {s.get('classifier_top1_real', float('nan')):.0%}) "
+            f"| {s.get('classifier_top3', float('nan')):.0%} | {s['pick_category_top1']:.0%} "
+            f"| {s['median_pick_over_oracle']:.2f} | {s['median_transfer_over_oracle']:.2f} "
+            f"| {s['transfer_within_10pct_of_oracle']:.0%} | {s['median_transfer_over_scratch']:.2f}, "
+            f"{s['worst_transfer_over_scratch']:.2f} | {s['transfer_over_10pct_worse_than_scratch']} "
+            f"| {s['transfer_beats_random']:.0%} | {s['median_oracle_rerun_spread']:.2f} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="4 targets, 6 s, 4 epochs (< 2 min)")
-    parser.add_argument("--zoo", default=None, help="zoo directory (default: the bundled zoo)")
-    parser.add_argument("--seconds", type=float, default=None)
-    parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "selection.json"))
-    parser.add_argument("--report", action="store_true", help="re-summarise the JSON in --out without training")
-    args = parser.parse_args(argv)
-    zoo = Zoo.open(args.zoo) if args.zoo else Zoo.default()
-    if args.report:
-        data = json.loads(Path(args.out).read_text())
-        add_top3(zoo, data["rows"], seconds=float(data.get("capture_seconds", args.seconds or 10.0)))
-        data["summary"] = summarize(data["rows"])
-        Path(args.out).write_text(json.dumps(data, indent=2) + "\n")
-        print(markdown(data["rows"], data["summary"], data["setup"]))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="2 targets, 4 s, 2 epochs, a 4 + 2 pool (CI)")
+    ap.add_argument("--zoo", default=None, help="zoo directory (default: the bundled zoo)")
+    ap.add_argument("--half", choices=("A", "B", "all"), default="all")
+    ap.add_argument("--only", nargs="*", default=None, metavar="NAME", help="run only these targets")
+    ap.add_argument("--seconds", type=float, default=None)
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--pool", type=int, default=None, help="suggestions in the oracle's shortlist")
+    ap.add_argument("--random", type=int, default=None, help="uniformly drawn entries added to it")
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--categories", action="store_true",
+                    help="only the category columns (classifier, suggest's pick) for every target: cheap")
+    ap.add_argument("--report", nargs="*", default=None, metavar="JSON",
+                    help="merge and re-summarise result files without training")
+    args = ap.parse_args(argv)
+    out = Path(args.out or Path(__file__).parent / "results" / ("selection_quick.json" if args.quick
+                                                                   else "selection.json"))
+    if args.report is not None:
+        rows = []
+        for p in args.report or [out]:
+            rows += json.loads(Path(p).read_text())["rows"]
+        data = json.loads(Path((args.report or [out])[0]).read_text())
+        data["rows"] = rows
+        data["summary"] = {h: summarize([x for x in rows if h == "all" or x["half"] == h]) for h in ("A", "B", "all")}
+        out.write_text(json.dumps(data, indent=1) + "\n")
+        print(markdown(rows, data["summary"], data["setup"]))
         return 0
-    targets = QUICK_TARGETS if args.quick else HELD_OUT
-    seconds = args.seconds or (6.0 if args.quick else 10.0)
-    epochs = args.epochs or (4 if args.quick else 15)
+    zoo = Zoo.open(args.zoo) if args.zoo else Zoo.default()
+    try:
+        from tonezoo.classify import Classifier
+        clf = Classifier.default() if args.zoo is None or not (Path(args.zoo) / "classifier.json").is_file() \
+            else Classifier.load(Path(args.zoo) / "classifier.json")
+    except Exception as e:                                   # no bundled classifier: category columns left out
+        print(f"no classifier ({e}); category columns left out", flush=True)
+        clf = None
+    seconds = args.seconds or (4.0 if args.quick else 8.0)
+    epochs = args.epochs or (2 if args.quick else 12)
+    pool = args.pool or (4 if args.quick else 8)
+    n_random = args.random if args.random is not None else (2 if args.quick else 4)
+    todo = [t for t in targets(quick=args.quick) if (args.half == "all" or t["half"] == args.half)
+            and (args.only is None or t["name"] in args.only)]
+    assert not any(t.get("family") not in (None, *HELD_OUT_FAMILIES) for t in todo)
+    setup = (f"{len(zoo)}-model zoo; {len(todo)} held-out targets (families never in the zoo or the classifier's "
+             f"training, and real third-party captures on real DI); {seconds:g} s captures through WAV and "
+             f"load_capture (80 % training); {epochs} epochs per run, validated every epoch; ESR on fresh audio; "
+             f"oracle = best of the top {pool} suggestions + {n_random} random entries, fine-tuned together")
     t0 = time.perf_counter()
-    rows = []
-    out = Path(args.out)
+    rows: list[dict] = []
     out.parent.mkdir(parents=True, exist_ok=True)
-    for i, device in enumerate(targets):
-        rows.append(evaluate(zoo, device, seconds=seconds, epochs=epochs, seed=1000 + i))
-        r = rows[-1]
-        print(f"{device:15s} pick {r['pick']:20s} ESR {r['pick_esr']:.4f}  oracle {r['oracle_esr']:.4f} "
-              f"({r['oracle_id']})  random {r['random_esr']:.4f}  scratch {r['scratch_esr']:.4f}", flush=True)
-        summary = summarize(rows)
-        setup = (f"{len(zoo)}-model zoo, {len(rows)} of {len(targets)} held-out devices, {seconds:g} s captures "
-                 f"(80 % training), {epochs} epochs per run, every zoo model fine-tuned in one vmapped run "
-                 f"(the oracle)")
-        out.write_text(json.dumps({"setup": setup, "summary": summary, "rows": rows, "capture_seconds": seconds,
-                                   "seconds": round(time.perf_counter() - t0, 1)}, indent=2) + "\n")
-    print(markdown(rows, summary, setup))
+    if args.categories:
+        if args.out is None:
+            out = out.with_name("selection_categories.json")
+        with tempfile.TemporaryDirectory() as tmp:
+            for t in todo:
+                row = categorize(zoo, clf, t, seconds=seconds, workdir=Path(tmp))
+                if row is not None:
+                    rows.append(row)
+                    print(f"[{row['half']}] {row['name']:44s} {'/'.join(row['accepted']):24s} classifier "
+                          f"{row['classifier']:12s} ({row['classifier_confidence']:.2f}) pick {row['pick']} "
+                          f"({row['pick_category']})", flush=True)
+        summary = {h: summarize_categories([x for x in rows if h == "all" or x["half"] == h]) for h in ("A", "B", "all")}
+        out.write_text(json.dumps({"setup": setup, "summary": summary, "rows": rows}, indent=1) + "\n")
+        for h, s_ in summary.items():
+            for kind, v in s_.items():
+                print(f"half {h} {kind:6s} {v}")
+        print(f"wrote {out} ({time.perf_counter() - t0:.0f} s)")
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for t in todo:
+            row = evaluate(zoo, clf, t, seconds=seconds, epochs=epochs, pool=pool, n_random=n_random,
+                           workdir=Path(tmp))
+            if row is None:
+                print(f"{t['name']}: this tonezoo cannot run the fixture model; skipped", flush=True)
+                continue
+            rows.append(row)
+            print(f"[{row['half']}] {row['name']:44s} cls {row.get('classifier', '-'):12s} pick {row['pick']:22s} "
+                  f"pick {row['pick_esr']:.4f} transfer {row['transfer_esr']:.4f} oracle {row['oracle_esr']:.4f} "
+                  f"scratch {row['scratch_esr']:.4f} random {row['random_esr']:.4f} "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+            summaries = {h: summarize([x for x in rows if h == "all" or x["half"] == h]) for h in ("A", "B", "all")}
+            out.write_text(json.dumps({"setup": setup, "settings": vars(args), "summary": summaries, "rows": rows,
+                                       "seconds": round(time.perf_counter() - t0, 1)}, indent=1) + "\n")
+    if rows:
+        print(markdown(rows, summaries, setup))
     print(f"wrote {out} ({time.perf_counter() - t0:.0f} s)")
     return 0
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,3 +97,26 @@ def test_speed_quick(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())
     assert isinstance(report, dict) and report
+
+
+def test_selection_quick(tmp_path: Path) -> None:
+    out = tmp_path / "selection_quick.json"
+    proc = _run("selection.py", "--quick", "--out", str(out))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    rows = report["rows"]
+    from tonezoo.families import HELD_OUT_FAMILIES
+    kinds = {r["kind"] for r in rows}
+    assert "family" in kinds and (("real" in kinds) == (FIXTURES / "models").is_dir())
+    for r in rows:
+        if r["kind"] == "family":
+            assert r["name"].rsplit("-s", 1)[0] in HELD_OUT_FAMILIES
+        for key in ("pick_esr", "oracle_esr", "transfer_esr", "scratch_esr", "random_esr", "oracle_rerun_esr",
+                    "pick_refit_esr"):
+            assert np.isfinite(r[key]) and r[key] >= 0.0, key
+        assert r["oracle_esr"] == min(r["pool"].values()) <= r["pick_esr"]
+        assert r["pool_size"] == len(r["pool"]) and r["pick"] in r["pool"]
+        assert r["half"] in ("A", "B") and r["category"] in r["accepted"]
+        assert {"classifier", "classifier_confidence", "classifier_top1_ok"} <= set(r)
+    assert {"A", "B", "all"} <= set(report["summary"]) and report["summary"]["all"]["targets"] == len(rows)
+    assert "transfer / oracle" in proc.stdout
