@@ -76,6 +76,9 @@ def test_overwrite_replaces_only_a_model(recordings, tmp_path):
     args = ["train", recordings / "di.wav", recordings / "amp.wav", "-o", out, "--epochs", "1", "--hidden", "4",
             "--quiet"]
     assert tz(*args).returncode == 0
+    md = json.loads((out / "config.json").read_text())["metadata"]       # nobody named the device kind
+    assert md["category_source"] == "guess" and md["best_epoch"] <= md["epochs"] == 1
+    assert "classifier's guess" in (out / "README.md").read_text()
     r = tz(*args)
     assert r.returncode == 2 and "--overwrite" in r.stderr
     r = tz(*args, "--overwrite", "--category", "overdrive")

@@ -46,7 +46,7 @@ _TEMPLATE = """---
 
 # {{ name }}
 
-A tonezoo neural capture{% if category %} of a `{{ category }}` device{% endif %}:
+A tonezoo neural capture{% if category %} of a `{{ category }}` device{% if category_guess %} (the device-kind classifier's guess){% endif %}{% endif %}:
 {% if arch == "lstm" %}{{ "an" if cell == "lstm" else "a" }} {{ cell | upper }}-{{ hidden }} recurrent network{% if layers > 1 %} ({{ layers }} layers){% endif %}{% else %}a {{ describe }} network{% endif %} with {{ params }} parameters,
 running at {{ sample_rate }} Hz{% if skip %}, with a skip connection (the dry input is added to the output){% endif %}.
 {% if knobs %}
@@ -212,7 +212,8 @@ def render_card(model: Any, repo_id: str | None = None) -> str:
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     return env.from_string(_TEMPLATE).render(
         yaml=yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
-        name=data["model_name"], category=md.get("category"), cell=model.config.cell, arch=model.config.arch,
+        name=data["model_name"], category=md.get("category"), category_guess=md.get("category_source") == "guess",
+        cell=model.config.cell, arch=model.config.arch,
         describe=model.config.describe(),
         hidden=model.config.hidden_size, layers=model.config.num_layers, params=param_count(model.config),
         sample_rate=model.config.sample_rate, skip=model.config.skip, knobs=list(model.config.knobs),

@@ -30,7 +30,7 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 # metadata keys that describe the trained capture or its lineage; everything else a starting
 # model carried (its device, description, design, author, best epoch, ...) is about another device
 _KEEP_KEYS = ("val_esr", "training_seconds", "epochs", "capture_name", "base_model", "base_model_name",
-              "base_model_repo", "suggestions", "race", "license", "license_name")
+              "base_model_repo", "suggestions", "race", "final", "output_refit", "license", "license_name")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -150,21 +150,38 @@ def start_note(model, capture, *, seconds: float = 10.0) -> dict[str, float]:
             "gain_db": float(20 * np.log10(max(abs(g), 1e-12))), "inverted": g < 0}
 
 
-def start_line(name: str, note: dict[str, float]) -> str:
-    """One line explaining a starting model's validation ESR (level and polarity against the capture's)."""
-    line = f"starting from {name}: validation ESR {note['esr']:.4g} before training"
+def start_line(name: str, note: dict[str, float], refit: dict[str, float] | None = None) -> str:
+    """One line explaining a starting model's validation ESR (level and polarity against the capture's).
+
+    ``refit``: the same figures after :func:`tonezoo.warmstart.refit_output` (what ``--from auto``
+    trains from), when that lowered the ESR.
+    """
     level, inv = note["gain_db"], note["inverted"]
-    off = abs(level) >= 1.0 or inv
-    if off and note["esr"] > 1.5 * note["matched_esr"]:
-        parts = []
-        if abs(level) >= 1.0:
-            parts.append(f"{abs(level):.1f} dB {'quieter' if level > 0 else 'louder'} than the capture")
-        if inv:
-            parts.append("of the opposite polarity")
-        line += (f" ({'worse than silence: ' if note['esr'] > 1 else ''}its output is {' and '.join(parts)}; "
-                 f"with level and polarity matched it would be {note['matched_esr']:.4g}, and fine-tuning corrects "
-                 "both in its first epochs)")
+    parts = []
+    if abs(level) >= 1.0:
+        parts.append(f"{abs(level):.1f} dB {'quieter' if level > 0 else 'louder'} than the capture")
+    if inv:
+        parts.append("of the opposite polarity")
+    why = ""
+    if parts and note["esr"] > 1.5 * note["matched_esr"]:
+        why = f" ({'worse than silence: ' if note['esr'] > 1 else ''}its output is {' and '.join(parts)})"
+    line = f"starting from {name}: validation ESR {note['esr']:.4g} as it is{why}"
+    if refit is not None and refit["esr"] < note["esr"]:
+        return line + f"; {refit['esr']:.4g} once its output layer is refit to the capture, where training starts"
+    if why:
+        line += (f"; {note['matched_esr']:.4g} with level and polarity matched, which fine-tuning does in its "
+                 "first epochs")
     return line
+
+
+def _refit_note(model, capture) -> dict[str, float] | None:
+    """:func:`start_note` after the output-layer refit ``Zoo.transfer`` gives every start, if it has one."""
+    import inspect
+    from ..zoo.transfer import transfer
+    if "refit" not in inspect.signature(transfer).parameters:
+        return None
+    from ..warmstart import refit_output
+    return start_note(refit_output(model, capture), capture)
 
 
 def describe_trained_model(result, capture, *, name: str, category: str | None = None,
@@ -206,27 +223,29 @@ def guess_category(capture) -> tuple[str | None, str | None, float | None]:
 
 
 class _Timing:
-    """Prints the expected time once the second epoch of a run's main phase has been timed."""
+    """Prints the expected time once, from the wall time between two epochs of a one-model phase."""
 
     def __init__(self, max_epochs: int, quiet: bool):
         self.max_epochs, self.quiet = max_epochs, quiet
-        self.first: tuple[int, float] | None = None
+        self.last: tuple[int, float] | None = None
         self.done = False
 
     def __call__(self, epoch: int, rows: list[dict]) -> None:
+        import time
         if self.done or self.quiet or len(rows) != 1:      # the race (several rows) is short: not timed
+            self.last = None
             return
-        if self.first is None:
-            self.first = (epoch, rows[0]["seconds"])        # includes compiling: not a fair sample
+        now = time.perf_counter()
+        if self.last is None or epoch <= self.last[0]:     # the first epoch of a phase includes compiling
+            self.last = (epoch, now)
             return
-        rate = (rows[0]["seconds"] - self.first[1]) / max(epoch - self.first[0], 1)
+        rate = (now - self.last[1]) / (epoch - self.last[0])
         left = self.max_epochs - epoch
         self.done = True
         if left <= 0:
             return
         print(f"about {rate:.2f} s/epoch: at most {left} more epochs, {rate * left / 60:.1f} min "
               "(early stopping usually ends the run sooner; Ctrl-C keeps the best model so far)", flush=True)
-        self.done = True
 
 
 # -- train ---------------------------------------------------------------------------------------
@@ -362,7 +381,8 @@ def run_train(args: argparse.Namespace) -> int:
                 tcfg = _recipe(zoo.entry(sugg[0].id).config, args, epochs)
             n_start = max(1, min(args.race, len(sugg))) if epochs > args.race_epochs else 1
             for s in sugg[:n_start]:
-                print(start_line(s.id, start_note(zoo.start_model(s.id, capture), capture)), flush=True)
+                m = zoo.start_model(s.id, capture)
+                print(start_line(s.id, start_note(m, capture), _refit_note(m, capture)), flush=True)
             stop.check()
             with stop.deferred():
                 result = zoo.transfer(capture, race=args.race, race_epochs=args.race_epochs, config=tcfg,
