@@ -263,15 +263,16 @@ def run_config(capture, source_model, zoo, tcfg, *, scratch_config, log, fresh) 
     log(f"  auto: zoo ranked {pick.id} first ({pick.category}, zero-shot ESR {pick.zero_shot_esr}) "
         f"in {suggest_s:.1f} s")
     r = zoo.transfer(capture, suggestions=sugg, progress=False, config=tcfg)   # races the top 3 (the default)
-    chosen = next(s for s in sugg if s.id == r.source)
-    same = _same_params(zoo.start_model(chosen.id, capture), source_model)
+    # the final may keep its from-scratch contender (source "scratch"): then no zoo model was the start
+    chosen = next((s for s in sugg if s.id == r.source), None)
+    same = chosen is not None and _same_params(zoo.start_model(chosen.id, capture), source_model)
     fresh_auto = fresh_esr(r.model, capture, fresh)
-    log(f"    race won by {chosen.id}; first {r.first_val_loss:.4f} best {r.best_val_loss:.4f} @ "
+    log(f"    race won by {r.source}; first {r.first_val_loss:.4f} best {r.best_val_loss:.4f} @ "
         f"{r.best_epoch}/{r.epochs} ({r.seconds:.0f} s); best val ESR {r.best_val_esr:.4f}, fresh-audio ESR "
         f"{fresh_auto:.4f}")
-    results[f"auto ({chosen.id})"] = r
-    rows.append(run_row("auto", chosen.id, r, fresh_auto, pick_category=chosen.category,
-                        pick_zero_shot_esr=chosen.zero_shot_esr,
+    results[f"auto ({r.source})"] = r
+    rows.append(run_row("auto", r.source, r, fresh_auto, pick_category=chosen.category if chosen else None,
+                        pick_zero_shot_esr=chosen.zero_shot_esr if chosen else None,
                         ranked_first=pick.id, race=r.model.metadata.get("race", []),
                         suggest_seconds=round(suggest_s, 2), same_start_as_transfer=same, ranking=ranking))
     return rows, results
