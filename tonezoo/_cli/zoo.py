@@ -269,9 +269,19 @@ def run_build(args: argparse.Namespace) -> int:
         plan = tuple(p for p in ZOO_PLAN if p[0] in args.only)
     print(f"building {len(plan)} models into {args.from_devices} ({args.seconds:g} s of audio, "
           f"{args.epochs} epochs each)", flush=True)
-    zoo = build_from_devices(args.from_devices, seconds=args.seconds, epochs=args.epochs, plan=plan,
-                             group=args.group, retry_above=args.retry_above, retry_seconds=args.retry_seconds,
-                             retry_epochs=args.retry_epochs, log=lambda m: print(m, flush=True))
+    from ._interrupt import Interrupts
+    try:
+        with Interrupts() as stop:
+            zoo = build_from_devices(args.from_devices, seconds=args.seconds, epochs=args.epochs, plan=plan,
+                                     group=args.group, retry_above=args.retry_above,
+                                     retry_seconds=args.retry_seconds, retry_epochs=args.retry_epochs,
+                                     log=lambda m: (stop.check(), print(m, flush=True)))
+    except KeyboardInterrupt:
+        from ..zoo import Zoo
+        done = len(Zoo.open(args.from_devices, create=True))
+        print(f"interrupted: {done} finished models in {args.from_devices}; the same command resumes after them",
+              file=sys.stderr, flush=True)
+        return 130
     print(f"zoo ready at {zoo.directory} ({len(zoo)} models)")
     return 0
 

@@ -120,6 +120,9 @@ def build_from_devices(directory: str | os.PathLike, *, seconds: float = 15.0, e
         devices, captures, results = _train_group(
             chunk, seconds=seconds, epochs=epochs, sample_rate=sample_rate, hidden_size=hidden_size, seed=seed,
             patience=patience, attempt=0, progress=progress, log=log)
+        if any(r.stop_reason == "interrupted" for r in results):
+            # Ctrl-C: half-trained models stay out of the zoo; the same call resumes after the finished ones
+            raise KeyboardInterrupt
         for (mid, _, _), dev, cap, result in zip(chunk, devices, captures, results):
             zoo.add(Model(result.model.config, result.model.params, _metadata(result, dev, cap, mid, sample_rate)),
                     id=mid, category=dev.category, source=f"tonezoo virtual device {dev.name} ({dev.design})")
