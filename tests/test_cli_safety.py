@@ -58,6 +58,8 @@ def test_output_paths_are_checked_before_any_work(recordings, tmp_path):
         (["export", "any-model", "--format", "nam", "-o", "notes.txt"], "ending in"),
         (["process", "any-model", di, "notes.txt"], "ending in"),
         (["render", "screamer", di, "a_directory"], "is a folder"),
+        (["capture-signal", "a_directory"], "is a folder"),
+        (["capture-signal", "notes.txt"], "ending in"),
         (["render", "screamer", "--capture", recordings], "holds other files"),
     ]
     for args, why in cases:
@@ -194,6 +196,9 @@ def test_a_reader_that_goes_away_is_no_error(tmp_path):
     err = p.stderr.read()
     assert p.wait(timeout=60) == 0 and "Traceback" not in err and "BrokenPipe" not in err, err
     assert sf.info(str(tmp_path / "reamp.wav")).duration == pytest.approx(10, abs=0.01)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "reamp.wav").stat().st_mode & 0o777 == 0o666 & ~mask   # the user's usual permissions
 
 
 def test_ctrl_c_during_a_zoo_build_keeps_finished_models_only(tmp_path):

@@ -43,6 +43,9 @@ def _write_wav_atomic(path: Path, audio, sample_rate: int) -> None:
     os.close(fd)
     try:
         sf.write(tmp, audio, sample_rate, subtype="PCM_24", format="WAV")
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)            # mkstemp makes it private; a WAV is read by other programs
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -52,9 +55,10 @@ def _write_wav_atomic(path: Path, audio, sample_rate: int) -> None:
 def run_capture_signal(args: argparse.Namespace) -> int:
     from ..signals import capture_signal, signal_layout
 
+    from ._outputs import check_file_output
+    out = check_file_output(args.output, "OUT.wav", suffixes=(".wav",), create_parent=True)
     layout = signal_layout(args.sr, args.seconds)        # validates the length first
     audio = capture_signal(args.sr, args.seconds, seed=args.seed)
-    out = Path(args.output)
     _write_wav_atomic(out, audio, args.sr)
     print(f"wrote {out} ({audio.size / args.sr:.2f} s, {args.sr} Hz, 24-bit, seed {args.seed})")
     print(f"{'section':<18} {'start':>9} {'stop':>9} {'start s':>8} {'length s':>9}")

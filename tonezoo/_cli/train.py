@@ -486,6 +486,9 @@ def _write_wav(path: Path, audio, sample_rate: int) -> None:
     os.close(fd)
     try:
         sf.write(tmp, audio, sample_rate, subtype="FLOAT", format="WAV")
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)            # mkstemp makes it private; a WAV is read by other programs
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
