@@ -11,7 +11,10 @@
 3. ``tonezoo train DI.wav AMP.wav --arch nam-feather --from auto --zoo ZOO`` and the same with no
    ``--from`` (scratch), the same ``--epochs``, through the command line.
 4. ESR of both models on the fresh audio (loaded with ``load_capture`` like the command line does)
-   against the target's own output.
+   against the target's own output; as a diagnostic also the ESR after the best whole-sample shift
+   of the model's output (within +-12 samples), which shows how much of the error is the delay the
+   capture's alignment put into the training pair (``latency_samples`` of the training capture).
+   ``--score-only`` scores the models already in ``--out`` again.
 
 Usage::
 
@@ -79,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--zoo-epochs", type=int, default=6)
     p.add_argument("--seconds", type=float, default=30.0, help="seconds of real DI the target is captured on")
     p.add_argument("--epochs", type=int, default=10, help="epochs of both runs (auto and scratch)")
+    p.add_argument("--score-only", action="store_true", help="score the models already in --out")
     args = p.parse_args(argv)
     from tonezoo.capture import load_capture
     from tonezoo.formats import import_model
@@ -89,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     target = import_model(args.target)
     zoo_dir = out / "zoo"
-    if not (zoo_dir / "index.json").exists():
+    if not args.score_only and not (zoo_dir / "index.json").exists():
         extra = [f for f in sorted((SHARED / "models" / "nam").glob("*.nam"))
                  if f.resolve() != Path(args.target).resolve()]
         build_zoo(zoo_dir, preset=args.preset, devices=tuple(args.devices), seconds=args.zoo_seconds,
@@ -98,25 +102,37 @@ def main(argv: list[str] | None = None) -> int:
     x = _di(TRAIN_DI, args.seconds)
     fresh = _di(FRESH_DI)
     for name, sig in (("di", x), ("fresh_di", fresh)):
-        sf.write(out / f"{name}.wav", sig, 48000, subtype="FLOAT")
-        sf.write(out / f"{name}_target.wav", target.process(sig), 48000, subtype="FLOAT")
+        if not args.score_only:
+            sf.write(out / f"{name}.wav", sig, 48000, subtype="FLOAT")
+            sf.write(out / f"{name}_target.wav", target.process(sig), 48000, subtype="FLOAT")
+    old = json.loads((out / "result.json").read_text())["runs"] if args.score_only else {}
+    cap = load_capture(out / "fresh_di.wav", out / "fresh_di_target.wav", align=False, val_fraction=0.5)
+    fx = np.concatenate([cap.train_x, cap.val_x])
+    fy = np.concatenate([cap.train_y, cap.val_y])
     rows = {}
     for label, extra in (("auto", ["--from", "auto", "--zoo", str(zoo_dir)]), ("scratch", [])):
         t = time.perf_counter()
-        summary = _cli("train", str(out / "di.wav"), str(out / "di_target.wav"), "-o", str(out / label),
-                       "--overwrite", "--arch", args.preset, "--epochs", str(args.epochs), *extra)
-        model = Model.load(out / label)
-        cap = load_capture(out / "fresh_di.wav", out / "fresh_di_target.wav", align=False, val_fraction=0.5)
-        fx = np.concatenate([cap.train_x, cap.val_x])
-        fy = np.concatenate([cap.train_y, cap.val_y])
-        rows[label] = {"fresh_esr": esr(fy, model.process(fx)), "val_esr": summary["best_val_esr"],
-                       "first_val_esr": summary["first_val_esr"], "from": summary.get("from"),
-                       "epochs": summary["epochs"], "seconds": round(time.perf_counter() - t, 1)}
-        print(f"{label:8s} from {rows[label]['from']}: validation ESR {summary['first_val_esr']:.4f} -> "
-              f"{summary['best_val_esr']:.4f}; fresh-audio ESR {rows[label]['fresh_esr']:.4f} "
-              f"({summary['epochs']} epochs, {rows[label]['seconds']} s)", flush=True)
+        if args.score_only:
+            row = dict(old[label])
+        else:
+            summary = _cli("train", str(out / "di.wav"), str(out / "di_target.wav"), "-o", str(out / label),
+                           "--overwrite", "--arch", args.preset, "--epochs", str(args.epochs), *extra)
+            row = {"val_esr": summary["best_val_esr"], "first_val_esr": summary["first_val_esr"],
+                   "from": summary.get("from"), "epochs": summary["epochs"],
+                   "seconds": round(time.perf_counter() - t, 1)}
+        y_hat = Model.load(out / label).process(fx)
+        shifts = {k: esr(fy[12:-12], np.roll(y_hat, -k)[12:-12]) for k in range(-12, 13)}
+        best = min(shifts, key=shifts.get)
+        row.update({"fresh_esr": esr(fy, y_hat), "fresh_esr_best_shift": shifts[best], "best_shift": best})
+        rows[label] = row
+        print(f"{label:8s} from {row['from']}: validation ESR {row['first_val_esr']:.4f} -> {row['val_esr']:.4f}; "
+              f"fresh-audio ESR {row['fresh_esr']:.4f} (after the best shift, {best:+d} samples: "
+              f"{row['fresh_esr_best_shift']:.4f}; {row['epochs']} epochs, {row['seconds']} s)", flush=True)
+    latency = load_capture(out / "di.wav", out / "di_target.wav").metadata.get("latency_samples")
+    print(f"the training capture's alignment moved the target by {latency} samples", flush=True)
     (out / "result.json").write_text(json.dumps({"target": args.target, "seconds": args.seconds,
-                                                 "epochs": args.epochs, "runs": rows}, indent=2))
+                                                 "epochs": args.epochs, "alignment_latency_samples": latency,
+                                                 "runs": rows}, indent=2))
     return 0
 
 
