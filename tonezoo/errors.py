@@ -41,7 +41,7 @@ class FormatError(ModelFileError):
 
 
 class UnsupportedArchitectureError(FormatError):
-    """A model file uses an architecture tonezoo cannot represent (e.g. NAM WaveNet)."""
+    """A model file uses an architecture tonezoo cannot represent (e.g. NAM A2, ConvNet or Linear)."""
 
 
 class ZooError(TonezooError, ValueError):

@@ -6,7 +6,7 @@ format      files                                                           play
 ``agam``    Automated-GuitarAmpModelling JSON (``model_data`` + PyTorch      NeuralPi, Proteus,
             ``state_dict``)                                                 Chameleon, TS-M1N3
 ``aidax``   AIDA-X / RTNeural Keras-layout JSON                             AIDA-X, RTNeural hosts
-``nam``     Neural Amp Modeler ``.nam``, architecture ``"LSTM"``              NAM plugin and hosts
+``nam``     Neural Amp Modeler ``.nam``: ``"LSTM"`` and A1 ``"WaveNet"``    NAM plugin and hosts
 ==========  ==============================================================  ======================
 
 The format of a file is detected from its content, never its name. Files are only ever parsed as
