@@ -6,6 +6,7 @@ push goes to the local Hub server of tests/hub_server.py.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -60,5 +61,11 @@ def test_readme_use_it_sequence_runs_as_written(tmp_path):
     wet, sr = sf.read(tmp_path / "wet.wav")
     assert sr == 48000 and len(wet) == 3 * sr and np.isfinite(wet).all()
     assert (tmp_path / "my-amp.nam").stat().st_size > 1000
+    md = json.loads((tmp_path / "my-amp" / "config.json").read_text())["metadata"]
+    assert md["name"] == "my-amp" and md["best_epoch"] <= md["epochs"] == 2
+    assert md.get("base_model") or md.get("final", {}).get("winner") == "scratch"   # the lineage
+    assert "device" not in md and "description" not in md            # the start model's identity is gone
+    if md.get("category_source") == "guess":                          # nobody named the device kind
+        assert "classifier's guess" in (tmp_path / "my-amp" / "README.md").read_text()
     assert "me/my-amp" in server.repos
     assert not server.errors, server.errors[0]
