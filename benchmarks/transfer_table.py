@@ -381,8 +381,9 @@ def format_table(configs: list[dict]) -> str:
         for r in c["runs"]:
             start = (r["start"] or "-")[:28]
             fresh = "-" if r.get("fresh_esr") is None else f"{r['fresh_esr']:.4f}"
+            val = "-" if r.get("best_val_esr") is None else f"{r['best_val_esr']:.4f}"   # older result files
             lines.append(f"{c['pair']:22s} {c['data']:6s} {c['train_seconds']:7.1f} {r['run']:8s} {start:28s} "
-                         f"{r['first_val_loss']:8.4f} {r['best_val_loss']:8.4f} {r['best_val_esr']:8.4f} "
+                         f"{r['first_val_loss']:8.4f} {r['best_val_loss']:8.4f} {val:>8s} "
                          f"{fresh:>8s} {r['best_epoch']:5d} "
                          f"{r['epochs']:6d} {r['seconds']:7.0f} {r['seconds_per_epoch']:6.2f}")
         s = c["summary"]
@@ -407,8 +408,9 @@ def format_markdown(configs: list[dict]) -> str:
             if r.get("same_start_as_transfer"):
                 start += " (= the manual source)"
             fresh = "-" if r.get("fresh_esr") is None else f"{r['fresh_esr']:.4f}"
+            val = "-" if r.get("best_val_esr") is None else f"{r['best_val_esr']:.4f}"
             lines.append(f"| {c['pair']} | {c['data']} | {c['train_seconds']:.0f} s | {r['run']} | {start} | "
-                         f"{r['first_val_loss']:.4f} | {r['best_val_loss']:.4f} | {r['best_val_esr']:.4f} | {fresh} | "
+                         f"{r['first_val_loss']:.4f} | {r['best_val_loss']:.4f} | {val} | {fresh} | "
                          f"{r['best_epoch']} | {r['epochs']} | "
                          f"{cap} | {r['seconds']:.0f} | {r['seconds_per_epoch']:.2f} |")
     lines += ["", "| pair / data | first loss scratch -> transfer | best loss scratch -> transfer | auto pick | "
