@@ -5,7 +5,8 @@
   cache (first run ever) and with the cache the first run filled (every later run);
 * warm: the same ``Zoo.suggest`` call again in one process;
 * fingerprint: :func:`tonezoo.embed.fingerprint_capture` of the 60 s capture (20 s analysed), warm;
-* stage 2: zero-shot ESR of 64 LSTM-20 models over 5 s of audio (one compiled program), warm.
+* stage 2: zero-shot ESR of 64 LSTM-20 models over 5 s of audio (one compiled program), warm;
+* the device-kind classifier on the same capture (``tonezoo suggest`` prints its call), warm.
 
 Each figure is the best of ``--repeat`` runs (the machine may be shared); the load average is recorded.
 
@@ -66,6 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     zoo.suggest(cap)
     first_in_process = time.perf_counter() - t0
     warm = timed(lambda: zoo.suggest(cap), args.repeat)
+    c0 = time.process_time()
+    zoo.suggest(cap)
+    warm_cpu = time.process_time() - c0                     # CPU seconds: what a loaded machine does not inflate
+    from tonezoo.classify import Classifier
+    clf = Classifier.default()
+    classify = timed(lambda: clf.classify_capture(cap), args.repeat)
     fingerprint = timed(lambda: embed.fingerprint_capture(cap), args.repeat)
     models = [Model.create(ModelConfig(), seed=i) for i in range(64)]
     x, y = cap.x[: 5 * cap.sample_rate], cap.y[: 5 * cap.sample_rate]
@@ -77,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
               "cold_cli_first_run_filling_cache_seconds": round(first, 2),
               "cold_cli_seconds": round(cached, 2),
               "first_call_in_process_seconds": round(first_in_process, 2), "warm_seconds": round(warm, 3),
+              "warm_cpu_seconds": round(warm_cpu, 3), "classify_warm_seconds": round(classify, 3),
               "fingerprint_60s_capture_seconds": round(fingerprint, 3),
               "stage2_64_models_5s_first_seconds": round(stage2_first, 2),
               "stage2_64_models_5s_warm_seconds": round(stage2, 3)}
