@@ -21,6 +21,15 @@ fits it best zero-shot (``Zoo.suggest`` against the zoo as it was before the fam
 ``--family-epochs`` epochs. An interrupted build resumes (entries already in ``--out`` are kept)::
 
     python benchmarks/build_zoo.py --out zoo_index --families 4 --family-seconds 8 --family-epochs 30
+
+WaveNet entries (``--wavenet PRESET``): ``--wavenet-per-category`` NAM WaveNets of PRESET per device
+category (the first plan entries of each category, :func:`tonezoo.zoo.build.wavenet_plan`), trained
+side by side in one vmapped run on ``--wavenet-seconds`` of synthetic guitar at 48 kHz for
+``--wavenet-epochs`` epochs (:func:`tonezoo.zoo.build.build_wavenets`), join the zoo in ``--out``
+(only these; entries already there are kept)::
+
+    python benchmarks/build_zoo.py --out zoo_index --wavenet nam-feather --wavenet-per-category 1 \
+        --wavenet-seconds 12 --wavenet-epochs 10 --wavenet-batch-size 4
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import time
 from pathlib import Path
 
 try:                                          # the zoo package layout, else the single-module one
-    from tonezoo.zoo.build import ZOO_PLAN, build_from_devices, drop_failed, merge_zoos, refine
+    from tonezoo.zoo.build import ZOO_PLAN, build_from_devices, build_wavenets, drop_failed, merge_zoos, refine
 except ImportError:
     from tonezoo.zoo_build import ZOO_PLAN, build_from_devices, drop_failed, merge_zoos, refine
 
@@ -113,9 +122,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--family-epochs", type=int, default=30)
     parser.add_argument("--family-group", type=int, default=16)
     parser.add_argument("--family-patience", type=int, default=6)
+    parser.add_argument("--wavenet", default=None, metavar="PRESET",
+                        help="add NAM WaveNets of this preset (nam-feather, nam-nano, ...; only these, into --out)")
+    parser.add_argument("--wavenet-per-category", type=int, default=1)
+    parser.add_argument("--wavenet-seconds", type=float, default=12.0)
+    parser.add_argument("--wavenet-epochs", type=int, default=10)
+    parser.add_argument("--wavenet-batch-size", type=int, default=4)
+    parser.add_argument("--wavenet-sr", type=int, default=48000)
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     log = lambda m: print(m, flush=True)  # noqa: E731
+    if args.wavenet:
+        command = (f"python benchmarks/build_zoo.py --wavenet {args.wavenet} --wavenet-per-category "
+                   f"{args.wavenet_per_category} --wavenet-seconds {args.wavenet_seconds:g} --wavenet-epochs "
+                   f"{args.wavenet_epochs} --wavenet-batch-size {args.wavenet_batch_size} --wavenet-sr "
+                   f"{args.wavenet_sr} --seed {args.seed}")
+        zoo = build_wavenets(args.out, preset=args.wavenet, per_category=args.wavenet_per_category,
+                             seconds=args.wavenet_seconds, epochs=args.wavenet_epochs,
+                             batch_size=args.wavenet_batch_size, sample_rate=args.wavenet_sr, seed=args.seed,
+                             max_esr=args.max_esr, recipe=command, progress=True, log=log)
+        size = sum(p.stat().st_size for p in Path(args.out).rglob("*") if p.is_file())
+        print(f"{len(zoo)} models, {size / 1024:.0f} KiB, {time.perf_counter() - t0:.0f} s")
+        return 0
     if args.families:
         build_families(args.out, args.families, seconds=args.family_seconds, epochs=args.family_epochs,
                        group=args.family_group, seed=args.seed, patience=args.family_patience,

@@ -54,22 +54,20 @@ def _cli(*args: str) -> dict:
 
 def build_zoo(directory: Path, *, preset: str, devices: tuple[str, ...], seconds: float, epochs: int,
               extra_files: list[Path]) -> None:
-    """WaveNets of ``preset`` trained on virtual ``devices`` (one vmapped run), plus ``extra_files``."""
-    from tonezoo.architectures import wavenet as wn
-    from tonezoo.devices import render_capture
-    from tonezoo.train import train_many
+    """WaveNets of ``preset`` trained on virtual ``devices`` (one vmapped run), plus ``extra_files``.
+
+    The models are built as the default zoo's WaveNet entries are
+    (:func:`tonezoo.zoo.build.build_wavenets`), here with NAM's batch of 16 windows and every model kept.
+    """
     from tonezoo.zoo import Zoo
-    caps = [render_capture(d, seconds=seconds, sample_rate=48000, seed=11) for d in devices]
+    from tonezoo.zoo.build import build_wavenets
     t = time.perf_counter()
-    results = train_many(caps, model_config=wn.model_config(preset), max_epochs=epochs, progress=False)
-    print(f"zoo: {len(devices)} {preset} models, {epochs} epochs on {seconds:g} s each in "
-          f"{time.perf_counter() - t:.0f} s; validation ESR "
-          + ", ".join(f"{d} {r.best_val_esr:.3f}" for d, r in zip(devices, results)), flush=True)
-    zoo = Zoo.open(directory, create=True)
-    zoo.add_many([r.model for r in results], ids=[f"{d}-{preset}" for d in devices], names=list(devices),
-                 categories=[c.metadata.get("category") for c in caps])
+    build_wavenets(directory, preset=preset, plan=[(f"{d}-{preset}", d, {}) for d in devices], seconds=seconds,
+                   epochs=epochs, batch_size=16, seed=11, max_esr=float("inf"),
+                   log=lambda m: print(f"zoo: {m}", flush=True))
+    print(f"zoo: {len(devices)} {preset} models in {time.perf_counter() - t:.0f} s", flush=True)
     if extra_files:
-        zoo.add_many(list(extra_files))
+        Zoo.open(directory).add_many(list(extra_files))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,8 @@
 benchmark's unseen targets). :func:`build_from_devices` trains one LSTM per planned entry, many
 side by side in one vmapped program (:func:`tonezoo.train.train_many`, one capture per model),
 and indexes them; :func:`refine` gives the weak ones a second, longer run.
+:func:`build_wavenets` adds NAM WaveNets of one preset (:func:`wavenet_plan`: one device per
+category), trained side by side the same way, so ``--from auto --arch nam-feather`` has starts.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from ..model import Model, ModelConfig
 if TYPE_CHECKING:  # pragma: no cover
     from . import Zoo
 
-__all__ = ["ZOO_PLAN", "HELD_OUT", "build_from_devices", "refine", "merge_zoos", "drop_failed"]
+__all__ = ["ZOO_PLAN", "HELD_OUT", "build_from_devices", "refine", "merge_zoos", "drop_failed", "wavenet_plan",
+           "build_wavenets"]
 
 # (id, device, knob overrides): every category at several settings.
 ZOO_PLAN: tuple[tuple[str, str, dict[str, float]], ...] = (
@@ -212,3 +215,84 @@ def merge_zoos(directory: str | os.PathLike, parts: Sequence[str | os.PathLike],
                 fingerprint=src.fingerprints[row])
     return zoo
 
+
+
+def wavenet_plan(per_category: int = 1, *, preset: str = "nam-feather",
+                 plan: Sequence[tuple[str, str, dict[str, float]]] | None = None
+                 ) -> list[tuple[str, str, dict[str, float]]]:
+    """(entry id, device, knobs) of WaveNet entries: the first ``per_category`` entries of each category.
+
+    Entries are taken from ``plan`` (default :data:`ZOO_PLAN`) in plan order, for every category
+    of :data:`tonezoo.devices.CATEGORIES`; an entry's id is the plan id with the preset's short
+    name appended (``screamer-feather``).
+    """
+    from ..devices import CATEGORIES, get_device
+    short = preset.removeprefix("nam-")
+    rows = list(plan if plan is not None else ZOO_PLAN)
+    out = []
+    for cat in CATEGORIES:
+        mine = [p for p in rows if get_device(p[1]).category == cat][:max(int(per_category), 0)]
+        out.extend((f"{mid}-{short}", device, dict(knobs)) for mid, device, knobs in mine)
+    return out
+
+
+def build_wavenets(directory: str | os.PathLike, *, preset: str = "nam-feather", per_category: int = 1,
+                   plan: Sequence[tuple[str, str, dict[str, float]]] | None = None, seconds: float = 8.0,
+                   epochs: int = 10, batch_size: int = 4, sample_rate: int = 48000, seed: int = 0,
+                   max_esr: float = 0.5, recipe: str | None = None, progress: bool = False, log: Log = print) -> "Zoo":
+    """Train NAM WaveNets of one ``preset`` on virtual devices, all side by side, and add them to a zoo.
+
+    Each entry of ``plan`` (default :func:`wavenet_plan` with ``per_category`` entries per device
+    category) renders ``seconds`` of synthetic guitar (:func:`tonezoo.devices.render_capture`,
+    :func:`tonezoo.signals.synth_di`, a seed of its own; the last 20 % validates) at
+    ``sample_rate``, and one WaveNet per entry trains on it with NAM's recipe
+    (:func:`tonezoo.train.recipe`, but ``batch_size`` windows per step instead of 16, so a few seconds
+    of audio give more than one step per epoch) for at most ``epochs`` epochs, all in one vmapped program
+    (:func:`tonezoo.train.train_many`). The models join the zoo in ``directory`` with their
+    category, device, knob values, validation ESR and the build recipe (``recipe``, a free-text
+    line such as the command that built them, plus the settings) in their metadata; fingerprints
+    are computed by :meth:`Zoo.add_many` as for any entry. Entries already in the zoo are kept;
+    a model whose validation ESR is above ``max_esr`` is left out (and logged).
+    """
+    from ..devices import get_device, render_capture
+    from ..train import train_many
+    from ..architectures import wavenet as wn
+    from . import Zoo
+    zoo = Zoo.open(directory, create=True)
+    plan = list(plan if plan is not None else wavenet_plan(per_category, preset=preset))
+    todo = [p for p in plan if p[0] not in zoo]
+    if not todo:
+        return zoo
+    devices = [get_device(device) for _, device, _ in todo]
+    captures = [render_capture(dev, seconds=seconds, sample_rate=sample_rate, knobs=knobs,
+                               seed=_entry_seed(seed, mid))
+                for dev, (mid, _, knobs) in zip(devices, todo)]
+    log(f"training {len(todo)} {preset} WaveNets together ({seconds:g} s each at {sample_rate} Hz, "
+        f"at most {epochs} epochs, batches of {batch_size}): {', '.join(p[0] for p in todo)}")
+    t0 = time.perf_counter()
+    results = train_many(captures, model_config=wn.model_config(preset, sample_rate=sample_rate),
+                         max_epochs=epochs, batch_size=batch_size, progress=progress, seed=seed)
+    train_s = time.perf_counter() - t0
+    if any(r.stop_reason == "interrupted" for r in results):
+        raise KeyboardInterrupt
+    build = {"preset": preset, "seconds": seconds, "epochs": epochs, "batch_size": batch_size,
+             "sample_rate": sample_rate, "seed": seed,
+             "models_trained_together": len(todo), "training_wall_seconds": round(train_s, 1)}
+    if recipe:
+        build["command"] = recipe
+    models, ids, cats, srcs = [], [], [], []
+    for (mid, _, _), dev, cap, r in zip(todo, devices, captures, results):
+        log(f"{mid:24s} {dev.category:13s} val ESR {r.best_val_esr:.4f} (best epoch {r.best_epoch} of {r.epochs})")
+        if not r.best_val_esr <= max_esr:
+            log(f"{mid}: left out, validation ESR {r.best_val_esr:.4f} > {max_esr}")
+            continue
+        models.append(Model(r.model.config, r.model.params,
+                            _metadata(r, dev, cap, mid, sample_rate, build_recipe=build)))
+        ids.append(mid)
+        cats.append(dev.category)
+        srcs.append(f"tonezoo virtual device {dev.name} ({dev.design}), WaveNet {preset}")
+    log(f"{len(todo)} WaveNets trained in {train_s:.0f} s; {len(models)} added to {directory}")
+    if models:
+        zoo.add_many(models, ids=ids, categories=cats, sources=srcs,
+                     knob_values=[m.metadata.get("knob_values") for m in models])
+    return zoo
