@@ -12,8 +12,12 @@ start, and the first validation loss is lower (the seed article's "first loss mu
 without training). The hidden states come from one vmapped run of the model with the dense layer
 replaced by each unit vector in turn (no access to the network's internals needed).
 
-Only recurrent models with a ``dense`` output layer (:mod:`tonezoo.architectures.lstm`) are refit;
-other architectures are returned unchanged.
+A NAM WaveNet (:mod:`tonezoo.architectures.wavenet`) is refit the same way at its head's last 1x1
+rechannel: the output is ``head_scale * (s[n] . w + b)`` with ``s[n]`` the last layer array's summed
+activations, so the rechannel's weights and bias (when the array has one) are the least-squares fit
+of the target on ``head_scale * [s[n], 1]``; ``head_scale`` itself (frozen in training) stays.
+
+Models with neither output layer are returned unchanged.
 """
 
 from __future__ import annotations
@@ -28,12 +32,62 @@ if TYPE_CHECKING:  # pragma: no cover
     from .capture import Capture
     from .model import Model
 
-__all__ = ["refit_output", "hidden_states"]
+__all__ = ["refit_output", "hidden_states", "head_features"]
 
 
 def _dense_keys(model: "Model") -> bool:
     p = model.params
     return isinstance(p, dict) and isinstance(p.get("dense"), dict) and {"w", "b"} <= set(p["dense"])
+
+
+def _wavenet_head(model: "Model") -> bool:
+    p = model.params
+    if model.config.arch != "wavenet" or not isinstance(p, dict) or not p.get("arrays"):
+        return False
+    last = p["arrays"][-1]
+    return isinstance(last, dict) and "head_w" in last and np.shape(last["head_w"])[-1] == 1
+
+
+@lru_cache(maxsize=1)
+def _head_jit():
+    """The vmapped WaveNet head-feature program: the last 1x1 rechannel replaced by each unit vector."""
+    import jax
+    import jax.numpy as jnp
+
+    from .model import apply
+
+    @partial(jax.jit, static_argnames=("config",))
+    def run(params, x, *, config):
+        arrays = params["arrays"]
+        last = arrays[-1]
+        w = last["head_w"]
+        eye = jnp.eye(w.shape[0], dtype=w.dtype)
+
+        def unit(e):
+            arr = dict(last, head_w=e[:, None])
+            if "head_b" in last:
+                arr["head_b"] = jnp.zeros_like(last["head_b"])
+            p = dict(params, arrays=type(arrays)([*arrays[:-1], arr]), head_scale=jnp.ones_like(params["head_scale"]))
+            return apply(p, x, None, None, config=config)[0]
+        return jax.vmap(unit)(eye)
+    return run
+
+
+def head_features(model: "Model", x: np.ndarray) -> np.ndarray:
+    """A WaveNet's last layer array's summed activations (the input of its last 1x1 rechannel), [shape=(n, c)].
+
+    Raises
+    ------
+    ConfigError
+        For a model that is not a WaveNet with a one-channel head.
+    """
+    import jax.numpy as jnp
+
+    from .errors import ConfigError
+    if not _wavenet_head(model):
+        raise ConfigError(f"model {model.name!r} ({model.config.arch}) has no WaveNet head to refit")
+    out = _head_jit()(model.params, jnp.asarray(np.asarray(x, np.float32)), config=model.config)
+    return np.asarray(out).T
 
 
 @lru_cache(maxsize=1)
@@ -94,33 +148,53 @@ def refit_output(model: "Model", capture: "Capture", *, seconds: float = 3.0, ri
     -------
     Model
         A new model (metadata ``output_refit`` records the ESR before/after on the fitted audio);
-        ``model`` itself when its architecture has no dense output layer, or when the fit does
-        not lower the error.
+        ``model`` itself when it has neither a dense output layer nor a WaveNet head, or when the
+        fit does not lower the error.
     """
-    if not _dense_keys(model):
+    wavenet = _wavenet_head(model)
+    if not (wavenet or _dense_keys(model)):
         return model
     n = int(min(len(capture.train_x), seconds * capture.sample_rate))
     x = np.asarray(capture.train_x[:n], np.float64)
     y = np.asarray(capture.train_y[:n], np.float64)
-    knobs = model.knob_vector(capture.knobs) if model.config.knobs else None
-    h = hidden_states(model, x, knobs).astype(np.float64)
+    if wavenet:
+        last = model.params["arrays"][-1]
+        scale = float(np.asarray(model.params["head_scale"]))
+        h = head_features(model, x).astype(np.float64) * scale
+        w_ref, b_ref = last["head_w"], last.get("head_b")
+        w_old = np.asarray(w_ref, np.float64)[:, 0]           # output = (scale * s) . w + scale * b
+        b_old = 0.0 if b_ref is None else float(np.asarray(b_ref).reshape(-1)[0]) * scale
+    else:
+        knobs = model.knob_vector(capture.knobs) if model.config.knobs else None
+        h = hidden_states(model, x, knobs).astype(np.float64)
+        w_ref, b_ref = model.params["dense"]["w"], model.params["dense"]["b"]
+        w_old = np.asarray(w_ref, np.float64)
+        b_old = float(np.asarray(b_ref))
+    bias = b_ref is not None
     target = y - (x if model.config.skip else 0.0)
-    design = np.concatenate([h, np.ones((n, 1))], axis=1)
+    design = np.concatenate([h, np.ones((n, 1))], axis=1) if bias else h
     gram = design.T @ design
     reg = ridge * np.mean(h ** 2) * n * np.eye(gram.shape[0])
-    reg[-1, -1] = 0.0
+    if bias:
+        reg[-1, -1] = 0.0
     coef = np.linalg.solve(gram + reg, design.T @ target)
-    w_old = np.asarray(model.params["dense"]["w"], np.float64)
-    b_old = float(np.asarray(model.params["dense"]["b"]))
     before = target - h @ w_old - b_old
     after = target - design @ coef
     denom = float(np.mean(y ** 2)) + 1e-5
     esr_before, esr_after = float(np.mean(before ** 2) / denom), float(np.mean(after ** 2) / denom)
     if not esr_after < esr_before:
         return model
-    dense = {"w": np.asarray(coef[:-1], np.asarray(model.params["dense"]["w"]).dtype),
-             "b": np.asarray(coef[-1], np.asarray(model.params["dense"]["b"]).dtype)}
-    out = model.copy(output_refit={"esr_before": esr_before, "esr_after": esr_after, "seconds": n / capture.sample_rate})
-    params = dict(out.params, dense=dense)
+    w_new, b_new = (coef[:-1], coef[-1]) if bias else (coef, None)
+    out = model.copy(output_refit={"esr_before": esr_before, "esr_after": esr_after,
+                                   "seconds": n / capture.sample_rate})
+    if wavenet:
+        arr = dict(out.params["arrays"][-1],
+                   head_w=np.asarray(w_new[:, None], np.asarray(w_ref).dtype))
+        if bias:
+            arr["head_b"] = np.asarray(np.reshape(b_new / scale, np.shape(b_ref)), np.asarray(b_ref).dtype)
+        arrays = out.params["arrays"]
+        params = dict(out.params, arrays=type(arrays)([*arrays[:-1], arr]))
+    else:
+        params = dict(out.params, dense={"w": np.asarray(w_new, np.asarray(w_ref).dtype),
+                                         "b": np.asarray(b_new, np.asarray(b_ref).dtype)})
     return type(out)(out.config, params, out.metadata)
-
