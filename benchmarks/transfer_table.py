@@ -14,9 +14,9 @@ and with two amounts of training audio: ``full`` (the article: 150 s and 3'20") 
 Every capture goes the user's way: input and target are written as 24-bit WAV files and read back
 with :func:`tonezoo.load_capture` (alignment on, as ``tonezoo train`` does). Besides the validation
 loss, every trained model is scored on **fresh audio** (another performance, rendered separately
-through the target device) against the device's raw output (``fresh_esr``); the margin the
-alignment leaves (the model's output lags the device's by ``-latency_samples`` samples on these
-zero-latency recordings) is skipped first, as a player reports its latency. Two versions of the pairs:
+through the target device) against the device's raw output (``fresh_esr``), unshifted: these
+recordings have no delay, so alignment must leave them unshifted and a model that plays ahead of
+or behind its device pays for it here. Two versions of the pairs:
 
 (a) ``virtual``: tonezoo's virtual devices, ``ts9-like -> mt2-like`` and ``bluesjr-like -> ht40-like``.
     The source model is first trained on a capture of the source device (another performance).
@@ -140,19 +140,15 @@ def _capture(x: np.ndarray, y: np.ndarray, train_samples: int, val_samples: int,
 
 
 def fresh_esr(model, capture, fresh: tuple[np.ndarray, np.ndarray]) -> float:
-    """ESR of ``model`` on fresh input against the device's raw output for it.
+    """ESR of ``model`` on fresh input against the device's raw output for it, unshifted.
 
-    The recordings have no delay, so the aligned capture taught the model to lag the device by
-    ``-latency_samples`` samples (the alignment margin); those samples are skipped before scoring.
+    The recordings have no delay, so a model that plays ahead of or behind its device scores
+    that error here, as a user hears it.
     """
     from tonezoo.train import esr
     x, y = fresh
     knobs = {k: capture.knobs[k] for k in model.config.knobs if k in capture.knobs}
-    y_hat = model.process(x, knobs or None)
-    lag = -int(capture.metadata.get("latency_samples", 0))
-    if lag >= 0:
-        return float(esr(y[: y.size - lag], y_hat[lag:]))
-    return float(esr(y[-lag:], y_hat[: y_hat.size + lag]))
+    return float(esr(y, model.process(x, knobs or None)))
 
 
 def virtual_audio(device: str, seconds: float, *, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ import pytest
 import scipy.signal as ss
 import soundfile as sf
 
-from tonezoo.capture import (ALIGN_MARGIN, AudioFileNotFoundError, Capture, CaptureWarning, ChannelError,
+from tonezoo.capture import (ALIGN_MARGIN, alignment_shift, AudioFileNotFoundError, Capture, CaptureWarning, ChannelError,
                              ClippedTargetError, HotTargetWarning, IdenticalAudioError,
                              EmptyAudioError, LatencyTooLargeError, LengthMismatchError, NonFiniteAudioError,
                              SampleRateMismatchError, SilentAudioError, SplitError, StereoInputError,
@@ -62,7 +62,7 @@ def test_load_good_capture(pair):
     assert cap.sample_rate == SR and cap.name == "amp"
     assert cap.metadata["alignment"] == "correlation"
     assert 137 - ALIGN_MARGIN <= cap.metadata["latency_samples"] <= 137
-    assert cap.metadata["latency_estimate"] - cap.metadata["latency_margin"] == cap.metadata["latency_samples"]
+    assert alignment_shift(cap.metadata["latency_estimate"]) == cap.metadata["latency_samples"]
     assert cap.metadata["input_file"]["subtype"] == "PCM_24"
     assert cap.duration == pytest.approx(4.0 - cap.metadata["latency_samples"] / SR)
 
@@ -144,7 +144,7 @@ def test_standard_signal_uses_markers_and_validation_section(tmp_path, standard)
     m = cap.metadata
     assert m["signal"] == "standard" and m["alignment"] == "marker"
     assert 500 - ALIGN_MARGIN <= m["latency_samples"] <= 500
-    assert m["latency_estimate"] - m["latency_margin"] == m["latency_samples"]
+    assert alignment_shift(m["latency_estimate"]) == m["latency_samples"]
     assert m["drift_samples"] == 0
     layout = {s.name: s for s in signal_layout(SR, 12.0)}
     assert cap.val_start == layout["validation"].start

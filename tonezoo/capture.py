@@ -17,9 +17,13 @@ approximation ``h`` (the whitened cross-correlation)::
 
 not at the peak of ``|h|`` (which includes the device's phase delay) but where the response
 *starts* (:func:`estimate_latency`: the first arrival's leading edge, corrected for the input's
-time resolution), and the shift applied is that estimate less :data:`ALIGN_MARGIN` samples. A
-recording delay ``d`` thus gives a shift in ``[d - ALIGN_MARGIN, d]``: the aligned target lags
-the input by 0 to ``ALIGN_MARGIN`` samples on top of the device's own response.
+time resolution), and the shift applied is that estimate less :data:`ALIGN_MARGIN` samples
+(:func:`alignment_shift`). A recording delay ``d`` thus gives a shift in ``[d - ALIGN_MARGIN, d]``:
+the aligned target lags the input by 0 to ``ALIGN_MARGIN`` samples on top of the device's own
+response. Causality decides the one case the margin cannot: a response cannot start before its
+input, so an estimate between 0 and ``ALIGN_MARGIN`` is a capture without recording delay (a
+plug-in render, a DAW that compensated the round trip) and is not shifted at all, rather than
+teaching the model to play up to ``ALIGN_MARGIN`` samples behind its device.
 ``metadata["latency_samples"]`` is the shift applied, ``latency_estimate`` and ``latency_margin``
 stand beside it. ``|h|`` makes this immune to polarity inversion.
 
@@ -57,6 +61,7 @@ __all__ = [
     "ChannelChoiceWarning",
     "IdenticalAudioError",
     "ALIGN_MARGIN",
+    "alignment_shift",
     "UnreadableAudioError",
     "AudioFileNotFoundError",
     "EmptyAudioError",
@@ -808,7 +813,7 @@ def _align(x: np.ndarray, y: np.ndarray, sample_rate: int, y_label: str, max_lat
               f"larger delay if it is real: <<max_latency_ms={_suggest_ms(abs(lag), sr)}>>")
     if info["confidence"] < _LOW_CONFIDENCE and meta["alignment"] == "correlation":
         warnings.warn(f"{y_label}: no clear delay between input and target (confidence {info['confidence']:.1f}); "
-                      f"shifted by {lag - ALIGN_MARGIN} samples anyway: check that the files are one re-amp take",
+                      f"shifted by {alignment_shift(lag)} samples anyway: check that the files are one re-amp take",
                       CaptureWarning, stacklevel=3)
     second = info.get("second_arrival")
     if second is not None:
@@ -820,6 +825,31 @@ def _align(x: np.ndarray, y: np.ndarray, sample_rate: int, y_label: str, max_lat
             f"arrival ({lag} samples); record again with time-based effects off, or place them after the captured "
             f"device in your rig", EchoWarning, stacklevel=3)
     return lag, val_start
+
+
+def alignment_shift(start: int) -> int:
+    """The shift applied to a target whose device response starts ``start`` samples after the input.
+
+    ``start - ALIGN_MARGIN`` (the estimate may land up to the margin after the true start, never
+    before it), except that an estimate in ``[0, ALIGN_MARGIN]`` gives 0: a response cannot start
+    before its input, so such a capture has no recording delay to remove, and shifting it by a
+    negative amount would only make the model play behind its device. For a true delay ``d >= 0``
+    the result stays in ``[d - ALIGN_MARGIN, d]``; a target that leads its input (``start < 0``) is
+    shifted by ``start - ALIGN_MARGIN``.
+
+    Parameters
+    ----------
+    start : int
+        Where the device's response starts in the target, in samples after the input
+        (:func:`estimate_latency`; negative when the target leads).
+
+    Returns
+    -------
+    int
+        Samples to drop from the start of the target (negative: from the start of the input).
+    """
+    start = int(start)
+    return 0 if 0 <= start <= ALIGN_MARGIN else start - ALIGN_MARGIN
 
 
 def _suggest_ms(lag: int, sample_rate: int) -> int:
@@ -845,7 +875,7 @@ def _assemble(x: np.ndarray, y: np.ndarray, sample_rate: int, x_label: str, y_la
     lag, val_start = 0, None
     if align:
         start, val_start = _align(x, y, sr, y_label, max_latency_ms, meta)
-        lag = start - ALIGN_MARGIN
+        lag = alignment_shift(start)
         meta["latency_estimate"] = int(start)
         meta["latency_margin"] = ALIGN_MARGIN
     else:

@@ -339,16 +339,15 @@ def run_demo(args: argparse.Namespace) -> int:
         sf.write(str(out / "capture" / name), audio, rendered.sample_rate, subtype="PCM_24")
     capture = load_capture(out / "capture" / "input.wav", out / "capture" / "target.wav", knobs=rendered.knobs,
                            name=dev.name)
-    lag = -capture.metadata["latency_samples"]        # how far the models' output lags the device's
     fresh_x, fresh_y, _ = render_pair(dev, seconds=min(args.seconds, 10.0), seed=8)
 
     def fresh_esr(model) -> float:
         knobs = {k: capture.knobs[k] for k in model.config.knobs if k in capture.knobs}
         y_hat = model.process(fresh_x, knobs or None)
-        return esr(fresh_y[: fresh_y.size - lag], y_hat[lag:]) if lag >= 0 else esr(fresh_y[-lag:], y_hat[:lag])
+        return esr(fresh_y, y_hat)                      # against the device's raw output, unshifted
 
     con.print(f"capture: {dev.name} ({dev.category}, {dev.description}); {args.seconds:g} s written to "
-              f"{out / 'capture'} and loaded as a user's files (shifted by {-lag} samples), knobs "
+              f"{out / 'capture'} and loaded as a user's files (shifted by {capture.metadata['latency_samples']} samples), knobs "
               + ", ".join(f"{k}={v:g}" for k, v in capture.knobs.items()))
     sugg = zoo.suggest(capture, top=5)
     con.print(_suggestion_table(sugg, f"starting models for {dev.name} (not in the zoo)"))
