@@ -461,7 +461,9 @@ class Zoo:
         fingerprint : np.ndarray, optional
             The capture's fingerprint if already computed.
         exclude : sequence of str
-            Entry ids never suggested (e.g. leave-one-out evaluation).
+            Entry ids never suggested (e.g. leave-one-out evaluation). For a capture with knob
+            values, models whose architecture cannot take knob inputs (a WaveNet captures one
+            setting) are left out too: they could not start a model of that capture.
 
         Returns
         -------
@@ -473,6 +475,10 @@ class Zoo:
         ZooError
             The zoo is empty or every entry is excluded.
         """
+        if capture.knobs:
+            from .. import architectures
+            exclude = [*exclude, *(e.id for e in self.list()
+                                   if architectures.get(e.config.arch).set_knobs is None and e.id not in exclude)]
         return _suggest(self, capture, top, shortlist=shortlist, stage2_seconds=stage2_seconds,
                         weighting=weighting, fingerprint=fingerprint, exclude=exclude)
 
