@@ -82,7 +82,9 @@ def test_default_zoo_is_read_only_and_covers_every_category(default_zoo, tmp_pat
     from tonezoo.devices import CATEGORIES
     assert len(default_zoo) >= 24
     assert {e.category for e in default_zoo.list()} == set(CATEGORIES)
-    assert all(e.architecture["hidden_size"] == 20 and e.sample_rate == 44100 for e in default_zoo.list())
+    lstms = [e for e in default_zoo.list() if e.config.arch == "lstm"]
+    assert all(e.architecture["hidden_size"] == 20 and e.sample_rate == 44100 for e in lstms)
+    assert {e.config.arch for e in default_zoo.list()} == {"lstm", "wavenet"}   # feather WaveNets at 48 kHz
     assert not {e.id for e in default_zoo.list()} & set(HELD_OUT)
     with pytest.raises(ZooError, match="read-only"):
         default_zoo.add(tiny(1))
@@ -107,7 +109,7 @@ def test_run_models_and_zero_shot_esr_match_single_runs():
 
 def test_segmented_zero_shot_esr_matches_a_sequential_run(default_zoo):
     """Stage 2 scores segments side by side after a warm-up: same ESR as one long run, same ranking."""
-    models = [default_zoo.get(e.id) for e in default_zoo.list()[::3]]
+    models = [default_zoo.get(e.id) for e in default_zoo.list() if e.config.arch == "lstm"][::3]
     cap = render_capture("ht40-like", seconds=1.5, seed=2)
     n = (len(cap.x) // 2048) * 2048
     x, y = cap.x[:n], cap.y[:n]
@@ -268,7 +270,7 @@ def test_cli_zoo_management(tmp_path, capsys, monkeypatch):
 def test_cli_train_from_auto_races_and_reports(wavs, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TONEZOO_CACHE", "off")
     args = ["train", str(wavs / "di.wav"), str(wavs / "out.wav"), "-o", str(tmp_path / "m"), "--from", "auto",
-            "--epochs", "3", "--race", "2", "--race-epochs", "1", "--json", "--quiet"]
+            "--arch", "lstm", "--epochs", "3", "--race", "2", "--race-epochs", "1", "--json", "--quiet"]
     assert main(args) == 0
     out = capsys.readouterr().out
     summary = json.loads(out.strip().splitlines()[-1])
