@@ -74,6 +74,11 @@ def test_stored_as_data_and_round_trips(tmp_path: Path) -> None:
     x = np.random.default_rng(1).standard_normal((5, len(feature_names())))
     np.testing.assert_allclose(back.predict_proba(x), clf.predict_proba(x))
     assert back.classes == ("boost", "fuzz") and back.metadata == {"note": "test"}
+    import os
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask        # the user's usual permissions, as before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json"]    # written atomically, nothing left beside it
 
 
 def test_bad_classifier_files(tmp_path: Path) -> None:

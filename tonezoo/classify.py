@@ -317,11 +317,10 @@ class Classifier:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the classifier as JSON (atomically)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
-        os.replace(tmp, path)
-        return path
+        from .modelfile import atomic_write
+
+        text = json.dumps(self.to_dict(), separators=(",", ":")) + "\n"
+        return atomic_write(path, lambda tmp: tmp.write_text(text), mode=0o666)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, where: str = "classifier") -> "Classifier":

@@ -133,18 +133,25 @@ def save_model_dir(model: Any, directory: str | os.PathLike, *, card: bool = Tru
     return write_dir_atomically(target, lambda tmp: write_model_files(model, tmp, card=card))
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *, mode: int | None = None) -> Path:
     """Write one file atomically: ``write(tmp)`` fills a temporary file beside ``path``, then ``os.replace``.
 
     The one file writer of tonezoo (model configs, zoo index files, exported formats,
-    checkpoints): a crash or an error leaves ``path`` as it was and no temporary file behind.
-    Directories: :func:`write_dir_atomically`.
+    checkpoints, the classifier, WAV files the command line writes): a crash or an error leaves
+    ``path`` as it was and no temporary file behind. Directories: :func:`write_dir_atomically`.
+
+    ``mode``: the new file's permissions less the process's umask, as ``open`` would give them
+    (``0o666`` for a file other programs read); by default the temporary file's own ``0o600``.
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
+        if mode is not None:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, mode & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

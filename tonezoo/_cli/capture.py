@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 from ._common import capture_options, load_capture_args
@@ -38,18 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _write_wav_atomic(path: Path, audio, sample_rate: int) -> None:
     import soundfile as sf
 
+    from ..modelfile import atomic_write
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".wav", dir=path.parent)
-    os.close(fd)
-    try:
-        sf.write(tmp, audio, sample_rate, subtype="PCM_24", format="WAV")
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)            # mkstemp makes it private; a WAV is read by other programs
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # a WAV is read by other programs: the user's usual permissions, not the temporary file's private ones
+    atomic_write(path, lambda tmp: sf.write(str(tmp), audio, sample_rate, subtype="PCM_24", format="WAV"),
+                 mode=0o666)
 
 
 def run_capture_signal(args: argparse.Namespace) -> int:

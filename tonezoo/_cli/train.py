@@ -478,18 +478,9 @@ def run_process(args: argparse.Namespace) -> int:
 
 
 def _write_wav(path: Path, audio, sample_rate: int) -> None:
-    """Write a float WAV atomically: a temporary file beside ``path``, renamed into place."""
-    import os
-    import tempfile
+    """Write a float WAV atomically (:func:`tonezoo.modelfile.atomic_write`), with the user's usual permissions."""
     import soundfile as sf
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
-    try:
-        sf.write(tmp, audio, sample_rate, subtype="FLOAT", format="WAV")
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)            # mkstemp makes it private; a WAV is read by other programs
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    from ..modelfile import atomic_write
+    atomic_write(path, lambda tmp: sf.write(str(tmp), audio, sample_rate, subtype="FLOAT", format="WAV"),
+                 mode=0o666)
