@@ -7,10 +7,10 @@ Usage::
     python benchmarks/build_zoo.py --out DIR --merge PART_DIR ... [--retry-above 0.05 ...]
 
 Same as ``tonezoo zoo build --from-devices DIR``. The plan (devices, settings, held-out devices)
-is :data:`tonezoo.zoo_build.ZOO_PLAN` / :data:`tonezoo.zoo_build.HELD_OUT`. An interrupted build
+is :data:`tonezoo.zoo.build.ZOO_PLAN` / :data:`tonezoo.zoo.build.HELD_OUT`. An interrupted build
 resumes: models already in the output zoo are kept. ``--merge`` collects zoos built in parts (two
 processes side by side use both cores of a 2-core machine better than one) in plan order; with
-``--retry-above`` the weak entries then get a second, longer run (:func:`tonezoo.zoo_build.refine`).
+``--retry-above`` the weak entries then get a second, longer run (:func:`tonezoo.zoo.build.refine`).
 The recipe of the bundled zoo is in ``docs/zoo.md``.
 
 Family entries (``--families N``): N draws of every training family of :mod:`tonezoo.families`
@@ -39,10 +39,7 @@ import sys
 import time
 from pathlib import Path
 
-try:                                          # the zoo package layout, else the single-module one
-    from tonezoo.zoo.build import ZOO_PLAN, build_from_devices, build_wavenets, drop_failed, merge_zoos, refine
-except ImportError:
-    from tonezoo.zoo_build import ZOO_PLAN, build_from_devices, drop_failed, merge_zoos, refine
+from tonezoo.zoo.build import ZOO_PLAN, build_from_devices, build_wavenets, drop_failed, merge_zoos, refine
 
 
 def family_plan(n_per_family: int, *, seed: int = 0) -> list[tuple[str, str, str, int]]:
