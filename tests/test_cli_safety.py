@@ -206,3 +206,16 @@ def test_ctrl_c_during_a_zoo_build_keeps_finished_models_only(tmp_path):
     assert after < 10
     from tonezoo.zoo import Zoo
     assert len(Zoo.open(tmp_path / "z")) == 0                 # the half-trained model is not in the zoo
+
+
+def test_a_bare_model_name_is_a_zoo_id_or_a_clear_error(recordings, tmp_path):
+    """``suggest`` prints zoo ids: ``process``/``--from`` take them; an unknown bare name is not sent to the Hub."""
+    di = recordings / "di.wav"
+    bad = tz("process", "no-such-model", di, tmp_path / "wet.wav", timeout=120)
+    assert bad.returncode == 2, bad.stderr
+    assert "'no-such-model' is not a model folder" in bad.stderr and "tonezoo zoo list" in bad.stderr
+    assert "Hub" not in bad.stderr.split("error:")[0]            # no Hub round trip before the error
+    assert not (tmp_path / "wet.wav").exists()
+    ok = tz("process", "plexi-crunch", di, tmp_path / "wet.wav", "--resample", timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert sf.info(str(tmp_path / "wet.wav")).frames > 0

@@ -97,14 +97,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=run_process)
 
 
-def load_model_arg(source: str):
-    """A model directory, a model file of another tool (``.nam``, AGAM, AIDA-X) or a Hub repo id."""
+def load_model_arg(source: str, zoo_dir: str | None = None):
+    """A model directory, a model file of another tool (``.nam``, AGAM, AIDA-X), a zoo model id or a Hub repo id.
+
+    A bare name (no ``/``) that is neither a file nor a folder is looked up in the zoo (``zoo_dir``,
+    default the bundled one): the ids ``tonezoo suggest`` prints. Anything else with an owner is a
+    Hub repo id (``owner/name``).
+
+    Raises
+    ------
+    ModelFileError
+        A bare name that is no folder, no file and no zoo model.
+    """
     from ..model import Model
     if Path(source).is_file():
         from ..formats import import_model
         return import_model(source)
     if Path(source).exists():
         return Model.load(source)
+    if "/" not in source and "\\" not in source:
+        from ..errors import ModelFileError
+        from ..zoo import Zoo
+        zoo = Zoo.open(zoo_dir) if zoo_dir else Zoo.default()
+        if source in zoo:
+            return zoo.get(source)
+        raise ModelFileError(
+            f"{source!r} is not a model folder, a model file (.nam, .json) or a model of the zoo "
+            f"({'--zoo ' + zoo_dir if zoo_dir else 'the bundled zoo'}; `tonezoo zoo list` shows its ids); "
+            f"for a Hugging Face Hub model give its owner/name")
     return Model.from_pretrained(source)
 
 
@@ -392,7 +412,7 @@ def run_train(args: argparse.Namespace) -> int:
                 extra["race"] = result.model.metadata["race"]
                 print(race_line(extra["race"], source), flush=True)
         elif args.source:
-            init = load_model_arg(args.source)
+            init = load_model_arg(args.source, args.zoo)
             if args.arch is not None and arch_name(init.config) != args.arch:
                 raise ConfigError(f"--from {args.source} is a {init.config.describe()} ({arch_name(init.config)}), "
                                   f"not --arch {args.arch}; drop --arch to fine-tune it as it is")
