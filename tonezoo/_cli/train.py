@@ -359,7 +359,11 @@ def _auto_start(zoo, capture, args: argparse.Namespace):
     sugg = zoo.suggest(capture, top=min(top, len(zoo) - len(exclude)), exclude=exclude)
     if sugg:
         group = arch_name(zoo.entry(sugg[0].id).config)
+        other = [s.id for s in sugg if arch_name(zoo.entry(s.id).config) != group]
         sugg = [s for s in sugg if arch_name(zoo.entry(s.id).config) == group]
+        if other:
+            print(f"the best suggestion is a {group} model: the race keeps to {group} models, leaving out "
+                  f"{', '.join(other)} (--arch ARCH picks the architecture)", flush=True)
     if strip:
         zoo = _skip_free_zoo(zoo, [s.id for s in sugg])
     return zoo, sugg
