@@ -674,7 +674,8 @@ def train(capture, *, init: Model | None = None, model_config: ModelConfig | Non
           checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
           target_esr: float | None = None,
           epoch_callback: Callable[[int, list[dict]], None] | None = None,
-          continue_from: TrainResult | None = None, **overrides: Any) -> TrainResult:
+          continue_from: TrainResult | None = None, label: str | None = None,
+          **overrides: Any) -> TrainResult:
     """Train a model on a capture, from scratch or from a pretrained model (transfer learning).
 
     Parameters
@@ -695,6 +696,9 @@ def train(capture, *, init: Model | None = None, model_config: ModelConfig | Non
     target_esr : float, optional
         Stop as soon as the best validation ESR reaches this value.
     epoch_callback : callable(epoch, [history row]), optional
+    label : str, optional
+        What the progress lines call this run (default ``"train"``, ``"fine-tune from NAME"`` or
+        ``"continue"``).
     continue_from : TrainResult, optional
         Carry on a finished run on the same capture (its last weights, optimizer state, learning
         rate and patience counter) up to ``max_epochs`` epochs in all, exactly as if it had never
@@ -713,15 +717,15 @@ def train(capture, *, init: Model | None = None, model_config: ModelConfig | Non
     base = config or recipe(init.config if init is not None else
                             continue_from.model.config if continue_from is not None else model_config)
     tcfg = base.replace(**overrides) if overrides else base
-    label = f"fine-tune from {init.name}" if init is not None else "train"
+    default_label = f"fine-tune from {init.name}" if init is not None else "train"
     if continue_from is not None:
         if init is not None or model_config is not None or resume:
             raise ConfigError("continue_from carries on a run: do not also give init, model_config or resume")
         if continue_from.resume_state is None:
             raise ConfigError("this TrainResult has no resume_state (it was not returned by train/train_many)")
-        init, label = continue_from.model, "continue"
+        init, default_label = continue_from.model, "continue"
     return _run(capture, [init] if init is not None else None, model_config, tcfg, 1, progress=progress,
-                checkpoint_dir=checkpoint_dir, resume=resume, target_esr=target_esr, label=label,
+                checkpoint_dir=checkpoint_dir, resume=resume, target_esr=target_esr, label=label or default_label,
                 epoch_callback=epoch_callback, continue_from=continue_from)[0]
 
 

@@ -133,7 +133,7 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int = 
     if scratch and result.stop_reason != "interrupted":
         # the from-scratch contender: same architecture, same budget, the better validation ESR is kept
         other = train(capture, model_config=result.model.config, config=tcfg, progress=progress,
-                      **{k: v for k, v in overrides.items() if k == "epoch_callback"})
+                      label="scratch contender", **{k: v for k, v in overrides.items() if k == "epoch_callback"})
         final = {"transfer_val_esr": float(result.best_val_esr), "scratch_val_esr": float(other.best_val_esr)}
         if other.best_val_esr < result.best_val_esr:
             result, scratch_won = other, True
