@@ -88,22 +88,29 @@ def tbptt_epoch(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, config, 
 
 
 def window_epoch(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, config, tcfg, optimizer,
-                 loss: Callable):
+                 loss: Callable, valid_apply: Callable | None = None, min_warmup: int = 0):
     """One epoch of whole-window training: one update per mini-batch of windows (NAM's recipe).
 
     Each segment runs from the initial state in one piece; the loss covers its samples after the
-    first ``tcfg.warmup`` (the receptive field's context). Arguments as in the module docstring.
+    first ``max(tcfg.warmup, min_warmup)`` (the receptive field's context). Arguments as in the
+    module docstring, plus ``valid_apply(params, x) -> y_hat``: a convolutional model's *valid*
+    run (no padding), whose output [shape=(B, S - C)] covers the samples after its ``C`` samples
+    of context; the loss then sees the window from sample ``C`` on, with the warm-up masked.
     """
     from .base import get
     arch = get(config.arch)
-    warm = tcfg.warmup
+    warm = max(int(tcfg.warmup), int(min_warmup))
     seg = xb.shape[-1]
     tmask = jnp.concatenate([jnp.zeros(warm, jnp.float32), jnp.ones(seg - warm, jnp.float32)])
 
     def loss_fn(tr, x, y, m):
-        y_hat, _ = arch.apply({**tr, **frozen}, x, None, knobs, config=config)
-        value, plain = loss(y[:, warm:], y_hat[:, warm:], m[:, warm:])
-        return value, plain
+        params = {**tr, **frozen}
+        if valid_apply is None:
+            off, y_hat = warm, arch.apply(params, x, None, knobs, config=config)[0][:, warm:]
+        else:
+            y_hat = valid_apply(params, x)
+            off = x.shape[-1] - y_hat.shape[-1]
+        return loss(y[:, off:], y_hat, m[:, off:])
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 

@@ -55,6 +55,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import Architecture
+from .training import window_epoch as _window_epoch
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..model import ModelConfig
@@ -546,26 +547,9 @@ def window_epoch(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, *, config,
     if seg - warm < 1:
         raise ConfigError(f"segments of {seg} samples are too short for a WaveNet with a receptive field of "
                           f"{r1 + 1} samples; use segment_length > {warm}")
-    tmask = jnp.concatenate([jnp.zeros(warm - r1, jnp.float32), jnp.ones(seg - warm, jnp.float32)])
-
-    def loss_fn(tr, x, y, m):
-        y_hat = apply_valid({**tr, **frozen}, x, net=net)
-        return loss(y[:, r1:], y_hat, m)
-
-    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-
-    def batch_step(carry, batch):
-        tr, opt = carry
-        x, y, segm = batch
-        m = tmask[None, :] * segm[:, None]
-        (value, _), grads = grad_fn(tr, x, y, m)
-        updates, opt = optimizer.update(grads, opt, tr)
-        tr = jax.tree.map(lambda p, u: p - lr * u, tr, updates)
-        weight = m.sum()
-        return (tr, opt), (value * weight, weight)
-
-    (trainable, opt_state), (lw, w) = jax.lax.scan(batch_step, (trainable, opt_state), (xb, yb, mb))
-    return trainable, opt_state, lw.sum() / jnp.maximum(w.sum(), 1.0)
+    return _window_epoch(trainable, frozen, opt_state, xb, yb, mb, knobs, lr, config=config, tcfg=tcfg,
+                         optimizer=optimizer, loss=loss,
+                         valid_apply=functools.partial(apply_valid, net=net), min_warmup=r1)
 
 
 @functools.partial(jax.jit, static_argnames=("config",))
