@@ -50,6 +50,10 @@ def test_structure() -> None:
         assert len(list_families(cat, held_out=False)) == len(fams) - 1
     assert len(set(HELD_OUT_FAMILIES)) == len(CATEGORIES)
     assert len({f.name for f in FAMILIES}) == len(FAMILIES)
+    # the random-chain families train the classifier only: never the zoo's, never held out
+    chains = [f for f in list_families(zoo_only=False) if not f.zoo]
+    assert {f.category for f in chains} == set(CATEGORIES) and not set(HELD_OUT_FAMILIES) & {f.name for f in chains}
+    assert all(f.zoo for f in list_families()) and all(f.zoo for f in list_families(held_out=False))
 
 
 def test_draw_is_deterministic_by_seed(di: np.ndarray) -> None:
