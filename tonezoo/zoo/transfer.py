@@ -1,9 +1,10 @@
 """From a ranking to a fine-tuned model: the race between the top suggestions and the start model.
 
 :func:`transfer` (what :meth:`tonezoo.zoo.Zoo.transfer` runs) fine-tunes the top ``race``
-suggestions side by side for a few epochs (:func:`tonezoo.train.train_many`) and carries the
-winner on; :func:`start_model` / :func:`adapt_model` turn a zoo model into one that fits the
-capture (its knob inputs and sample rate), with the same output.
+suggestions side by side for a few epochs (:func:`tonezoo.train.train_many`), carries the
+winner on, and keeps it only if it beats a from-scratch run of the same budget on validation;
+:func:`start_model` / :func:`adapt_model` turn a zoo model into one that fits the capture (its
+knob inputs and sample rate), with the same output.
 """
 
 from __future__ import annotations
@@ -46,21 +47,32 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int = 
              scratch: bool = True, refit: bool = True, **train_overrides: Any) -> TrainResult:
     """Suggest a starting model from ``zoo`` for ``capture`` and fine-tune from it (:meth:`tonezoo.zoo.Zoo.transfer`).
 
-    By default the top 3 suggestions *race*: they are fine-tuned together (one vmapped run per
-    architecture, validated every epoch) for ``race_epochs`` epochs, and the one with the best
-    validation ESR so far continues. The zero-shot ranking alone is a weak predictor of how well
-    a model fine-tunes (see ``docs/zoo.md``); a short race on the user's own audio is a much
-    better one and costs ``race`` x ``race_epochs`` model-epochs. The race counts towards the
-    epoch budget: the winner carries on from where the race left it (weights, optimizer and
-    learning-rate state) up to ``max_epochs`` in all, so the result is the winner's whole run.
+    The policy, in three steps:
 
-    With ``scratch`` (the default) a from-scratch contender always reaches the final: after the
-    winner's run, a freshly initialised model of its architecture trains with the same budget, and
-    the one with the lower validation ESR is returned. Transfer then never ends worse than scratch
-    by more than the noise between validation and fresh audio, and keeps its wins; it costs one
-    more training run (``scratch=False`` skips it). With ``refit`` (the default) every
-    starting model first gets its output layer refit to the capture by least squares
-    (:func:`tonezoo.warmstart.refit_output`): level and polarity are right from the first step.
+    1. **Refit starts** (``refit``, default on): every starting model first gets its output layer
+       refit to the capture's training audio by least squares
+       (:func:`tonezoo.warmstart.refit_output`), so level and polarity are right from the first
+       step -- the seed article's "first loss much lower", without training; a linear probe before
+       fine-tuning, as in LP-FT (Kumar et al., "Fine-Tuning can Distort Pretrained Features and
+       Underperform Out-of-Distribution", ICLR 2022).
+    2. **Race** (``race``, default 3): the top ``race`` suggestions are fine-tuned together (one
+       vmapped run per architecture, validated every epoch) for ``race_epochs`` epochs, and the one
+       with the best validation ESR carries on from where the race left it (weights, optimizer and
+       learning-rate state) up to ``max_epochs`` in all, so the result is the winner's whole run.
+       The zero-shot ranking alone is a weak predictor of how well a model fine-tunes (see
+       ``docs/zoo.md``); a short race on the user's own audio is a better one and costs ``race`` x
+       ``race_epochs`` model-epochs. One round of successive halving (Jamieson & Talwalkar,
+       "Non-stochastic Best Arm Identification and Hyperparameter Optimization", AISTATS 2016).
+    3. **Final against scratch** (``scratch``, default on): a freshly initialised model of the
+       winner's architecture trains with the same recipe and budget -- exactly the run ``tonezoo
+       train`` from scratch gives with that budget (same seed) -- and the one with the lower
+       validation ESR is returned. On validation, transfer is therefore never worse than scratch
+       at the same budget, and keeps its wins; how far that carries to new audio depends on the
+       validation audio standing for it (``docs/zoo.md`` has the figures measured on fresh audio
+       of held-out devices). It costs one more run of the budget; ``scratch=False`` skips it.
+       The scratch contender enters only the final: after a race of a few epochs it trails the
+       refit starts far (``docs/zoo.md``), so racing it from the start would drop it before it
+       catches up.
 
     Parameters
     ----------
@@ -69,7 +81,7 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int = 
         Contenders in the race (the top ``race`` suggestions); 0 or 1 fine-tunes the first
         suggestion directly.
     race_epochs : int
-        Epochs of the race.
+        Epochs of the race (part of ``max_epochs``).
     top, shortlist : see :meth:`suggest`
     progress : bool
     suggestions : sequence of Suggestion, optional
@@ -83,10 +95,20 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int = 
 
     Returns
     -------
-    TrainResult; ``result.model.metadata`` records ``base_model`` (the zoo id started from, or
-    ``None`` when the scratch contender won), ``suggestions`` (the ranking table), after a race
-    ``race`` (each contender's ESR) and with ``scratch`` the final (``final``: both validation
-    ESRs). ``result.source`` is the zoo id, or ``"scratch"``.
+    TrainResult
+        ``result.model.metadata`` records ``base_model`` (the zoo id started from, or ``None``
+        when the scratch contender won), ``suggestions`` (the ranking table), after a race
+        ``race`` (each contender's best validation ESR and epochs) and with ``scratch`` the final
+        (``final``: ``transfer_val_esr``, ``scratch_val_esr``, ``winner``, ``decided_on`` =
+        ``"validation"`` and ``validation_seconds``). ``result.source`` is the zoo id, or
+        ``"scratch"``.
+
+    Raises
+    ------
+    ConfigError
+        ``race`` or ``race_epochs`` out of range, or unknown training options.
+    ZooError
+        No suggestion to start from (an empty zoo).
     """
     if isinstance(race, bool) or not isinstance(race, int) or race < 0:
         raise ConfigError(f"race must be an integer >= 0, got {race!r}")
@@ -134,7 +156,8 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int = 
         # the from-scratch contender: same architecture, same budget, the better validation ESR is kept
         other = train(capture, model_config=result.model.config, config=tcfg, progress=progress,
                       label="scratch contender", **{k: v for k, v in overrides.items() if k == "epoch_callback"})
-        final = {"transfer_val_esr": float(result.best_val_esr), "scratch_val_esr": float(other.best_val_esr)}
+        final = {"transfer_val_esr": float(result.best_val_esr), "scratch_val_esr": float(other.best_val_esr),
+                 "decided_on": "validation", "validation_seconds": float(capture.val_seconds)}
         if other.best_val_esr < result.best_val_esr:
             result, scratch_won = other, True
         final["winner"] = "scratch" if scratch_won else chosen.id

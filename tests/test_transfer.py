@@ -1,0 +1,36 @@
+"""Zoo.transfer's policy: the race, and a from-scratch contender that is a plain scratch run of the same budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from tonezoo.devices import render_capture
+from tonezoo.model import Model, ModelConfig
+from tonezoo.train import train
+from tonezoo.zoo import Zoo
+
+
+def test_transfer_is_never_worse_than_the_same_budget_from_scratch_on_validation(tmp_path) -> None:
+    # three untrained hidden-4 models as the zoo: poor starts, so the final between them and scratch is close
+    zoo = Zoo.open(tmp_path / "zoo", create=True)
+    zoo.add_many([Model.create(ModelConfig(hidden_size=4), seed=i, name=f"tiny{i}", category=c)
+                  for i, c in enumerate(["boost", "fuzz", "overdrive"])])
+    cap = render_capture("ts9-like", seconds=3.0, seed=1)
+    budget = dict(max_epochs=2, patience=10, progress=False)
+    tr = zoo.transfer(cap, race=2, race_epochs=1, **budget)
+    md = tr.model.metadata
+    assert len(md["race"]) == 2 and tr.epochs <= 2                 # the race is part of the budget
+    final = md["final"]
+    # the contender is exactly what `tonezoo train` from scratch gives with the same architecture and budget
+    assert tr.model.config.hidden_size == 4 and tr.model.config.knobs == tuple(sorted(cap.knobs))
+    scratch = train(cap, model_config=tr.model.config, **budget)
+    assert final["scratch_val_esr"] == pytest.approx(float(scratch.best_val_esr), rel=1e-5)
+    assert tr.best_val_esr == pytest.approx(min(final["transfer_val_esr"], final["scratch_val_esr"]))
+    assert tr.best_val_esr <= scratch.best_val_esr * (1 + 1e-5)
+    assert (tr.source == "scratch") == (final["scratch_val_esr"] < final["transfer_val_esr"])
+    assert final["winner"] == tr.source and md["base_model"] == (None if tr.source == "scratch" else tr.source)
+    assert final["decided_on"] == "validation" and final["validation_seconds"] == pytest.approx(cap.val_seconds)
+    # without the final and the refit: the first suggestion fine-tuned as it is
+    plain = zoo.transfer(cap, race=0, scratch=False, refit=False, **budget)
+    assert "final" not in plain.model.metadata and "race" not in plain.model.metadata
+    assert plain.source == plain.model.metadata["suggestions"][0]["id"]
