@@ -208,6 +208,31 @@ def od_capture():
     return render_capture("ts9-like", seconds=3.0, sample_rate=48000, seed=3)
 
 
+@pytest.mark.parametrize("dilation,k", [(1, 3), (8, 3), (4, 2), (2, 5)])
+def test_convolution_gradient_matches_autodiff_of_the_tap_product(dilation: int, k: int) -> None:
+    """The hand-written gradient of the dilated convolution equals JAX's own gradient of the same
+    convolution written as one product of the shifted taps (batch and vmapped over models)."""
+    import jax.numpy as jnp
+    rng = np.random.default_rng(dilation * 10 + k)
+    h = jnp.asarray(rng.standard_normal((3, 64, 5)), jnp.float32)
+    w = jnp.asarray(rng.standard_normal((k, 5, 4)), jnp.float32)
+    g = jnp.asarray(rng.standard_normal((3, 64 - dilation * (k - 1), 4)), jnp.float32)
+
+    def taps(h, w):
+        t = h.shape[-2] - dilation * (k - 1)
+        return jnp.concatenate([h[..., j * dilation:j * dilation + t, :] for j in range(k)], -1) @ w.reshape(-1, 4)
+
+    assert np.allclose(wn._conv(h, w, 0.0, dilation), taps(h, w), atol=1e-5)
+    ours = jax.grad(lambda h, w: jnp.sum(jnp.tanh(wn._conv(h, w, 0.0, dilation)) * g), argnums=(0, 1))(h, w)
+    ref = jax.grad(lambda h, w: jnp.sum(jnp.tanh(taps(h, w)) * g), argnums=(0, 1))(h, w)
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+    ws = jnp.stack([w, 2 * w])                                          # two models, as train_many stacks them
+    many = jax.vmap(lambda w: jax.grad(lambda w: jnp.sum(jnp.tanh(wn._conv(h, w, 0.0, dilation)) * g))(w))(ws)
+    one = jax.grad(lambda w: jnp.sum(jnp.tanh(taps(h, w)) * g))(2 * w)
+    np.testing.assert_allclose(np.asarray(many[1]), np.asarray(one), rtol=1e-4, atol=1e-5)
+
+
 def test_nam_recipe_is_nams() -> None:
     from tonezoo.train import recipe
     tcfg = recipe(wn.model_config("nam-standard"))
