@@ -682,11 +682,17 @@ def _stft_magnitude(x: jax.Array, n_fft: int, hop: int, win: int) -> jax.Array:
     pad = n_fft // 2
     xp = jnp.pad(x, ((0, 0), (pad, pad)), mode="reflect")
     frames = 1 + (xp.shape[-1] - n_fft) // hop
-    idx = np.arange(frames)[:, None] * hop + np.arange(n_fft)[None, :]
+    # frame i = xp[i hop : i hop + n_fft], built from ceil(n_fft / hop) reshaped slices rather than a
+    # gather: the gradient is then pads and additions instead of a scatter
+    blocks = -(-n_fft // hop)
+    need = (frames + blocks - 1) * hop
+    xp = jnp.pad(xp, ((0, 0), (0, max(0, need - xp.shape[-1]))))
+    rows = [xp[:, j * hop:(j + frames) * hop].reshape(xp.shape[0], frames, hop) for j in range(blocks)]
+    framed = jnp.concatenate(rows, axis=-1)[..., :n_fft]
     window = np.zeros(n_fft, np.float32)
     left = (n_fft - win) // 2
     window[left:left + win] = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)  # periodic Hann
-    spec = jnp.fft.rfft(xp[:, idx] * window, axis=-1)
+    spec = jnp.fft.rfft(framed * window, axis=-1)
     return jnp.sqrt(jnp.maximum(spec.real ** 2 + spec.imag ** 2, 1e-8))
 
 
