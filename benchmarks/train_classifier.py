@@ -2,19 +2,29 @@
 
 Usage::
 
-    python benchmarks/train_classifier.py [--per-family 90] [--heldout-per-family 25] [--out zoo_index/classifier.json]
-                                          [--cache /tmp/clf_features.npz] [--quick]
+    python benchmarks/train_classifier.py [--per-family 50] [--heldout-per-family 25] [--out zoo_index/classifier.json]
+                                          [--audio-cache /tmp/tonezoo_clf_audio] [--cv] [--quick]
 
 1. **Training set**: ``--per-family`` draws of every training family of :mod:`tonezoo.families`
    (:data:`~tonezoo.families.HELD_OUT_FAMILIES` never), each played from a synthetic DI of its own
-   (random seed, 6 s, peak level log-uniform in 0.12-0.9, 44.1 or 48 kHz): thousands of renders,
-   DSP only. :func:`tonezoo.classify.features` of each.
-2. A scikit-learn :class:`~sklearn.neural_network.MLPClassifier` on standardised features; stored as
-   data (JSON arrays) with :meth:`tonezoo.classify.Classifier.save`.
-3. **Validation** on what it never saw: ``--heldout-per-family`` draws of every held-out family
+   (:func:`augmented_di`: random performance, peak level log-uniform in 0.1-0.95, a random pickup
+   and cable colour, 44.1 or 48 kHz): thousands of renders, DSP only.
+   :func:`tonezoo.classify.features` of each.
+2. A scikit-learn :class:`~sklearn.neural_network.MLPClassifier` on standardised features, or an
+   ensemble of them (``--members``, averaged probabilities); stored as data (JSON arrays) with
+   :meth:`tonezoo.classify.Classifier.save`.
+3. **Model selection** (``--cv``): leave-one-family-out cross-validation over the *training*
+   families only -- each training generator left out in turn, the classifier trained on the rest and
+   scored on the left-out one. Features and hyperparameters are decided on this figure, never on the
+   held-out families or the real fixtures.
+4. **Validation** on what it never saw: ``--heldout-per-family`` draws of every held-out family
    (whole generators left out), and the real third-party fixture models (``benchmarks/_targets.py``)
    played on each real DI recording. Top-1 / top-3 accuracy per target group, per family and per
    real model, written to ``benchmarks/results/classifier.json``.
+
+Rendered audio is kept in ``--audio-cache`` (one ``.npz`` per render, keyed by the family, the
+seed and :data:`RENDER_VERSION`), so a change of features or of the model re-reads audio instead of
+rendering it again.
 
 ``--quick`` (CI): a few draws per family, no file written outside ``--out``/``--report``.
 """
@@ -26,6 +36,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -33,64 +44,141 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _targets import FIXTURES, REAL_DI, REAL_MODELS, load_real_model, real_di, real_name, render_real  # noqa: E402
 
+from tonezoo import _dsp as dsp  # noqa: E402
 from tonezoo.classify import FEATURE_VERSION, Classifier, features, feature_names  # noqa: E402
 from tonezoo.devices import CATEGORIES, render  # noqa: E402
 from tonezoo.families import HELD_OUT_FAMILIES, draw, list_families  # noqa: E402
 from tonezoo.signals import synth_di  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+RENDER_VERSION = "r2"
+"""Changes whenever :func:`augmented_di` or the families' renders change (invalidates the audio cache)."""
+
+Log = Callable[[str], None]
 
 
-def family_rows(held_out: bool, per_family: int, *, seed: int, seconds: float, log) -> tuple[np.ndarray, list, list]:
-    """Features, categories and family names of ``per_family`` random renders of each (held-out) family."""
-    feats, cats, fams = [], [], []
-    t0 = time.perf_counter()
-    families = list_families(held_out=held_out)
+def augmented_di(rng: np.random.Generator, seconds: float, sample_rate: int) -> np.ndarray:
+    """A synthetic DI performance with a random level and colour (float32 [shape=(n,)]).
+
+    The level (peak log-uniform in 0.1-0.95) and the spectrum vary as real DI recordings do:
+    a low shelf at 150-300 Hz of -4..+8 dB (pickup position and output), a high shelf at
+    2-4 kHz of -10..+3 dB, and in half the draws a first-order low-pass at 3-9 kHz (cable
+    capacitance into a high-impedance input).
+    """
+    peak = float(np.exp(rng.uniform(np.log(0.1), np.log(0.95))))
+    x = synth_di(seconds, sample_rate, seed=int(rng.integers(1 << 30)), peak=0.5).astype(np.float64)
+    sections = [dsp.low_shelf(rng.uniform(150.0, 300.0), rng.uniform(-4.0, 8.0), sample_rate),
+                dsp.high_shelf(rng.uniform(2000.0, 4000.0), rng.uniform(-10.0, 3.0), sample_rate)]
+    if rng.random() < 0.5:
+        sections.append(dsp.lowpass1(float(np.exp(rng.uniform(np.log(3000.0), np.log(9000.0)))), sample_rate))
+    x = dsp.filt(x, *sections)
+    return (x * (peak / np.max(np.abs(x)))).astype(np.float32)
+
+
+def _store(path: Path, x: np.ndarray, y: np.ndarray, sr: int) -> None:
+    """Write one render to the audio cache (whole or not at all: a stopped run leaves no broken file)."""
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "wb") as f:
+        np.savez(f, x=x, y=y, sr=sr)
+    tmp.replace(path)
+
+
+def family_pairs(held_out: bool, per_family: int, *, seed: int, seconds: float, cache: Path | None,
+                 log: Log | None, chains: bool = True) -> Iterator[tuple[np.ndarray, np.ndarray, int, str, str]]:
+    """``(x, y, sample_rate, category, family)`` of ``per_family`` random renders of each (held-out) family;
+    ``chains``: with the classifier-only random-chain families."""
+    families = list_families(held_out=held_out, zoo_only=not chains)
+    t0, n = time.perf_counter(), 0
     for i in range(per_family):
         for fam in families:
             s = seed + i
-            rng = np.random.default_rng([s, len(fam.name), 17])
-            sr = int(rng.choice([44100, 48000]))
-            peak = float(np.exp(rng.uniform(np.log(0.12), np.log(0.9))))
-            x = synth_di(seconds, sr, seed=int(rng.integers(1 << 30)), peak=peak)
-            y = render(draw(fam.category, fam.name, s), x, sr)
-            feats.append(features(x, y, sr))
-            cats.append(fam.category)
-            fams.append(fam.name)
+            path = None if cache is None else cache / f"{RENDER_VERSION}-{fam.name}-{s}-{seconds:g}.npz"
+            if path is not None and path.exists():
+                d = np.load(path, allow_pickle=False)
+                x, y, sr = d["x"], d["y"], int(d["sr"])
+            else:
+                rng = np.random.default_rng([s, len(fam.name), 17])
+                sr = int(rng.choice([44100, 48000]))
+                x = augmented_di(rng, seconds, sr)
+                y = render(draw(fam.category, fam.name, s), x, sr)
+                if path is not None:
+                    _store(path, x, y, sr)
+            n += 1
+            yield x, y, sr, fam.category, fam.name
         if log and (i + 1) % 10 == 0:
-            log(f"  {'held-out' if held_out else 'training'} renders: {len(feats)} ({time.perf_counter() - t0:.0f} s)")
-    return np.array(feats), cats, fams
+            log(f"  {'held-out' if held_out else 'training'} renders: {n} ({time.perf_counter() - t0:.0f} s)")
 
 
-def real_rows(seconds: float, log) -> tuple[np.ndarray, list, list, list]:
-    """Features of every readable real fixture model on every real DI (first ``seconds`` of each)."""
-    feats, accepted, names, dis = [], [], [], []
+def real_pairs(seconds: float, cache: Path | None, log: Log) -> Iterator[tuple[np.ndarray, np.ndarray, int, tuple, str, str]]:
+    """``(x, y, sample_rate, accepted, model, di)``: every readable real fixture model on every real DI."""
     if not (FIXTURES / "models").is_dir():
         log(f"no fixtures at {FIXTURES}: real targets skipped")
-        return np.zeros((0, len(feature_names()))), [], [], []
+        return
     for rel, cats in REAL_MODELS:
-        model = load_real_model(rel)
-        if model is None:
-            log(f"  {rel}: this tonezoo cannot run its architecture; skipped")
-            continue
+        model = None
         for di in REAL_DI:
-            x = real_di(di, model.config.sample_rate, seconds=seconds)
-            y = render_real(model, x)
-            feats.append(features(x, y, model.config.sample_rate))
-            accepted.append(cats)
-            names.append(real_name(rel))
-            dis.append(di)
-    return np.array(feats), accepted, names, dis
+            path = None if cache is None else cache / f"real-{real_name(rel)}-{di}-{seconds:g}.npz"
+            if path is not None and path.exists():
+                d = np.load(path, allow_pickle=False)
+                x, y, sr = d["x"], d["y"], int(d["sr"])
+            else:
+                model = model or load_real_model(rel)
+                if model is None:
+                    log(f"  {rel}: this tonezoo cannot run its architecture; skipped")
+                    break
+                sr = int(model.config.sample_rate)
+                x = real_di(di, sr, seconds=seconds)
+                y = render_real(model, x)
+                if path is not None:
+                    _store(path, x, y, sr)
+            yield x, y, sr, cats, real_name(rel), di
 
 
-def fit(X: np.ndarray, y: list, *, seed: int, hidden: tuple[int, ...], alpha: float):
+def _feature_key() -> str:
+    """A digest of the feature code (a cache of features is only reused for the same code)."""
+    import hashlib
+    import inspect
+
+    import tonezoo.classify as c
+    src = "".join(inspect.getsource(f) for f in (c.features, c._dynamics, c._excerpt, c._frames, c._tercile_means))
+    return f"v{FEATURE_VERSION}-{hashlib.sha1(src.encode()).hexdigest()[:10]}"
+
+
+def _feats(pairs, cache: Path | None = None, name: str = "") -> tuple[np.ndarray, list[list[str]]]:
+    """Features and the string columns after ``(x, y, sample_rate)`` of every pair (cached by the feature code)."""
+    path = None if cache is None else cache / f"features-{_feature_key()}-{RENDER_VERSION}-{name}.npz"
+    if path is not None and path.exists():
+        d = np.load(path, allow_pickle=False)
+        return d["X"], [list(r) for r in d["meta"]]
+    rows, meta = [], []
+    for x, y, sr, *rest in pairs:
+        rows.append(features(x, y, sr))
+        meta.append(["|".join(r) if isinstance(r, tuple) else str(r) for r in rest])
+    X = np.array(rows) if rows else np.zeros((0, len(feature_names())))
+    if path is not None and rows:
+        with open(path.with_name(path.name + ".part"), "wb") as f:
+            np.savez(f, X=X, meta=np.array(meta))
+        path.with_name(path.name + ".part").replace(path)
+    return X, meta
+
+
+def fit(X: np.ndarray, y: list, *, seed: int, hidden: tuple[int, ...], alpha: float, members: int = 1,
+        drop: tuple[str, ...] = (), metadata: dict | None = None) -> Classifier:
+    """An MLP (or ``members`` of them, seeds ``seed, seed + 1, ...``) on standardised features
+    (all of :func:`~tonezoo.classify.feature_names` but ``drop``)."""
     from sklearn.neural_network import MLPClassifier
     from sklearn.preprocessing import StandardScaler
+    names = feature_names()
+    inputs = [n for n in names if n not in drop]
+    X = X[:, [names.index(n) for n in inputs]]
     scaler = StandardScaler().fit(X)
-    mlp = MLPClassifier(hidden_layer_sizes=hidden, alpha=alpha, max_iter=800, random_state=seed,
-                        early_stopping=True, validation_fraction=0.15, n_iter_no_change=30)
-    mlp.fit(scaler.transform(X), y)
-    return mlp, scaler
+    Z = scaler.transform(X)
+    nets = []
+    for m in range(members):
+        mlp = MLPClassifier(hidden_layer_sizes=hidden, alpha=alpha, max_iter=800, random_state=seed + m,
+                            early_stopping=True, validation_fraction=0.15, n_iter_no_change=30)
+        nets.append(mlp.fit(Z, y))
+    return Classifier.from_sklearn(nets, scaler, inputs=None if not drop else inputs, metadata=metadata)
 
 
 def score(clf: Classifier, X: np.ndarray, accepted: list) -> dict:
@@ -105,47 +193,88 @@ def score(clf: Classifier, X: np.ndarray, accepted: list) -> dict:
             "top1_ok": top1, "top3_ok": top3}
 
 
+def lofo_cv(X: np.ndarray, cats: list, fams: list, *, seed: int, hidden: tuple[int, ...], alpha: float,
+            members: int, drop: tuple[str, ...] = (), log: Log | None = None) -> dict:
+    """Leave-one-family-out cross-validation over the training families: top-1/top-3 per left-out family.
+
+    The summary is the mean over families (each generator weighs the same) and the worst family.
+    """
+    per = {}
+    fams_arr = np.array(fams)
+    for fam in sorted(set(fams)):
+        out = fams_arr == fam
+        clf = fit(X[~out], [c for c, o in zip(cats, out) if not o], seed=seed, hidden=hidden, alpha=alpha,
+                  members=members, drop=drop)
+        s = score(clf, X[out], [(c,) for c, o in zip(cats, out) if o])
+        per[fam] = {"top1": s["top1"], "top3": s["top3"],
+                    "predicted": {c: s["predicted"].count(c) for c in CATEGORIES if c in s["predicted"]}}
+        if log:
+            log(f"  cv {fam:18s} top-1 {s['top1']:.2f} top-3 {s['top3']:.2f}  {per[fam]['predicted']}")
+    top1 = [r["top1"] for r in per.values()]
+    return {"top1": float(np.mean(top1)), "top3": float(np.mean([r["top3"] for r in per.values()])),
+            "worst": min(per, key=lambda f: per[f]["top1"]), "worst_top1": float(min(top1)), "per_family": per}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--per-family", type=int, default=90)
+    ap.add_argument("--per-family", type=int, default=50)
     ap.add_argument("--heldout-per-family", type=int, default=25)
-    ap.add_argument("--seconds", type=float, default=6.0)
+    ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--real-seconds", type=float, default=12.0)
     ap.add_argument("--hidden", type=int, nargs="+", default=[64, 32])
     ap.add_argument("--alpha", type=float, default=1e-3)
+    ap.add_argument("--members", type=int, default=5, help="MLPs in the ensemble (probabilities averaged)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "zoo_index" / "classifier.json"))
     ap.add_argument("--report", default=str(ROOT / "benchmarks" / "results" / "classifier.json"))
-    ap.add_argument("--cache", default=None, help="npz of computed features (reused when it exists)")
+    ap.add_argument("--audio-cache", default=None, help="folder of rendered audio (.npz), reused when present")
+    ap.add_argument("--cv", action="store_true", help="leave-one-family-out cross-validation over training families")
+    ap.add_argument("--cv-only", action="store_true", help="only the cross-validation: no held-out/real scoring, "
+                    "nothing written")
+    ap.add_argument("--no-chains", action="store_true", help="train on the zoo's families only, without the "
+                    "random-chain families")
+    ap.add_argument("--drop", nargs="*", default=[], help="feature names left out of the classifier's input")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
     if args.quick:
         args.per_family, args.heldout_per_family, args.seconds, args.real_seconds = 6, 2, 3.0, 4.0
     log = lambda m: print(m, flush=True)  # noqa: E731
     t0 = time.perf_counter()
-    cache = Path(args.cache) if args.cache else None
-    if cache is not None and cache.exists():
-        d = np.load(cache, allow_pickle=False)
-        Xt, ct, ft = d["Xt"], list(d["ct"]), list(d["ft"])
-        Xh, ch, fh = d["Xh"], list(d["ch"]), list(d["fh"])
-        log(f"features from {cache}: {len(Xt)} training, {len(Xh)} held-out")
-    else:
-        log(f"rendering {args.per_family} x {len(list_families(held_out=False))} training devices")
-        Xt, ct, ft = family_rows(False, args.per_family, seed=args.seed, seconds=args.seconds, log=log)
-        log(f"rendering {args.heldout_per_family} x {len(HELD_OUT_FAMILIES)} held-out devices")
-        Xh, ch, fh = family_rows(True, args.heldout_per_family, seed=10_000 + args.seed, seconds=args.seconds,
-                                 log=log)
-        if cache is not None:
-            np.savez(cache, Xt=Xt, ct=np.array(ct), ft=np.array(ft), Xh=Xh, ch=np.array(ch), fh=np.array(fh))
-    t_render = time.perf_counter() - t0
+    cache = Path(args.audio_cache) if args.audio_cache else None
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+    hidden = tuple(args.hidden)
+    n_fams = len(list_families(held_out=False, zoo_only=args.no_chains))
+    log(f"{args.per_family} x {n_fams} training devices")
+    Xt, mt = _feats(family_pairs(False, args.per_family, seed=args.seed, seconds=args.seconds, cache=cache,
+                                 log=log, chains=not args.no_chains), cache,
+                    f"train-{args.per_family}-{args.seconds:g}-{args.seed}-{'zoo' if args.no_chains else 'chains'}")
+    ct, ft = [m[0] for m in mt], [m[1] for m in mt]
+    t_train = time.perf_counter() - t0
+    cv = None
+    if args.cv or args.cv_only:
+        log("leave-one-family-out cross-validation over the training families")
+        cv = lofo_cv(Xt, ct, ft, seed=args.seed, hidden=hidden, alpha=args.alpha, members=args.members,
+                     drop=tuple(args.drop), log=log)
+        log(f"cv: top-1 {cv['top1']:.3f} (mean over families), top-3 {cv['top3']:.3f}, worst {cv['worst']} "
+            f"{cv['worst_top1']:.2f}")
+        if args.cv_only:
+            return 0
+    log(f"{args.heldout_per_family} x {len(HELD_OUT_FAMILIES)} held-out devices")
+    Xh, mh = _feats(family_pairs(True, args.heldout_per_family, seed=10_000 + args.seed, seconds=args.seconds,
+                                 cache=cache, log=log), cache,
+                    f"held-{args.heldout_per_family}-{args.seconds:g}-{args.seed}")
+    ch, fh = [m[0] for m in mh], [m[1] for m in mh]
     log("real fixture models on real DI")
-    Xr, accepted, rnames, rdis = real_rows(args.real_seconds, log)
-    mlp, scaler = fit(Xt, ct, seed=args.seed, hidden=tuple(args.hidden), alpha=args.alpha)
+    Xr, mr = _feats(real_pairs(args.real_seconds, cache, log), cache, f"real-{args.real_seconds:g}")
+    accepted, rnames = [tuple(m[0].split("|")) for m in mr], [m[1] for m in mr]
     meta = {"training_families": sorted(set(ft)), "held_out_families": list(HELD_OUT_FAMILIES),
             "training_renders": int(len(Xt)), "feature_version": FEATURE_VERSION,
-            "hidden": list(args.hidden), "alpha": args.alpha, "seconds": args.seconds,
+            "hidden": list(hidden), "alpha": args.alpha, "members": args.members, "seconds": args.seconds,
+            "dropped_features": list(args.drop),
             "recipe": "benchmarks/train_classifier.py"}
-    clf = Classifier.from_sklearn(mlp, scaler, metadata=meta)
+    clf = fit(Xt, ct, seed=args.seed, hidden=hidden, alpha=args.alpha, members=args.members, drop=tuple(args.drop),
+              metadata=meta)
     train_acc = score(clf, Xt, [(c,) for c in ct])
     held = score(clf, Xh, [(c,) for c in ch])
     real = score(clf, Xr, accepted)
@@ -164,13 +293,15 @@ def main(argv: list[str] | None = None) -> int:
         per_real[name] = {"accepted": list(accepted[idx[0]]), "top1": float(np.mean([real["top1_ok"][i] for i in idx])),
                           "top3": float(np.mean([real["top3_ok"][i] for i in idx])), "predicted": votes,
                           "mean_confidence": float(np.mean([real["confidence"][i] for i in idx]))}
-    clf = Classifier(clf.classes, clf.mean, clf.scale, clf.weights, clf.biases,
-                     dict(meta, held_out_top1=held.get("top1"), real_top1=real.get("top1")))
+    clf = clf.with_metadata(dict(meta, cv_top1=None if cv is None else cv["top1"], held_out_top1=held.get("top1"),
+                                 real_top1=real.get("top1")))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     clf.save(args.out)
     report = {"benchmark": "classifier", "settings": vars(args), "seconds": round(time.perf_counter() - t0, 1),
-              "render_seconds": round(t_render, 1), "n_features": len(feature_names()),
+              "training_audio_seconds": round(t_train, 1), "n_features": len(feature_names()),
+              "feature_version": FEATURE_VERSION,
               "training": {"n": train_acc["n"], "top1": train_acc["top1"]},
+              "cross_validation": cv,
               "held_out_families": {"n": held["n"], "top1": held.get("top1"), "top3": held.get("top3"),
                                     "per_family": per_family},
               "real_fixtures": {"n": real["n"], "top1": real.get("top1"), "top3": real.get("top3"),
@@ -179,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report).write_text(json.dumps(report, indent=1) + "\n")
     log(f"\ntraining renders {len(Xt)} (top-1 on them {train_acc['top1']:.3f}); {time.perf_counter() - t0:.0f} s")
+    if cv is not None:
+        log(f"leave-one-family-out cv: top-1 {cv['top1']:.3f}, top-3 {cv['top3']:.3f}")
     log(f"held-out families: top-1 {held.get('top1', float('nan')):.3f}, top-3 {held.get('top3', float('nan')):.3f} "
         f"over {held['n']} renders")
     for fam, r in per_family.items():
@@ -191,4 +324,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1):          # small matrices: one BLAS thread is faster, and far faster on a busy machine
+        sys.exit(main())

@@ -37,7 +37,11 @@ def test_features_describe_behaviour(di: np.ndarray) -> None:
     hard = features(di, np.tanh(20.0 * di), SR)
     assert lin[f["resid_all"]] < -40.0 < hard[f["resid_all"]]       # no linear filter explains a clipper
     assert abs(lin[f["level_slope"]] - 1.0) < 0.01 and hard[f["level_slope"]] < 0.5
-    assert abs(lin[f["gain_loud"]] - 20 * np.log10(0.5)) < 0.1
+    assert abs(lin[f["slope_loud"]] - 1.0) < 0.01 and hard[f["slope_loud"]] < lin[f["slope_loud"]] - 0.5
+    assert abs(lin[f["rolloff_99"]]) < 0.05 < hard[f["rolloff_99"]]        # harmonics widen the band
+    cab = features(di, render(draw("amp-clean", "clean-blackface", 1), di, SR), SR)
+    assert cab[f["res_8000-16000"]] < hard[f["res_8000-16000"]] - 20.0      # a cabinet removes the top
+    assert lin[f["peak_asym"]] == pytest.approx(0.0, abs=1e-9)
     comp = render(draw("compressor", "comp-vca", 1), di, SR)
     assert features(di, comp, SR)[f["dyn_std"]] > lin[f["dyn_std"]] + 1.0
 
@@ -59,9 +63,13 @@ def _tiny_classifier() -> Classifier:
     X = rng.standard_normal((120, n)) * 3 + 1
     y = np.where(X[:, 0] + X[:, 5] > 2, "fuzz", "boost")
     scaler = StandardScaler().fit(X)
-    mlp = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2000, random_state=0).fit(scaler.transform(X), y)
-    clf = Classifier.from_sklearn(mlp, scaler, metadata={"note": "test"})
-    np.testing.assert_allclose(clf.predict_proba(X), mlp.predict_proba(scaler.transform(X)), atol=1e-10)
+    mlps = [MLPClassifier(hidden_layer_sizes=(8,), max_iter=2000, random_state=s).fit(scaler.transform(X), y)
+            for s in (0, 1)]
+    one = Classifier.from_sklearn(mlps[0], scaler)
+    np.testing.assert_allclose(one.predict_proba(X), mlps[0].predict_proba(scaler.transform(X)), atol=1e-10)
+    clf = Classifier.from_sklearn(mlps, scaler, metadata={"note": "test"})      # an ensemble: mean probabilities
+    mean = np.mean([m.predict_proba(scaler.transform(X)) for m in mlps], axis=0)
+    np.testing.assert_allclose(clf.predict_proba(X), mean, atol=1e-10)
     return clf
 
 
@@ -72,8 +80,8 @@ def test_stored_as_data_and_round_trips(tmp_path: Path) -> None:
     assert doc["format"] == "tonezoo-classifier" and doc["feature_names"] == feature_names()
     back = Classifier.load(path)
     x = np.random.default_rng(1).standard_normal((5, len(feature_names())))
-    np.testing.assert_allclose(back.predict_proba(x), clf.predict_proba(x))
-    assert back.classes == ("boost", "fuzz") and back.metadata == {"note": "test"}
+    np.testing.assert_allclose(back.predict_proba(x), clf.predict_proba(x), rtol=1e-4, atol=1e-6)  # 6 digits stored
+    assert back.classes == ("boost", "fuzz") and back.metadata == {"note": "test"} and len(back.networks) == 2
     import os
     mask = os.umask(0)
     os.umask(mask)
@@ -87,7 +95,7 @@ def test_bad_classifier_files(tmp_path: Path) -> None:
     bad.write_text(json.dumps(dict(doc, feature_version=0)))
     with pytest.raises(ModelFileError, match="train_classifier.py"):
         Classifier.load(bad)
-    doc["layers"][0]["weights"] = doc["layers"][0]["weights"][:-1]
+    doc["members"][0][0]["weights"] = doc["members"][0][0]["weights"][:-1]
     bad.write_text(json.dumps(doc))
     with pytest.raises(ModelFileError, match="do not chain"):
         Classifier.load(bad)

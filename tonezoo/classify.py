@@ -3,24 +3,35 @@
 The classifier reads behaviour, not the quirks of one design: features of the pair ``(x, y)`` that
 any pedal or amp of a category shares (:func:`features`, documented in ``docs/fingerprint.md``):
 
-* ``level_*``: output level against input level over the frames of the capture (the slope of
-  the fit, its curvature, the spread ratio), the input's own level (dBFS);
-* ``gain_*``, ``resid_*``: gain and the share of the output no linear filter explains
-  (harmonics and intermodulation), each in three input-level terciles -- a boost is linear at low
-  levels and saturates at the top, a fuzz is nonlinear at every level, a compressor lowers its gain
-  with level while staying nearly linear;
+* ``level_*``, ``slope_*``: output level against input level over the frames of the capture (the
+  slope of the fit, its curvature, the spread ratio, the 10-90 % range ratio, and the slope in the
+  quieter and the louder half: a clean device 1 dB/dB throughout, an overdrive bending over at the
+  top, a fuzz flat), the input's own level (dBFS);
+* ``gain_*``, ``resid_*``: gain of the quiet and middle input-level terciles relative to the loud one
+  (compression), and the share of the output no linear filter explains (harmonics and
+  intermodulation) in each tercile -- a boost is linear at low levels and saturates at the top, a
+  fuzz is nonlinear at every level, a compressor lowers its gain with level while staying nearly
+  linear. No absolute gain: a capture's output level is the recording's, not the device's;
 * ``lin_*``: the best linear filter from input to output in octave bands (spectral tilt of the
   transfer, a cabinet's roll-off), ``ratio_*`` the output/input power ratio in the same bands
-  (where added harmonics land), ``tilt`` the transfer's slope in dB per octave;
-* ``flatness``, ``hf_ratio``, ``crest``, ``skew``: changes in flatness, high-frequency share,
-  crest factor and asymmetry from input to output;
+  (where added harmonics land), ``tilt`` the transfer's slope in dB per octave, ``res_*`` the
+  nonlinear residual's power per band against the whole output (a cabinet after the clipping
+  removes the top of the harmonics too);
+* ``rolloff_*``: band limits, the frequency below which 95 % / 99 % of the output's power lies
+  against the input's (octaves; harmonics widen the band, a cabinet narrows it), and the output's
+  own 99 % point (octaves above 1 kHz);
+* ``flatness``, ``hf_ratio``, ``crest``, ``skew``, ``peak_asym``, ``crest_loud*``: changes in flatness,
+  high-frequency share, crest factor and asymmetry (skewness, and the positive against the
+  negative 99.5th-percentile peak: even-order clipping) from input to output, and the crest factor
+  of the loudest frames (a squared-off wave has little);
 * ``dyn_*``: attack/release behaviour of the gain envelope (5 ms frames): how much it moves, how
   it follows the present level, how it remembers past levels (a compressor's release; a
   distortion's gain depends on the present level only) and its course after note onsets.
 
-The model is a small multilayer perceptron (scikit-learn's :class:`~sklearn.neural_network.MLPClassifier`)
-on standardised features, trained on thousands of renders of randomised devices of the training
-families (:mod:`tonezoo.families`) by ``benchmarks/train_classifier.py``. It is stored as data
+The model is a small ensemble of multilayer perceptrons (scikit-learn's
+:class:`~sklearn.neural_network.MLPClassifier`, probabilities averaged) on standardised features,
+trained on thousands of renders of randomised devices of the training families
+(:mod:`tonezoo.families`) by ``benchmarks/train_classifier.py``. It is stored as data
 (``zoo_index/classifier.json``: scaler, weights, biases; never a pickle) and evaluated here in numpy.
 
 Examples
@@ -53,7 +64,7 @@ __all__ = ["FEATURE_VERSION", "CategoryGuess", "Classifier", "features", "featur
            "classify_capture", "classify_model", "classify_many",
            "CLASSIFIER_NAME"]
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 CLASSIFIER_NAME = "classifier.json"
 FORMAT = "tonezoo-classifier"
 MAX_SECONDS = 12.0
@@ -68,10 +79,11 @@ EPS = 1e-12
 def feature_names() -> list[str]:
     """Names of :func:`features`' entries, in order."""
     bands = [f"{int(lo)}-{int(hi)}" for lo, hi in zip(OCTAVES[:-1], OCTAVES[1:])]
-    return (["level_in_db", "level_slope", "level_curve", "level_spread"]
-            + ["gain_loud", "gain_quiet_rel", "gain_mid_rel"] + [f"resid_{t}" for t in ("quiet", "mid", "loud")]
+    return (["level_in_db", "level_slope", "level_curve", "level_spread", "slope_quiet", "slope_loud", "level_range"]
+            + ["gain_quiet_rel", "gain_mid_rel"] + [f"resid_{t}" for t in ("quiet", "mid", "loud")]
             + ["resid_all"] + [f"lin_{b}" for b in bands] + [f"ratio_{b}" for b in bands] + ["tilt"]
-            + ["flatness", "hf_ratio", "crest", "skew", "skew_abs"]
+            + [f"res_{b}" for b in bands] + ["rolloff_95", "rolloff_99", "rolloff_99_out"]
+            + ["flatness", "hf_ratio", "crest", "skew", "skew_abs", "peak_asym", "crest_loud", "crest_loud_out"]
             + ["dyn_std", "dyn_corr", "dyn_memory", "dyn_onset_0", "dyn_onset_1", "dyn_onset_2"])
 
 
@@ -182,12 +194,20 @@ def features(x: np.ndarray, y: np.ndarray, sample_rate: int, *, max_seconds: flo
         active = np.ones_like(active)
     Xa, Ya = X[active], Y[active]
     ia, oa = in_db[active], out_db[active]
-    # level behaviour
+    # level behaviour: the fit of output level on input level over the frames, and its two halves
     if np.std(ia) > 1e-3:
         c2, c1, _ = np.polyfit(ia - ia.mean(), oa, 2)
         spread = float(np.std(oa) / np.std(ia))
+        p10, p90 = np.percentile(ia, [10, 90])
+        o10, o90 = np.percentile(oa, [10, 90])
+        level_range = float((o90 - o10) / max(p90 - p10, 1e-3))
     else:
-        c2, c1, spread = 0.0, 1.0, 1.0
+        c2, c1, spread, level_range = 0.0, 1.0, 1.0, 1.0
+    halves = []
+    below = ia <= np.median(ia)
+    for part in (below, ~below):
+        ok = part.sum() >= 3 and np.std(ia[part]) > 1e-3
+        halves.append(float(np.polyfit(ia[part], oa[part], 1)[0]) if ok else float(c1))
     level_in = float(in_db.max())
     # linear transfer and its residual, per level tercile
     sxx = np.sum(np.abs(Xa) ** 2, axis=0) + EPS
@@ -197,36 +217,52 @@ def features(x: np.ndarray, y: np.ndarray, sample_rate: int, *, max_seconds: flo
     gain_frame = oa - ia
     order = np.argsort(ia)
     gains = _tercile_means(gain_frame, order)
-    gains = [gains[2]] + [g - gains[2] for g in gains[:2]]        # loud gain, then quiet/mid relative to it
+    gains = [g - gains[2] for g in gains[:2]]                  # quiet/mid gain relative to the loud gain
     resids = _tercile_means(r_frame, order)
     r_all = float(_db(resid.sum() / (np.abs(Ya) ** 2).sum().clip(EPS)))
     # spectra in octave bands
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr)
     syy = np.sum(np.abs(Ya) ** 2, axis=0) + EPS
-    lin, ratio = [], []
+    srr = np.sum(resid, axis=0)
+    lin, ratio, res = [], [], []
     for lo, hi in zip(OCTAVES[:-1], OCTAVES[1:]):
         sel = (freqs >= lo) & (freqs < min(hi, 0.48 * sr))
         if not sel.any():
             lin.append(-60.0)
             ratio.append(-60.0)
+            res.append(-80.0)
             continue
         lin.append(float(_db(np.sum(np.abs(h[sel]) ** 2 * sxx[sel]) / np.sum(sxx[sel]))))
         ratio.append(float(_db(np.sum(syy[sel]) / np.sum(sxx[sel]))))
+        res.append(float(_db(np.sum(srr[sel]) / np.sum(syy))))
     ref_bands = slice(2, 6)                                  # 250 Hz - 4 kHz: the broadband reference
     lin = np.clip(np.array(lin) - np.mean(lin[ref_bands]), -60.0, 40.0)
     ratio = np.clip(np.array(ratio) - np.mean(ratio[ref_bands]), -60.0, 60.0)
+    res = np.clip(np.array(res), -80.0, 0.0)
     tilt = float(np.polyfit(np.arange(1, 7), lin[1:7], 1)[0])
+    # band limits: where 95 % / 99 % of the power lies (octaves), output against input
+    def rolloff(spec: np.ndarray, share: float) -> float:
+        c = np.cumsum(spec)
+        return float(freqs[min(int(np.searchsorted(c, share * c[-1])), freqs.size - 1)]) + 20.0
+    sxx_raw = np.sum(np.abs(Xa) ** 2, axis=0)
+    limits = [float(np.log2(rolloff(syy, q) / rolloff(sxx_raw + EPS, q))) for q in (0.95, 0.99)]
+    limits.append(float(np.log2(rolloff(syy, 0.99) / 1000.0)))
     # spectral shape and waveform
     mag_x, mag_y = np.abs(Xa) + 1e-9, np.abs(Ya) + 1e-9
     flat = lambda m: float(np.mean(np.exp(np.mean(np.log(m), axis=1)) / np.mean(m, axis=1)))  # noqa: E731
     hf = lambda m: float(np.sum(m[:, freqs > 4000.0] ** 2) / np.sum(m ** 2))                 # noqa: E731
     crest = lambda a: float(_db(np.max(a ** 2) / (np.mean(a ** 2) + EPS)))                    # noqa: E731
     skew = lambda a: float(np.mean((a - a.mean()) ** 3) / (np.std(a) ** 3 + EPS))             # noqa: E731
-    y_hp = signal.sosfilt(signal.butter(2, 150.0, "highpass", fs=sr, output="sos"), y)
+    hp = signal.butter(2, 150.0, "highpass", fs=sr, output="sos")
+    y_hp, x_hp = signal.sosfilt(hp, y), signal.sosfilt(hp, x)
+    asym = lambda a: abs(float(_db(np.percentile(a, 99.5) ** 2 + EPS) - _db(np.percentile(-a, 99.5) ** 2 + EPS)))  # noqa: E731
+    loud = order[-max(len(order) // 3, 1):]
+    fr_crest = lambda f: float(np.mean(_db(np.max(f ** 2, axis=1) / (np.mean(f ** 2, axis=1) + EPS))))  # noqa: E731
+    cl_y, cl_x = fr_crest(fy[active][loud]), fr_crest(fx[active][loud])
     shape = [flat(mag_y) - flat(mag_x), float(_db(hf(mag_y)) - _db(hf(mag_x))), crest(y) - crest(x),
-             skew(y_hp) - skew(x), abs(skew(y_hp))]
-    out = np.concatenate([[level_in, c1, c2 * 100.0, spread], gains, resids, [r_all], lin, ratio, [tilt], shape,
-                          _dynamics(x, y, sr)])
+             skew(y_hp) - skew(x), abs(skew(y_hp)), asym(y_hp) - asym(x_hp), cl_y - cl_x, cl_y]
+    out = np.concatenate([[level_in, c1, c2 * 100.0, spread, *halves, level_range], gains, resids, [r_all], lin,
+                          ratio, [tilt], res, limits, shape, _dynamics(x, y, sr)])
     return np.nan_to_num(np.clip(out, -200.0, 200.0), nan=0.0)
 
 
@@ -259,9 +295,31 @@ class CategoryGuess:
         return {"category": self.category, "confidence": self.confidence, "probabilities": dict(self.probabilities)}
 
 
+Network = tuple[tuple[np.ndarray, np.ndarray], ...]
+"""One multilayer perceptron: its layers as ``(weights [shape=(n_in, n_out)], bias [shape=(n_out,)])``."""
+
+
+def _rounded(a: np.ndarray) -> list:
+    """Nested lists of the values to 6 significant digits (keeps the file small; probabilities move by < 1e-5)."""
+    return np.vectorize(lambda v: float(f"{v:.6g}"), otypes=[float])(a).tolist()
+
+
+def _forward(a: np.ndarray, net: Network) -> np.ndarray:
+    for i, (w, b) in enumerate(net):
+        a = a @ w + b
+        if i < len(net) - 1:
+            a = np.maximum(a, 0.0)
+    a = a - a.max(axis=1, keepdims=True)
+    p = np.exp(a)
+    return p / p.sum(axis=1, keepdims=True)
+
+
 @dataclass(frozen=True)
 class Classifier:
-    """A standardised-feature multilayer perceptron (ReLU hidden layers, softmax output), held as arrays.
+    """Standardised-feature multilayer perceptrons (ReLU hidden layers, softmax output), held as arrays.
+
+    An ensemble of one or more networks on the same features; its probabilities are the mean of
+    the members' softmax outputs.
 
     Parameters
     ----------
@@ -269,8 +327,11 @@ class Classifier:
         Output classes (device categories).
     mean, scale : np.ndarray [shape=(n_features,)]
         Feature standardisation.
-    weights, biases : tuple of np.ndarray
-        Layer ``i`` maps ``(n_in,) -> (n_out,)`` as ``a @ weights[i] + biases[i]``.
+    networks : tuple of Network
+        The members; layer ``i`` of a member maps ``(n_in,) -> (n_out,)`` as ``a @ weights + bias``.
+    inputs : tuple of str or None
+        The names of the :func:`features` the networks read, in order (None: all of them); ``mean``
+        and ``scale`` have one entry per input.
     metadata : dict
         Training summary (families, counts, validation accuracy).
     """
@@ -278,20 +339,24 @@ class Classifier:
     classes: tuple[str, ...]
     mean: np.ndarray
     scale: np.ndarray
-    weights: tuple[np.ndarray, ...]
-    biases: tuple[np.ndarray, ...]
+    networks: tuple[Network, ...]
+    inputs: tuple[str, ...] | None = None
     metadata: dict = field(default_factory=dict, hash=False, compare=False)
 
+    def _columns(self) -> np.ndarray:
+        names = feature_names()
+        return np.arange(len(names)) if self.inputs is None else np.array([names.index(n) for n in self.inputs])
+
     def predict_proba(self, feats: np.ndarray) -> np.ndarray:
-        """Class probabilities [shape=(n, n_classes)] for features [shape=(n, n_features)] or (n_features,)."""
-        a = (np.atleast_2d(np.asarray(feats, np.float64)) - self.mean) / self.scale
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            a = a @ w + b
-            if i < len(self.weights) - 1:
-                a = np.maximum(a, 0.0)
-        a = a - a.max(axis=1, keepdims=True)
-        p = np.exp(a)
-        return p / p.sum(axis=1, keepdims=True)
+        """Class probabilities [shape=(n, n_classes)] for features [shape=(n, n_features)] or (n_features,)
+        (all of :func:`feature_names`; the classifier picks its ``inputs``)."""
+        a = np.atleast_2d(np.asarray(feats, np.float64))[:, self._columns()]
+        a = (a - self.mean) / self.scale
+        return np.mean([_forward(a, net) for net in self.networks], axis=0)
+
+    def with_metadata(self, metadata: dict) -> "Classifier":
+        """The same classifier with other metadata."""
+        return Classifier(self.classes, self.mean, self.scale, self.networks, self.inputs, dict(metadata))
 
     def classify(self, x: np.ndarray, y: np.ndarray, sample_rate: int) -> CategoryGuess:
         """The category of the device that turned ``x`` into ``y`` (see :func:`features` for the inputs)."""
@@ -309,10 +374,11 @@ class Classifier:
 
     # -- storage -------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "format_version": 1, "feature_version": FEATURE_VERSION,
+        return {"format": FORMAT, "format_version": 2, "feature_version": FEATURE_VERSION,
                 "feature_names": feature_names(), "classes": list(self.classes),
                 "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "layers": [{"weights": w.tolist(), "bias": b.tolist()} for w, b in zip(self.weights, self.biases)],
+                "inputs": list(self.inputs) if self.inputs is not None else feature_names(),
+                "members": [[{"weights": _rounded(w), "bias": _rounded(b)} for w, b in net] for net in self.networks],
                 "metadata": self.metadata}
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -339,19 +405,27 @@ class Classifier:
                                  "benchmarks/train_classifier.py")
         try:
             mean, scale = np.asarray(d["mean"], np.float64), np.asarray(d["scale"], np.float64)
-            weights = tuple(np.asarray(layer["weights"], np.float64) for layer in d["layers"])
-            biases = tuple(np.asarray(layer["bias"], np.float64) for layer in d["layers"])
+            members = d["members"] if "members" in d else [d["layers"]]      # format 1: a single network
+            networks = tuple(tuple((np.asarray(layer["weights"], np.float64), np.asarray(layer["bias"], np.float64))
+                                   for layer in member) for member in members)
             classes = tuple(str(c) for c in d["classes"])
+            inputs = tuple(str(c) for c in d.get("inputs") or feature_names())
         except (KeyError, TypeError, ValueError) as e:
             raise ModelFileError(f"{where}: malformed classifier document ({e}); rebuild it") from None
-        n = len(feature_names())
-        dims = [n] + [w.shape[1] if w.ndim == 2 else -1 for w in weights]
-        ok = mean.shape == scale.shape == (n,) and all(
-            w.ndim == 2 and w.shape[0] == dims[i] and b.shape == (w.shape[1],)
-            for i, (w, b) in enumerate(zip(weights, biases))) and weights and dims[-1] == len(classes)
-        if not ok:
+        unknown = sorted(set(inputs) - set(feature_names()))
+        if unknown:
+            raise ModelFileError(f"{where}: reads features this tonezoo does not compute ({unknown}); rebuild it "
+                                 "with benchmarks/train_classifier.py")
+        n = len(inputs)
+
+        def chains(net: Network) -> bool:
+            dims = [n] + [w.shape[1] if w.ndim == 2 else -1 for w, _ in net]
+            return bool(net) and dims[-1] == len(classes) and all(
+                w.ndim == 2 and w.shape[0] == dims[i] and b.shape == (w.shape[1],) for i, (w, b) in enumerate(net))
+        if not (mean.shape == scale.shape == (n,) and networks and all(chains(net) for net in networks)):
             raise ModelFileError(f"{where}: layer shapes do not chain from {n} features to {len(classes)} classes")
-        return cls(classes, mean, scale, weights, biases, dict(d.get("metadata") or {}))
+        return cls(classes, mean, scale, networks, None if list(inputs) == feature_names() else inputs,
+                   dict(d.get("metadata") or {}))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Classifier":
@@ -373,18 +447,32 @@ class Classifier:
         return cls.load(Path(str(files("tonezoo.zoo_index"))) / CLASSIFIER_NAME)
 
     @classmethod
-    def from_sklearn(cls, mlp: Any, scaler: Any, *, metadata: dict | None = None) -> "Classifier":
-        """From a fitted :class:`sklearn.neural_network.MLPClassifier` (ReLU) and :class:`StandardScaler`."""
-        if getattr(mlp, "activation", "relu") != "relu":
-            raise ConfigError("only ReLU multilayer perceptrons are supported")
+    def from_sklearn(cls, mlp: Any, scaler: Any, *, inputs: Sequence[str] | None = None,
+                     metadata: dict | None = None) -> "Classifier":
+        """From fitted :class:`sklearn.neural_network.MLPClassifier` s (ReLU; one, or a list of members
+        trained on the same classes) and the :class:`~sklearn.preprocessing.StandardScaler` before them,
+        fitted on the feature columns named ``inputs`` (None: all of :func:`feature_names`)."""
+        mlps = list(mlp) if isinstance(mlp, (list, tuple)) else [mlp]
+        networks = []
+        for m in mlps:
+            if getattr(m, "activation", "relu") != "relu":
+                raise ConfigError("only ReLU multilayer perceptrons are supported")
+            if list(m.classes_) != list(mlps[0].classes_):
+                raise ConfigError("the members of an ensemble must share their classes")
+            weights = [np.asarray(w, np.float64) for w in m.coefs_]
+            biases = [np.asarray(b, np.float64) for b in m.intercepts_]
+            if weights[-1].shape[1] == 1:             # two classes: one logistic unit = softmax over (0, z)
+                weights[-1] = np.concatenate([np.zeros_like(weights[-1]), weights[-1]], axis=1)
+                biases[-1] = np.concatenate([[0.0], biases[-1]])
+            networks.append(tuple(zip(weights, biases)))
         scale = np.where(np.asarray(scaler.scale_) > 0, scaler.scale_, 1.0)
-        weights = [np.asarray(w, np.float64) for w in mlp.coefs_]
-        biases = [np.asarray(b, np.float64) for b in mlp.intercepts_]
-        if weights[-1].shape[1] == 1:                 # two classes: one logistic unit = softmax over (0, z)
-            weights[-1] = np.concatenate([np.zeros_like(weights[-1]), weights[-1]], axis=1)
-            biases[-1] = np.concatenate([[0.0], biases[-1]])
-        return cls(tuple(str(c) for c in mlp.classes_), np.asarray(scaler.mean_, np.float64),
-                   np.asarray(scale, np.float64), tuple(weights), tuple(biases), dict(metadata or {}))
+        if inputs is not None:
+            unknown = sorted(set(inputs) - set(feature_names()))
+            if unknown:
+                raise ConfigError(f"unknown feature names {unknown}; valid: tonezoo.classify.feature_names()")
+        return cls(tuple(str(c) for c in mlps[0].classes_), np.asarray(scaler.mean_, np.float64),
+                   np.asarray(scale, np.float64), tuple(networks), None if inputs is None else tuple(inputs),
+                   dict(metadata or {}))
 
 
 def classify_many(clf: Classifier, feats: Sequence[np.ndarray]) -> list[CategoryGuess]:
