@@ -188,7 +188,9 @@ def test_blocks_carry_the_receptive_field() -> None:
     model = import_model(NAM_DIR / "namcore_wavenet.nam")  # receptive field 23
     x = np.random.default_rng(1).standard_normal(5000).astype(np.float32) * 0.3
     whole = model.process(x, block_size=len(x))
-    for block in (10, 23, 777):  # shorter than, equal to and longer than the receptive field
+    # shorter than, equal to and longer than the receptive field; 1000 and the whole 5000 are long
+    # enough to run as two halves side by side, 777 (odd) is not
+    for block in (10, 23, 777, 1000):
         np.testing.assert_allclose(model.process(x, block_size=block), whole, atol=1e-6, rtol=0)
     # streaming by hand: the state is the last receptive_field - 1 input samples
     y1, state = model.process(x[:1234], block_size=777, return_state=True)
