@@ -381,8 +381,10 @@ def _taps(h: jax.Array, k: int, dilation: int) -> jax.Array:
     return jnp.concatenate([h[..., j * dilation:j * dilation + t, :] for j in range(k)], axis=-1)
 
 
-def _valid_conv(h: jax.Array, w: jax.Array, dilation: int) -> jax.Array:
-    """Valid dilated convolution without bias: (N, T, C) x (K, C, O) -> (N, T - d (K-1), O).
+def _valid_conv(h: jax.Array, w: jax.Array, dilation: int, pad: int = 0) -> jax.Array:
+    """Valid dilated convolution without bias: (N, T, C) x (K, C, O) -> (N, T + 2 pad - d (K-1), O).
+
+    ``pad`` zeros are taken at both ends of ``h`` (the transposed convolution of the gradient).
 
     One XLA convolution for one model. Under ``jax.vmap`` over stacked models (the weights carry
     the batch axis: :func:`tonezoo.train.train_many`, stage-2 scoring) a batched convolution
@@ -391,15 +393,18 @@ def _valid_conv(h: jax.Array, w: jax.Array, dilation: int) -> jax.Array:
     """
     @jax.custom_batching.custom_vmap
     def conv(h, w):
-        return jax.lax.conv_general_dilated(h, w, (1,), "VALID", rhs_dilation=(dilation,), dimension_numbers=_NWC)
+        return jax.lax.conv_general_dilated(h, w, (1,), [(pad, pad)], rhs_dilation=(dilation,),
+                                            dimension_numbers=_NWC)
 
     @conv.def_vmap
     def _rule(axis_size, in_batched, h, w):
         h_batched, w_batched = in_batched
         if not w_batched:                                        # more sequences, one model
-            y = _valid_conv(h.reshape((-1, *h.shape[2:])), w, dilation)
+            y = _valid_conv(h.reshape((-1, *h.shape[2:])), w, dilation, pad)
             return y.reshape((axis_size, -1, *y.shape[1:])), True
         k, c = w.shape[1], w.shape[2]
+        if pad:
+            h = jnp.pad(h, [(0, 0)] * (h.ndim - 2) + [(pad, pad), (0, 0)])
         wm = w.reshape(axis_size, k * c, w.shape[-1])
         taps = _taps(h, k, dilation)
         if h_batched:
@@ -407,6 +412,37 @@ def _valid_conv(h: jax.Array, w: jax.Array, dilation: int) -> jax.Array:
         return jnp.einsum("ntk,mko->mnto", taps, wm), True
 
     return conv(h, w)
+
+
+def _weight_grad(h: jax.Array, dz: jax.Array, k: int, dilation: int) -> jax.Array:
+    """Gradient of :func:`_valid_conv`'s weights: ``dw[j] = sum_{n,t} h[n, t + j d]^T dz[n, t]``.
+
+    h : (N, T, C), dz : (N, T - d (k-1), O) -> (k, C, O).
+
+    Written as a forward convolution in which the input channels are the batch, the sequences are
+    the channels and ``dz`` is the kernel, strided by ``d``. XLA's own gradient of the weights (a
+    convolution contracting over batch and time) runs about 12x slower inside a loop (a training
+    epoch's scan) on XLA's CPU backend than outside one; this form runs at the forward pass's
+    speed, 2.6x faster than one product of the stacked taps with ``dz``. Under ``jax.vmap`` over
+    stacked models it would become a grouped convolution, so the batching rule takes that product.
+    """
+    @jax.custom_batching.custom_vmap
+    def grad(h, dz):
+        out = jax.lax.conv_general_dilated(h.transpose(2, 1, 0), dz.transpose(1, 0, 2), (dilation,), "VALID",
+                                           dimension_numbers=_NWC)                  # (C, k, O)
+        return out.transpose(1, 0, 2)
+
+    @grad.def_vmap
+    def _rule(axis_size, in_batched, h, dz):
+        h_batched, dz_batched = in_batched
+        if not h_batched:
+            h = jnp.broadcast_to(h, (axis_size, *h.shape))
+        if not dz_batched:
+            dz = jnp.broadcast_to(dz, (axis_size, *dz.shape))
+        taps = _taps(h, k, dilation)
+        return jnp.einsum("mntk,mnto->mko", taps, dz).reshape(axis_size, k, h.shape[-1], dz.shape[-1]), True
+
+    return grad(h, dz)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -421,16 +457,11 @@ def _dilated_fwd(h, w, dilation):
 
 def _dilated_bwd(dilation, res, dz):
     # d/dh: the transposed convolution (dz padded by d (K-1) on both sides, kernel flipped in time,
-    # in/out channels swapped); d/dw: one matrix product of the K shifted taps with dz. XLA's own
-    # gradient of the weights is a convolution that contracts over batch and time, which XLA's CPU
-    # backend runs about 10x slower than this product inside a loop (a training epoch's scan).
+    # in/out channels swapped); d/dw: see _weight_grad.
     h, w = res
     k = w.shape[0]
-    span = dilation * (k - 1)
-    dzp = jnp.pad(dz, ((0, 0), (span, span), (0, 0)))
-    dh = _valid_conv(dzp, jnp.flip(w, 0).transpose(0, 2, 1), dilation)
-    dw = jnp.einsum("ntk,nto->ko", _taps(h, k, dilation), dz).reshape(w.shape)
-    return dh, dw
+    dh = _valid_conv(dz, jnp.flip(w, 0).transpose(0, 2, 1), dilation, dilation * (k - 1))
+    return dh, _weight_grad(h, dz, k, dilation)
 
 
 _dilated.defvjp(_dilated_fwd, _dilated_bwd)
