@@ -22,8 +22,10 @@ Per target:
   an upper bound on what the ranking could pick from that pool, not from the whole zoo;
 * **pick**: the first suggestion's row of that run; **random**: the mean over the uniformly drawn
   rows (the expectation of a random pick);
-* **scratch**: a fresh LSTM-20 with the same budget; **transfer**: ``Zoo.transfer`` as a user gets it
-  (``tonezoo train --from auto``), same epoch budget;
+* **scratch**: a fresh model of the pick's architecture (LSTM-20 unless a WaveNet leads) with the
+  same budget; **transfer**: ``Zoo.transfer`` as a user gets it (``tonezoo train --from auto``),
+  same epoch budget. As ``--from auto``, the pool, the race and scratch keep to the architecture
+  of the first suggestion (the zoo holds LSTM-20s and NAM feather WaveNets);
 * **noise floor**: the oracle's start fine-tuned with the same budget on a *second* capture of the
   same device (other audio; a short capture is one mini-batch, so reshuffling alone changes
   nothing): how far apart two runs that should tie land.
@@ -122,6 +124,11 @@ def capture_through_wav(t: dict, seconds: float, workdir: Path, *, part: str = "
     return load_capture(d / "input.wav", d / "target.wav", name=t["name"])
 
 
+def _arch_key(config) -> tuple:
+    """What models trained together must share, once adapted to a capture (knobs folded, rate relabelled)."""
+    return (config.arch, config.cell, config.hidden_size, config.num_layers, config.skip, repr(config.options))
+
+
 def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, n_random: int,
              workdir: Path) -> dict | None:
     cap = capture_through_wav(t, seconds, workdir)
@@ -141,12 +148,20 @@ def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, 
         row.update(classifier=guess.category, classifier_confidence=round(guess.confidence, 3),
                    classifier_top1_ok=guess.category in t["accepted"],
                    classifier_top3_ok=any(c in t["accepted"] for c in top3))
-    sugg = zoo.suggest(cap, top=max(pool, 3))
+    sugg = zoo.suggest(cap, top=max(pool, 3) + 8)
     row["suggest_seconds"] = round(time.perf_counter() - t0, 2)
+    # as `tonezoo train --from auto`, everything keeps to the first suggestion's architecture (the
+    # models of one run are trained together, and the scratch contender is of that architecture)
+    group = _arch_key(zoo.entry(sugg[0].id).config)
+    sugg = [s for s in sugg if _arch_key(zoo.entry(s.id).config) == group][:max(pool, 3)]
     ids = [e.id for e in zoo.list()]
     rng = np.random.default_rng(zlib.crc32(t["name"].encode()))
     rest = [i for i in ids if i not in {s.id for s in sugg}]
     randoms = [str(i) for i in rng.choice(rest, size=min(n_random, len(rest)), replace=False)]
+    same = [i for i in rest if i not in randoms and _arch_key(zoo.entry(i).config) == group]
+    for k, i in enumerate(randoms):          # a draw of another architecture is replaced by a draw of this one
+        if _arch_key(zoo.entry(i).config) != group:
+            randoms[k] = str(same.pop(int(rng.integers(len(same)))))
     pool_ids = [s.id for s in sugg[:pool]] + randoms
     budget = dict(max_epochs=epochs, patience=epochs + 1, val_every=1, progress=False)
     # the top 3 once more with their output layer refit by least squares (does a refit start help?)
@@ -158,7 +173,9 @@ def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, 
     refit_scores = {i: fresh(r.model) for i, r in zip(refit_ids, results[len(pool_ids):])}
     first = {i: float(r.first_val_esr) for i, r in zip(pool_ids + [f"{i}+refit" for i in refit_ids], results)}
     oracle_id = min(scores, key=scores.get)
-    scratch = train(cap, **budget)
+    # scratch of the pick's architecture (LSTM-20 for the LSTM zoo; a WaveNet preset when a WaveNet leads),
+    # as the scratch contender of Zoo.transfer
+    scratch = train(cap, model_config=inits[0].config, **budget)
     # the noise floor: the oracle's start fine-tuned on a second capture of the same device (other audio)
     cap2 = capture_through_wav(t, seconds, workdir, part="second")
     rerun = train(cap2, init=zoo.start_model(oracle_id, cap2), **budget)
