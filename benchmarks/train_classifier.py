@@ -6,7 +6,8 @@ Usage::
                                           [--audio-cache /tmp/tonezoo_clf_audio] [--cv] [--quick]
 
 1. **Training set**: ``--per-family`` draws of every training family of :mod:`tonezoo.families`
-   (:data:`~tonezoo.families.HELD_OUT_FAMILIES` never), each played from a synthetic DI of its own
+   (:data:`~tonezoo.families.HELD_OUT_FAMILIES` never; the classifier-only ``*-chain`` families too
+   unless ``--no-chains``), each played from a synthetic DI of its own
    (:func:`augmented_di`: random performance, peak level log-uniform in 0.1-0.95, a random pickup
    and cable colour, 44.1 or 48 kHz): thousands of renders, DSP only.
    :func:`tonezoo.classify.features` of each.
@@ -23,8 +24,9 @@ Usage::
    real model, written to ``benchmarks/results/classifier.json``.
 
 Rendered audio is kept in ``--audio-cache`` (one ``.npz`` per render, keyed by the family, the
-seed and :data:`RENDER_VERSION`), so a change of features or of the model re-reads audio instead of
-rendering it again.
+seed and :data:`RENDER_VERSION`), and so are the features of each set (keyed by a digest of the
+feature code), so a change of the model re-reads features and a change of features re-reads audio
+instead of rendering it again. The script runs one BLAS thread (the matrices are small).
 
 ``--quick`` (CI): a few draws per family, no file written outside ``--out``/``--report``.
 """
