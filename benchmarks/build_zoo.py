@@ -88,6 +88,11 @@ def build_families(out: str, n_per_family: int, *, seconds: float, epochs: int, 
             if not r.best_val_esr <= max_esr:
                 log(f"{mid}: left out, validation ESR {r.best_val_esr:.4f} > {max_esr}")
                 continue
+            if r.best_epoch == 0:
+                # no epoch improved on the start: the best weights are the start model's own, which
+                # would enter the zoo a second time under this device's name and category
+                log(f"{mid}: left out, fine-tuning never improved on its start {sid} (best epoch 0)")
+                continue
             md = dict(r.model.metadata, name=mid, category=cat, device=dev.name, design=dev.design, family=fam,
                       family_seed=s, description=dev.description, started_from=sid,
                       training_seconds=round(len(cap.train_x) / cap.sample_rate, 3),
