@@ -123,3 +123,16 @@ def test_selection_quick(tmp_path: Path) -> None:
         assert {"classifier", "classifier_confidence", "classifier_top1_ok"} <= set(r)
     assert {"A", "B", "all"} <= set(report["summary"]) and report["summary"]["all"]["targets"] == len(rows)
     assert "transfer / oracle" in proc.stdout
+    # --report: a later file's row of a target replaces an earlier one's; another budget is refused
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("selection", ROOT / "benchmarks" / "selection.py")
+    selection = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(selection)
+    merged = selection.merge_results([out, out])
+    assert [r["name"] for r in merged["rows"]] == [r["name"] for r in rows]
+    assert merged["summary"]["all"]["misses"] == report["summary"]["all"]["misses"]
+    assert sum(merged["summary"]["all"]["misses"].values()) == sum(selection.miss_cause(r) != "" for r in rows)
+    other = tmp_path / "other_budget.json"
+    other.write_text(json.dumps(dict(report, settings=dict(report["settings"], epochs=5))))
+    with pytest.raises(ValueError, match="other_budget.json"):
+        selection.merge_results([out, other])
