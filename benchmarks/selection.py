@@ -256,6 +256,21 @@ def noise_spread(x: dict) -> float:
     return max(x["oracle_rerun_esr"], x["oracle_esr"]) / min(x["oracle_rerun_esr"], x["oracle_esr"])
 
 
+def categories_markdown(summary: dict) -> str:
+    """The category table of ``docs/zoo.md`` from :func:`summarize_categories` per half."""
+    lines = ["| targets | classifier top-1 | classifier top-3 | `suggest`'s pick in the right category "
+             "| right category in its top 3 |", "|---|---|---|---|---|"]
+    names = {"family": "held-out families", "real": "real captures on real DI", "all": "all"}
+    for h in ("A", "B", "all"):
+        for kind, v in summary.get(h, {}).items():
+            if h != "all" and kind == "all":
+                continue
+            lines.append(f"| {'' if h == 'all' else f'half {h}: '}{names[kind]} ({v['targets']}) "
+                         f"| {v['classifier_top1']:.0%} | {v['classifier_top3']:.0%} "
+                         f"| {v['suggest_pick_category_top1']:.0%} | {v['suggest_top3_category']:.0%} |")
+    return "\n".join(lines)
+
+
 def summarize(rows: list[dict]) -> dict:
     if not rows:
         return {"targets": 0}
@@ -469,9 +484,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"({row['pick_category']})", flush=True)
         summary = {h: summarize_categories([x for x in rows if h == "all" or x["half"] == h]) for h in ("A", "B", "all")}
         out.write_text(json.dumps({"setup": setup, "summary": summary, "rows": rows}, indent=1) + "\n")
-        for h, s_ in summary.items():
-            for kind, v in s_.items():
-                print(f"half {h} {kind:6s} {v}")
+        print(categories_markdown(summary))
         print(f"wrote {out} ({time.perf_counter() - t0:.0f} s)")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
