@@ -303,6 +303,13 @@ def summarize(rows: list[dict]) -> dict:
         out["median_pick_refit_over_pick"] = float(np.median(rf))
         out["pick_refit_within_10pct_of_oracle"] = float(np.mean([x["pick_refit_esr"] <= 1.10 * x["oracle_esr"]
                                                                    for x in r]))
+        # the pool run's refit rows are the race's contenders run to the end: did the 2-epoch race keep the
+        # best of them, and would the best of them have been within 10 % of the oracle?
+        kept = [x for x in r if x["transfer_id"] in x["refit"]]
+        out["race_kept_best_refit_start"] = float(np.mean(
+            [x["refit"][x["transfer_id"]] <= 1.10 * min(x["refit"].values()) for x in kept])) if kept else None
+        out["best_refit_start_within_10pct_of_oracle"] = float(np.mean(
+            [min(x["refit"].values()) <= 1.10 * x["oracle_esr"] for x in r]))
         out["pick_refit_better"] = float(np.mean(rf < 1.0))
         out["median_first_val_refit_over_plain"] = float(np.median(
             [x["first_val_esr"][f"{x['pick']}+refit"] / x["first_val_esr"][x["pick"]] for x in r]))
