@@ -210,14 +210,17 @@ def od_capture():
     return render_capture("ts9-like", seconds=3.0, sample_rate=48000, seed=3)
 
 
-@pytest.mark.parametrize("dilation,k", [(1, 3), (8, 3), (4, 2), (2, 5)])
-def test_convolution_gradient_matches_autodiff_of_the_tap_product(dilation: int, k: int) -> None:
+@pytest.mark.parametrize("dilation,k,c", [(1, 3, 5), (8, 3, 12), (4, 2, 5), (2, 5, 12)])
+def test_convolution_gradient_matches_autodiff_of_the_tap_product(dilation: int, k: int, c: int) -> None:
     """The hand-written gradient of the dilated convolution equals JAX's own gradient of the same
-    convolution written as one product of the shifted taps (batch and vmapped over models)."""
+    convolution written as one product of the shifted taps (batch and vmapped over models), for
+    narrow layers (broadcast products) and wide ones (XLA's convolution)."""
     import jax.numpy as jnp
+    from tonezoo.architectures import _conv1d
+    assert (c <= _conv1d.BROADCAST_MAX_CHANNELS) == (c == 5)
     rng = np.random.default_rng(dilation * 10 + k)
-    h = jnp.asarray(rng.standard_normal((3, 64, 5)), jnp.float32)
-    w = jnp.asarray(rng.standard_normal((k, 5, 4)), jnp.float32)
+    h = jnp.asarray(rng.standard_normal((3, 64, c)), jnp.float32)
+    w = jnp.asarray(rng.standard_normal((k, c, 4)), jnp.float32)
     g = jnp.asarray(rng.standard_normal((3, 64 - dilation * (k - 1), 4)), jnp.float32)
 
     def taps(h, w):

@@ -54,6 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import ConfigError
+from ._conv1d import conv as _conv
 from .base import Architecture
 from .training import window_epoch as _window_epoch
 
@@ -370,114 +371,6 @@ def init_net(net: WaveNetConfig, key: jax.Array | int = 0) -> Params:
         bound = 1.0 / np.sqrt(fan_in)
         flat[name] = np.asarray(jax.random.uniform(k, shape, jnp.float32, -bound, bound))
     return unflatten_net_params(flat, net, where="init")
-
-
-_NWC = ("NWC", "WIO", "NWC")
-
-
-def _taps(h: jax.Array, k: int, dilation: int) -> jax.Array:
-    """The ``k`` shifted copies of ``h`` side by side: (..., T, C) -> (..., T - d (k-1), k C)."""
-    t = h.shape[-2] - dilation * (k - 1)
-    return jnp.concatenate([h[..., j * dilation:j * dilation + t, :] for j in range(k)], axis=-1)
-
-
-def _valid_conv(h: jax.Array, w: jax.Array, dilation: int, pad: int = 0) -> jax.Array:
-    """Valid dilated convolution without bias: (N, T, C) x (K, C, O) -> (N, T + 2 pad - d (K-1), O).
-
-    ``pad`` zeros are taken at both ends of ``h`` (the transposed convolution of the gradient).
-
-    One XLA convolution for one model. Under ``jax.vmap`` over stacked models (the weights carry
-    the batch axis: :func:`tonezoo.train.train_many`, stage-2 scoring) a batched convolution
-    becomes a grouped one, which XLA's CPU backend runs 2-3x slower than one batched product of
-    the shifted taps; the batching rule below takes that product instead.
-    """
-    @jax.custom_batching.custom_vmap
-    def conv(h, w):
-        return jax.lax.conv_general_dilated(h, w, (1,), [(pad, pad)], rhs_dilation=(dilation,),
-                                            dimension_numbers=_NWC)
-
-    @conv.def_vmap
-    def _rule(axis_size, in_batched, h, w):
-        h_batched, w_batched = in_batched
-        if not w_batched:                                        # more sequences, one model
-            y = _valid_conv(h.reshape((-1, *h.shape[2:])), w, dilation, pad)
-            return y.reshape((axis_size, -1, *y.shape[1:])), True
-        k, c = w.shape[1], w.shape[2]
-        if pad:
-            h = jnp.pad(h, [(0, 0)] * (h.ndim - 2) + [(pad, pad), (0, 0)])
-        wm = w.reshape(axis_size, k * c, w.shape[-1])
-        taps = _taps(h, k, dilation)
-        if h_batched:
-            return jnp.einsum("mntk,mko->mnto", taps, wm), True
-        return jnp.einsum("ntk,mko->mnto", taps, wm), True
-
-    return conv(h, w)
-
-
-def _weight_grad(h: jax.Array, dz: jax.Array, k: int, dilation: int) -> jax.Array:
-    """Gradient of :func:`_valid_conv`'s weights: ``dw[j] = sum_{n,t} h[n, t + j d]^T dz[n, t]``.
-
-    h : (N, T, C), dz : (N, T - d (k-1), O) -> (k, C, O).
-
-    Written as a forward convolution in which the input channels are the batch, the sequences are
-    the channels and ``dz`` is the kernel, strided by ``d``. XLA's own gradient of the weights (a
-    convolution contracting over batch and time) runs about 12x slower inside a loop (a training
-    epoch's scan) on XLA's CPU backend than outside one; this form runs at the forward pass's
-    speed, 2.6x faster than one product of the stacked taps with ``dz``. Under ``jax.vmap`` over
-    stacked models it would become a grouped convolution, so the batching rule takes that product.
-    """
-    @jax.custom_batching.custom_vmap
-    def grad(h, dz):
-        out = jax.lax.conv_general_dilated(h.transpose(2, 1, 0), dz.transpose(1, 0, 2), (dilation,), "VALID",
-                                           dimension_numbers=_NWC)                  # (C, k, O)
-        return out.transpose(1, 0, 2)
-
-    @grad.def_vmap
-    def _rule(axis_size, in_batched, h, dz):
-        h_batched, dz_batched = in_batched
-        if not h_batched:
-            h = jnp.broadcast_to(h, (axis_size, *h.shape))
-        if not dz_batched:
-            dz = jnp.broadcast_to(dz, (axis_size, *dz.shape))
-        taps = _taps(h, k, dilation)
-        return jnp.einsum("mntk,mnto->mko", taps, dz).reshape(axis_size, k, h.shape[-1], dz.shape[-1]), True
-
-    return grad(h, dz)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _dilated(h: jax.Array, w: jax.Array, dilation: int) -> jax.Array:
-    """:func:`_valid_conv` with a hand-written gradient (see :func:`_dilated_bwd`)."""
-    return _valid_conv(h, w, dilation)
-
-
-def _dilated_fwd(h, w, dilation):
-    return _valid_conv(h, w, dilation), (h, w)
-
-
-def _dilated_bwd(dilation, res, dz):
-    # d/dh: the transposed convolution (dz padded by d (K-1) on both sides, kernel flipped in time,
-    # in/out channels swapped); d/dw: see _weight_grad.
-    h, w = res
-    k = w.shape[0]
-    dh = _valid_conv(dz, jnp.flip(w, 0).transpose(0, 2, 1), dilation, dilation * (k - 1))
-    return dh, _weight_grad(h, dz, k, dilation)
-
-
-_dilated.defvjp(_dilated_fwd, _dilated_bwd)
-
-
-def _conv(h: jax.Array, w: jax.Array, b: jax.Array, dilation: int) -> jax.Array:
-    """Valid dilated convolution along time: (..., T, C) -> (..., T - d (K-1), O), with bias.
-
-    :func:`_dilated`; on a CPU its forward pass runs about 1.8x faster than one product of the ``K``
-    stacked taps (``docs/speed.md``)."""
-    k = w.shape[0]
-    if k == 1:
-        return h @ w[0] + b
-    lead = h.shape[:-2]
-    z = _dilated(h.reshape((-1, *h.shape[-2:])), w, dilation)
-    return z.reshape((*lead, *z.shape[-2:])) + b
 
 
 def apply_valid(params: Params, x: jax.Array, *, net: WaveNetConfig) -> jax.Array:
