@@ -75,3 +75,27 @@ def test_process_runs_the_model(wavs, trained_dir, tmp_path, capsys):
     x, _ = sf.read(wavs[0], dtype="float32")
     np.testing.assert_allclose(y, Model.load(trained_dir).process(x), atol=1e-6)
     assert main(["process", str(tmp_path / "missing"), str(wavs[0]), str(out)]) == 2
+
+
+def test_expected_time_line_counts_the_from_scratch_contender(capsys):
+    """``--from auto`` trains a from-scratch contender after the fine-tuning run: the one timing
+    line adds its budget, or names it when only the contender's run was long enough to time."""
+    from tonezoo._cli.train import _Timing
+    race, one = [{}, {}, {}], [{}]
+    timing = _Timing(5, False, contender=True)
+    for epoch, rows in [(1, race), (2, one), (3, one), (4, one), (1, one), (2, one)]:
+        timing(epoch, rows)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and "at most 2 more epochs" in lines[0]
+    assert "then the from-scratch contender: at most 5 epochs" in lines[0]
+    timing = _Timing(3, False, contender=True)            # the fine-tuning run ends before it is timed
+    for epoch, rows in [(1, race), (2, one), (3, one), (1, one), (2, one), (3, one)]:
+        timing(epoch, rows)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("the from-scratch contender: about")
+    assert "at most 1 more epochs" in lines[0]
+    timing = _Timing(4, False)                              # no contender: the plain line
+    for epoch in (1, 2, 3):
+        timing(epoch, one)
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "contender" not in line and "at most 2 more epochs" in line

@@ -243,11 +243,17 @@ def guess_category(capture) -> tuple[str | None, str | None, float | None]:
 
 
 class _Timing:
-    """Prints the expected time once, from the wall time between two epochs of a one-model phase."""
+    """Prints the expected time once, from the wall time between two epochs of a one-model run.
 
-    def __init__(self, max_epochs: int, quiet: bool):
-        self.max_epochs, self.quiet = max_epochs, quiet
+    With ``contender`` (``--from auto``) a from-scratch run of the same budget follows the
+    fine-tuning run: the line adds its time, or, when only that second run lasts long enough to
+    be timed, says that it is the contender's.
+    """
+
+    def __init__(self, max_epochs: int, quiet: bool, contender: bool = False):
+        self.max_epochs, self.quiet, self.contender = max_epochs, quiet, contender
         self.last: tuple[int, float] | None = None
+        self.runs = 0                                      # one-model runs seen so far
         self.done = False
 
     def __call__(self, epoch: int, rows: list[dict]) -> None:
@@ -256,16 +262,22 @@ class _Timing:
             self.last = None
             return
         now = time.perf_counter()
-        if self.last is None or epoch <= self.last[0]:     # the first epoch of a phase includes compiling
+        if self.last is None or epoch <= self.last[0]:     # a run starts; its first epoch includes compiling
+            self.runs += 1
             self.last = (epoch, now)
             return
         rate = (now - self.last[1]) / (epoch - self.last[0])
         left = self.max_epochs - epoch
-        self.done = True
-        if left <= 0:
+        if left <= 0:                                      # the run's last epoch: nothing left to time
+            self.done = not (self.contender and self.runs == 1)
+            self.last = None
             return
-        print(f"about {rate:.2f} s/epoch: at most {left} more epochs, {rate * left / 60:.1f} min "
-              "(early stopping usually ends the run sooner; Ctrl-C keeps the best model so far)", flush=True)
+        self.done = True
+        who = "the from-scratch contender: " if self.contender and self.runs > 1 else ""
+        then = (f", then the from-scratch contender: at most {self.max_epochs} epochs, "
+                f"{rate * self.max_epochs / 60:.1f} min") if self.contender and self.runs == 1 else ""
+        print(f"{who}about {rate:.2f} s/epoch: at most {left} more epochs, {rate * left / 60:.1f} min{then} "
+              "(early stopping usually ends a run sooner; Ctrl-C keeps the best model so far)", flush=True)
 
 
 # -- train ---------------------------------------------------------------------------------------
@@ -385,7 +397,7 @@ def run_train(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {}
     with Interrupts() as stop:
         capture = load_capture_args(args, command="train")
-        timing = _Timing(epochs, False)
+        timing = _Timing(epochs, False, contender=args.source == "auto")
         callback = stop.epoch_callback(timing)
         arch_given = args.hidden is not None or args.cell is not None or args.no_skip
         model_config = None
