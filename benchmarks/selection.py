@@ -462,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
         clf = Classifier.default() if args.zoo is None or not (Path(args.zoo) / "classifier.json").is_file() \
             else Classifier.load(Path(args.zoo) / "classifier.json")
     except Exception as e:                                   # no bundled classifier: category columns left out
+        if args.categories:
+            ap.error(f"--categories needs a classifier: {e}")
         print(f"no classifier ({e}); category columns left out", flush=True)
         clf = None
     seconds = args.seconds or (4.0 if args.quick else 6.0)
