@@ -404,8 +404,7 @@ def merge_results(paths: list[Path], *, categories: Path | None = None) -> dict:
     sizes = sorted({x["zoo_models"] for x in rows if x["zoo_models"]}, reverse=True)
     zoo_txt = "; ".join(f"{k}-model zoo for {sum(x['zoo_models'] == k for x in rows)} targets" for k in sizes) \
         if len(sizes) > 1 else f"{sizes[0] if sizes else '?'}-model zoo"
-    setup = re.sub(r"^\d+-model zoo", zoo_txt, data["setup"])
-    data["setup"] = re.sub(r"\d+ held-out targets", f"{len(rows)} held-out targets", setup)
+    data["setup"] = re.sub(r"^.*?\d+ held-out targets", f"{zoo_txt}; {len(rows)} held-out targets", data["setup"])
     data["sources"] = [{"file": Path(p).name, "targets": len(d["rows"]), "setup": d["setup"]}
                        for p, d in zip(paths, datas)]
     if categories is not None:
