@@ -77,6 +77,33 @@ def augmented_di(rng: np.random.Generator, seconds: float, sample_rate: int) -> 
     return (x * (peak / np.max(np.abs(x)))).astype(np.float32)
 
 
+def coloured_output(rng: np.random.Generator, y: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The device's output as another recording chain or tone setting would give it (float32 [shape=(n,)]).
+
+    A low shelf at 80-250 Hz of -6..+4 dB, a high shelf at 1.5-5 kHz of -9..+3 dB (a tone knob, a
+    darker or brighter recording), in a third of the draws a first-order low-pass at 3-12 kHz (the
+    capture's own bandwidth), and white noise 50-80 dB below the output's RMS (the recording's floor).
+    The level is the recording's and is left as it is.
+    """
+    sections = [dsp.low_shelf(rng.uniform(80.0, 250.0), rng.uniform(-6.0, 4.0), sample_rate),
+                dsp.high_shelf(rng.uniform(1500.0, 5000.0), rng.uniform(-9.0, 3.0), sample_rate)]
+    if rng.random() < 1 / 3:
+        sections.append(dsp.lowpass1(float(np.exp(rng.uniform(np.log(3000.0), np.log(12000.0)))), sample_rate))
+    out = dsp.filt(np.asarray(y, np.float64), *sections)
+    rms = float(np.sqrt(np.mean(out ** 2)))
+    out = out + rng.standard_normal(out.size) * rms * 10.0 ** (-rng.uniform(50.0, 80.0) / 20.0)
+    return out.astype(np.float32)
+
+
+def with_coloured_copies(pairs, copies: int, seed: int):
+    """Each pair, then ``copies`` copies of it with :func:`coloured_output` (same category and family)."""
+    rng = np.random.default_rng([seed, 9931])
+    for x, y, sr, *rest in pairs:
+        yield (x, y, sr, *rest)
+        for _ in range(copies):
+            yield (x, coloured_output(rng, y, sr), sr, *rest)
+
+
 def _store(path: Path, x: np.ndarray, y: np.ndarray, sr: int) -> None:
     """Write one render to the audio cache (whole or not at all: a stopped run leaves no broken file)."""
     tmp = path.with_name(path.name + ".part")
@@ -235,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
                     "nothing written")
     ap.add_argument("--no-chains", action="store_true", help="train on the zoo's families only, without the "
                     "random-chain families")
+    ap.add_argument("--colour-copies", type=int, default=0, help="copies of each training render with the output "
+                    "coloured and a noise floor added (coloured_output)")
     ap.add_argument("--drop", nargs="*", default=[], help="feature names left out of the classifier's input")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
@@ -248,9 +277,11 @@ def main(argv: list[str] | None = None) -> int:
     hidden = tuple(args.hidden)
     n_fams = len(list_families(held_out=False, zoo_only=args.no_chains))
     log(f"{args.per_family} x {n_fams} training devices")
-    Xt, mt = _feats(family_pairs(False, args.per_family, seed=args.seed, seconds=args.seconds, cache=cache,
-                                 log=log, chains=not args.no_chains), cache,
-                    f"train-{args.per_family}-{args.seconds:g}-{args.seed}-{'zoo' if args.no_chains else 'chains'}")
+    pairs = family_pairs(False, args.per_family, seed=args.seed, seconds=args.seconds, cache=cache, log=log,
+                         chains=not args.no_chains)
+    Xt, mt = _feats(with_coloured_copies(pairs, args.colour_copies, args.seed), cache,
+                    f"train-{args.per_family}-{args.seconds:g}-{args.seed}-{'zoo' if args.no_chains else 'chains'}"
+                    f"-c{args.colour_copies}")
     ct, ft = [m[0] for m in mt], [m[1] for m in mt]
     t_train = time.perf_counter() - t0
     cv = None
@@ -273,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"training_families": sorted(set(ft)), "held_out_families": list(HELD_OUT_FAMILIES),
             "training_renders": int(len(Xt)), "feature_version": FEATURE_VERSION,
             "hidden": list(hidden), "alpha": args.alpha, "members": args.members, "seconds": args.seconds,
-            "dropped_features": list(args.drop),
+            "dropped_features": list(args.drop), "colour_copies": args.colour_copies,
             "recipe": "benchmarks/train_classifier.py"}
     clf = fit(Xt, ct, seed=args.seed, hidden=hidden, alpha=args.alpha, members=args.members, drop=tuple(args.drop),
               metadata=meta)
