@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -254,8 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--alpha", type=float, default=1e-3)
     ap.add_argument("--members", type=int, default=5, help="MLPs in the ensemble (probabilities averaged)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(ROOT / "zoo_index" / "classifier.json"))
-    ap.add_argument("--report", default=str(ROOT / "benchmarks" / "results" / "classifier.json"))
+    ap.add_argument("--out", default=None, help="classifier file (default: the bundled zoo_index/classifier.json; "
+                    "with --quick a scratch folder, so a smoke run never replaces the bundled classifier)")
+    ap.add_argument("--report", default=None, help="report (default: benchmarks/results/classifier.json; with "
+                    "--quick the scratch folder)")
     ap.add_argument("--audio-cache", default=None, help="folder of rendered audio (.npz), reused when present")
     ap.add_argument("--cv", action="store_true", help="leave-one-family-out cross-validation over training families")
     ap.add_argument("--cv-only", action="store_true", help="only the cross-validation: no held-out/real scoring, "
@@ -269,6 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.per_family, args.heldout_per_family, args.seconds, args.real_seconds = 6, 2, 3.0, 4.0
+    scratch = Path(tempfile.gettempdir()) / "tonezoo-classifier-quick"
+    args.out = args.out or str(scratch / "classifier.json" if args.quick else ROOT / "zoo_index" / "classifier.json")
+    args.report = args.report or str(scratch / "report.json" if args.quick
+                                     else ROOT / "benchmarks" / "results" / "classifier.json")
     log = lambda m: print(m, flush=True)  # noqa: E731
     t0 = time.perf_counter()
     cache = Path(args.audio_cache) if args.audio_cache else None
