@@ -28,7 +28,8 @@ seed and :data:`RENDER_VERSION`), and so are the features of each set (keyed by 
 feature code), so a change of the model re-reads features and a change of features re-reads audio
 instead of rendering it again. The script runs one BLAS thread (the matrices are small).
 
-``--quick`` (CI): a few draws per family, no file written outside ``--out``/``--report``.
+``--quick``: a few draws per family; the classifier and the report go to a scratch folder unless
+``--out`` / ``--report`` are given.
 """
 
 from __future__ import annotations
