@@ -143,6 +143,8 @@ def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, 
         return float(esr(fy, model.process(fx, kv)))
 
     row = {k: t[k] for k in ("kind", "name", "category", "accepted", "half")}
+    # samples load_capture trimmed as recording latency: the models then play that far ahead of the raw output
+    row["latency_samples"] = int(cap.metadata.get("latency_samples", 0))
     t0 = time.perf_counter()
     if clf is not None:
         guess = clf.classify_capture(cap)
