@@ -35,13 +35,17 @@ def _taps(h: jax.Array, k: int, dilation: int) -> jax.Array:
     return jnp.concatenate([h[..., j * dilation:j * dilation + t, :] for j in range(k)], axis=-1)
 
 
+def _pad_time(h: jax.Array, pad: int) -> jax.Array:
+    """``h`` (..., T, C) with ``pad`` zeros before and after along time."""
+    return jnp.pad(h, [(0, 0)] * (h.ndim - 2) + [(pad, pad), (0, 0)]) if pad else h
+
+
 def _broadcast_conv(h: jax.Array, w: jax.Array, dilation: int, pad: int = 0) -> jax.Array:
     """``sum_{j, c} h[..., t + j d, c] * w[j, c, :]`` as broadcast products (one fused loop).
 
     Batches under ``jax.vmap`` as plain elementwise code, stacked weights included.
     """
-    if pad:
-        h = jnp.pad(h, [(0, 0)] * (h.ndim - 2) + [(pad, pad), (0, 0)])
+    h = _pad_time(h, pad)
     k, c = w.shape[-3], w.shape[-2]
     t = h.shape[-2] - dilation * (k - 1)
     out = None
@@ -73,8 +77,7 @@ def valid_conv(h: jax.Array, w: jax.Array, dilation: int, pad: int = 0) -> jax.A
             y = valid_conv(h.reshape((-1, *h.shape[2:])), w, dilation, pad)
             return y.reshape((axis_size, -1, *y.shape[1:])), True
         k, c = w.shape[1], w.shape[2]
-        if pad:
-            h = jnp.pad(h, [(0, 0)] * (h.ndim - 2) + [(pad, pad), (0, 0)])
+        h = _pad_time(h, pad)
         wm = w.reshape(axis_size, k * c, w.shape[-1])
         taps = _taps(h, k, dilation)
         if h_batched:
