@@ -368,11 +368,15 @@ def markdown(rows: list[dict], summaries: dict[str, dict], setup: str) -> str:
 SETTINGS = ("seconds", "epochs", "pool", "random")
 
 
+def default_budget(quick: bool) -> dict:
+    """The budget of a run not given ``--seconds`` / ``--epochs`` / ``--pool`` / ``--random``."""
+    return {"seconds": 4.0 if quick else 6.0, "epochs": 2 if quick else 30, "pool": 4, "random": 2}
+
+
 def _settings(data: dict) -> dict:
     """A result file's budget with the defaults filled in (a run without ``--epochs`` ran the default)."""
     s = data.get("settings", {})
-    quick = bool(s.get("quick"))
-    defaults = {"seconds": 4.0 if quick else 6.0, "epochs": 2 if quick else 30, "pool": 4, "random": 2}
+    defaults = default_budget(bool(s.get("quick")))
     return {k: float(s[k]) if s.get(k) is not None else float(defaults[k]) for k in SETTINGS}
 
 
@@ -467,10 +471,11 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"--categories needs a classifier: {e}")
         print(f"no classifier ({e}); category columns left out", flush=True)
         clf = None
-    seconds = args.seconds or (4.0 if args.quick else 6.0)
-    epochs = args.epochs or (2 if args.quick else 30)
-    pool = args.pool or 4
-    n_random = args.random if args.random is not None else 2
+    budget = default_budget(args.quick)
+    seconds = args.seconds or budget["seconds"]
+    epochs = args.epochs or budget["epochs"]
+    pool = args.pool or budget["pool"]
+    n_random = args.random if args.random is not None else budget["random"]
     todo = [t for t in targets(quick=args.quick) if (args.half == "all" or t["half"] == args.half)
             and (args.only is None or t["name"] in args.only)]
     assert not any(t.get("family") not in (None, *HELD_OUT_FAMILIES) for t in todo)
