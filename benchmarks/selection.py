@@ -10,7 +10,12 @@ Targets (``benchmarks/_targets.py``), none of which is in the zoo or in the clas
 Every capture goes through WAV files (24-bit PCM) and :func:`tonezoo.load_capture`, as the CLI
 reads a user's files (alignment included). Every ESR is measured on *fresh* audio: another DI
 (another synthetic performance / another real recording) through the same device, scored against
-the device's raw output -- never on the audio a model trained or was selected on.
+the device's raw output -- never on the audio a model trained or was selected on. Where
+``load_capture`` removed a latency (``latency_samples``: the start of the device's response, less
+the margin, taken for the recording chain's), every model trained on the capture plays that far
+ahead of the raw output by design, so the raw output is advanced by it before scoring; the
+unshifted figures are kept (``transfer_esr_raw``, ``scratch_esr_raw``). This touches only real
+targets whose makers' models carry a learned delay (7-22 samples here; 0 for every other target).
 
 Per target:
 
@@ -18,8 +23,11 @@ Per target:
   category of ``Zoo.suggest``'s first pick;
 * **oracle**: fine-tuning from every zoo model is too expensive with a large zoo, so the oracle is
   the best of a *large shortlist*: ``Zoo.suggest``'s top ``--pool`` plus ``--random`` entries drawn
-  uniformly from the rest (seeded), all fine-tuned in one vmapped run with the same budget. It is
-  an upper bound on what the ranking could pick from that pool, not from the whole zoo;
+  uniformly from the rest (seeded), all fine-tuned in one vmapped run with the same budget, each
+  started as ``Zoo.transfer`` starts its contenders (output layer refit). It is an upper bound on
+  what the ranking could pick from that pool, not from the whole zoo. Each pool run's validation
+  ESR per epoch is kept, so races of other sizes and lengths are simulated on them
+  (:func:`race_policies`); the top 3 also run from plain starts (does the refit help?);
 * **pick**: the first suggestion's row of that run; **random**: the mean over the uniformly drawn
   rows (the expectation of a random pick);
 * **scratch**: a fresh model of the pick's architecture (LSTM-20 unless a WaveNet leads) with the
@@ -39,7 +47,7 @@ Usage::
     python benchmarks/selection.py --categories --out CATEGORIES.json      # the category columns alone, cheap
     python benchmarks/selection.py --report RUN1.json RUN2.json ... [--category-file CATEGORIES.json]
 
-Defaults: 6 s captures (4.8 s training), 30 epochs per run, an oracle pool of the top 4 suggestions
+Defaults: 6 s captures (4.8 s training), 30 epochs per run, an oracle pool of the top 5 suggestions
 + 2 random entries. Much fewer epochs measure the first minute of training, not its result (``tonezoo
 train --from auto`` trains up to 100); more did not fit on the shared 2-core machine (``docs/zoo.md``).
 
@@ -132,19 +140,23 @@ def _arch_key(config) -> tuple:
 
 
 def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, n_random: int,
-             workdir: Path) -> dict | None:
+             race: int, race_epochs: int, workdir: Path) -> dict | None:
     cap = capture_through_wav(t, seconds, workdir)
     if cap is None:
         return None
     fx, fy, _ = _audio(t, min(seconds, 10.0), part="fresh")
-
-    def fresh(model) -> float:
-        kv = {k: 0.5 for k in model.config.knobs} if model.config.knobs else None
-        return float(esr(fy, model.process(fx, kv)))
-
     row = {k: t[k] for k in ("kind", "name", "category", "accepted", "half")}
-    # samples load_capture trimmed as recording latency: the models then play that far ahead of the raw output
-    row["latency_samples"] = int(cap.metadata.get("latency_samples", 0))
+    # samples load_capture trimmed as recording latency: every model trained on the capture plays that far
+    # ahead of the device's raw output, by design (a delay at the start of the response is taken for the
+    # recording chain's, as NAM's own calibration does); fresh ESR is scored against the raw output advanced
+    # by it, and also without (``*_raw``)
+    shift = row["latency_samples"] = int(cap.metadata.get("latency_samples", 0))
+
+    def fresh(model, *, advance: int = shift) -> float:
+        kv = {k: 0.5 for k in model.config.knobs} if model.config.knobs else None
+        p = np.asarray(model.process(fx, kv))
+        return float(esr(fy[advance:], p[: p.size - advance]) if advance > 0 else esr(fy, p))
+
     t0 = time.perf_counter()
     if clf is not None:
         guess = clf.classify_capture(cap)
@@ -168,34 +180,42 @@ def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, 
             randoms[k] = str(same.pop(int(rng.integers(len(same)))))
     pool_ids = [s.id for s in sugg[:pool]] + randoms
     budget = dict(max_epochs=epochs, patience=epochs + 1, val_every=1, progress=False)
-    # the top 3 once more with their output layer refit by least squares (does a refit start help?)
-    refit_ids = [s.id for s in sugg[:3]]
-    inits = [zoo.start_model(i, cap) for i in pool_ids] + [refit_output(zoo.start_model(i, cap), cap)
-                                                            for i in refit_ids]
+    # the pool starts as Zoo.transfer starts its contenders (output layer refit by least squares), so the
+    # oracle is the best start under transfer's own recipe; the top 3 once more from their plain starts
+    # (does the refit help?)
+    plain_ids = [s.id for s in sugg[:3]]
+    inits = [refit_output(zoo.start_model(i, cap), cap) for i in pool_ids] + \
+        [zoo.start_model(i, cap) for i in plain_ids]
     results = train_many(cap, inits, **budget)
     scores = {i: fresh(r.model) for i, r in zip(pool_ids, results)}
-    refit_scores = {i: fresh(r.model) for i, r in zip(refit_ids, results[len(pool_ids):])}
-    first = {i: float(r.first_val_esr) for i, r in zip(pool_ids + [f"{i}+refit" for i in refit_ids], results)}
+    plain_scores = {i: fresh(r.model) for i, r in zip(plain_ids, results[len(pool_ids):])}
+    first = {i: float(r.first_val_esr) for i, r in zip(pool_ids + [f"{i}+plain" for i in plain_ids], results)}
+    # each pool run's validation ESR per epoch (epoch 0 first, before any update): a race of any length
+    # among any top k is read off these
+    curves = {i: [h["val_esr"] for h in r.history] for i, r in zip(pool_ids, results)}
     oracle_id = min(scores, key=scores.get)
     # scratch of the pick's architecture (LSTM-20 for the LSTM zoo; a WaveNet preset when a WaveNet leads),
     # as the scratch contender of Zoo.transfer
     scratch = train(cap, model_config=inits[0].config, **budget)
     # the noise floor: the oracle's start fine-tuned on a second capture of the same device (other audio)
     cap2 = capture_through_wav(t, seconds, workdir, part="second")
-    rerun = train(cap2, init=zoo.start_model(oracle_id, cap2), **budget)
+    rerun = train(cap2, init=refit_output(zoo.start_model(oracle_id, cap2), cap2), **budget)
     t1 = time.perf_counter()
-    tr = zoo.transfer(cap, suggestions=sugg, **budget)
+    tr = zoo.transfer(cap, suggestions=sugg, race=race, race_epochs=race_epochs, **budget)
     row.update(
         pick=sugg[0].id, pick_category=sugg[0].category, pick_category_ok=sugg[0].category in t["accepted"],
         top3=[s.id for s in sugg[:3]], pick_esr=scores[sugg[0].id],
         best_of_top3_esr=min(scores[s.id] for s in sugg[:3]), oracle_esr=scores[oracle_id], oracle_id=oracle_id,
-        oracle_rerun_esr=fresh(rerun.model), random_esr=float(np.mean([scores[i] for i in randoms])),
+        oracle_rerun_esr=fresh(rerun.model, advance=int(cap2.metadata.get("latency_samples", 0))),
+        random_esr=float(np.mean([scores[i] for i in randoms])),
         scratch_esr=fresh(scratch.model), transfer_esr=fresh(tr.model), transfer_id=tr.source,
+        scratch_esr_raw=fresh(scratch.model, advance=0), transfer_esr_raw=fresh(tr.model, advance=0),
         scratch_val_esr=float(scratch.best_val_esr), transfer_val_esr=float(tr.best_val_esr),
         transfer_final=tr.model.metadata.get("final", {}), transfer_epochs=tr.epochs,
         transfer_seconds=round(time.perf_counter() - t1, 1), race=tr.model.metadata.get("race", []),
-        pool=scores, pool_size=len(pool_ids), n_random=len(randoms), refit=refit_scores, first_val_esr=first,
-        pick_refit_esr=refit_scores[sugg[0].id], best_of_top3_refit_esr=min(refit_scores.values()),
+        pool=scores, pool_size=len(pool_ids), n_random=len(randoms), pool_val_curves=curves,
+        plain=plain_scores, first_val_esr=first,
+        pick_plain_esr=plain_scores[sugg[0].id], best_of_top3_plain_esr=min(plain_scores.values()),
         zero_shot_pick=sugg[0].matched_esr)
     return row
 
@@ -241,7 +261,8 @@ def miss_cause(x: dict) -> str:
     ``"candidates"``: the oracle's model was not among the contenders of the race (the first ``race``
     suggestions), so no race or final could reach it; ``"final"``: the final kept the scratch contender;
     ``"race"``: the oracle's model raced but another won; ``"start"``: the race kept the oracle's model and
-    its run still ended behind the pool's plain-start run of it (the refit start, or the run itself).
+    its run still ended behind the pool's run of the same start (two runs of one start and recipe, trained
+    in batches of different sizes: rounding that training amplifies).
     """
     if x["transfer_esr"] <= 1.10 * x["oracle_esr"]:
         return ""
@@ -273,6 +294,49 @@ def categories_markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
+RACE_SIZES = (1, 2, 3, 4, 5)
+RACE_EPOCHS = (1, 2, 3, 4, 6)
+
+
+def simulate_transfer(x: dict, race: int, race_epochs: int) -> float | None:
+    """Fresh ESR ``Zoo.transfer(race=race, race_epochs=race_epochs)`` would reach, read off the pool run.
+
+    The pool's first rows are the suggestions in order, started as transfer starts them and trained
+    with its recipe, validated every epoch: the race's winner is the contender with the lowest
+    validation ESR up to epoch ``race_epochs`` (epoch 0: its start), its run to the end is that pool row, and the
+    final keeps the scratch contender when its validation ESR is lower. ``None`` when the pool holds
+    fewer than ``race`` suggestions.
+    """
+    ids = list(x["pool"])[: x["pool_size"] - x["n_random"]]
+    if len(ids) < race:
+        return None
+    curves = x["pool_val_curves"]
+    won = min(ids[:race], key=lambda i: min(curves[i][: race_epochs + 1])) if race > 1 else ids[0]
+    return x["scratch_esr"] if x["scratch_val_esr"] < min(curves[won]) else x["pool"][won]
+
+
+def race_policies(rows: list[dict]) -> list[dict]:
+    """Every race size and length of :data:`RACE_SIZES` x :data:`RACE_EPOCHS`, simulated on the pool runs.
+
+    Per policy: targets within 10 % of the oracle, the median transfer / oracle, targets more than
+    10 % worse than scratch, and the cost in model-epochs on top of the winner's and scratch's runs
+    (``race x race_epochs``, the race's vmapped runs; ``race_epochs`` of them are the winner's own).
+    """
+    out = []
+    for k in RACE_SIZES:
+        for e in RACE_EPOCHS if k > 1 else (1,):
+            sim = [simulate_transfer(x, k, e) for x in rows]
+            if any(v is None for v in sim):
+                continue
+            t_o = np.array([v / x["oracle_esr"] for v, x in zip(sim, rows)])
+            t_s = np.array([v / x["scratch_esr"] for v, x in zip(sim, rows)])
+            out.append({"race": k, "race_epochs": e if k > 1 else 0, "extra_model_epochs": k * e - e if k > 1 else 0,
+                        "within_10pct_of_oracle": int(np.sum(t_o <= 1.10)),
+                        "median_transfer_over_oracle": float(np.median(t_o)),
+                        "over_10pct_worse_than_scratch": int(np.sum(t_s > 1.10))})
+    return out
+
+
 def summarize(rows: list[dict]) -> dict:
     if not rows:
         return {"targets": 0}
@@ -297,24 +361,24 @@ def summarize(rows: list[dict]) -> dict:
         # a miss smaller than the oracle's own re-run spread is not resolved by one capture
         "transfer_within_noise_floor_of_oracle": float(np.mean(t_o <= np.maximum(noise, 1.10))),
         "misses": {c: causes.count(c) for c in MISS_CAUSES},
-        # the first suggestion fine-tuned from its plain start (no refit, no race): its row of the pool run
+        # the first suggestion fine-tuned from its start (refit, no race): its row of the pool run
         "pick_within_10pct_of_oracle": float(np.mean([x["pick_esr"] <= 1.10 * x["oracle_esr"] for x in r])),
     }
-    if all("pick_refit_esr" in x for x in r):
-        rf = np.array([x["pick_refit_esr"] / x["pick_esr"] for x in r])
-        out["median_pick_refit_over_pick"] = float(np.median(rf))
-        out["pick_refit_within_10pct_of_oracle"] = float(np.mean([x["pick_refit_esr"] <= 1.10 * x["oracle_esr"]
-                                                                   for x in r]))
-        # the pool run's refit rows are the race's contenders run to the end: did the 2-epoch race keep the
-        # best of them, and would the best of them have been within 10 % of the oracle?
-        kept = [x for x in r if x["transfer_id"] in x["refit"]]
-        out["race_kept_best_refit_start"] = float(np.mean(
-            [x["refit"][x["transfer_id"]] <= 1.10 * min(x["refit"].values()) for x in kept])) if kept else None
-        out["best_refit_start_within_10pct_of_oracle"] = float(np.mean(
-            [min(x["refit"].values()) <= 1.10 * x["oracle_esr"] for x in r]))
+    if all("pick_plain_esr" in x for x in r):
+        # the pool starts as transfer does (output layer refit); the top 3 also ran from plain starts
+        rf = np.array([x["pick_esr"] / x["pick_plain_esr"] for x in r])
+        out["median_pick_refit_over_plain"] = float(np.median(rf))
         out["pick_refit_better"] = float(np.mean(rf < 1.0))
         out["median_first_val_refit_over_plain"] = float(np.median(
-            [x["first_val_esr"][f"{x['pick']}+refit"] / x["first_val_esr"][x["pick"]] for x in r]))
+            [x["first_val_esr"][x["pick"]] / x["first_val_esr"][f"{x['pick']}+plain"] for x in r]))
+        # the pool's rows of the race's contenders are those contenders run to the end: did the race keep
+        # the best of them?
+        kept = [x for x in r if x["transfer_id"] in x["pool"] and x.get("race")]
+        out["race_kept_best_contender"] = float(np.mean(
+            [x["pool"][x["transfer_id"]] <= 1.10 * min(x["pool"][c["id"]] for c in x["race"]) for x in kept])) \
+            if kept else None
+    if all("pool_val_curves" in x for x in r):
+        out["race_policies"] = race_policies(r)
     if all("classifier_top1_ok" in x for x in r):
         out["classifier_top1"] = float(np.mean([x["classifier_top1_ok"] for x in r]))
         out["classifier_top3"] = float(np.mean([x["classifier_top3_ok"] for x in r]))
@@ -362,22 +426,42 @@ def markdown(rows: list[dict], summaries: dict[str, dict], setup: str) -> str:
             f"| {s['median_transfer_over_scratch']:.2f}, {s['worst_transfer_over_scratch']:.2f} "
             f"| {s['transfer_over_10pct_worse_than_scratch']} of {n} "
             f"| {round(s['transfer_beats_random'] * n)} of {n} | {s['median_oracle_rerun_spread']:.2f} |")
+    for half, s in summaries.items():
+        pol = s.get("race_policies") if half != "all" else None
+        if not pol:
+            continue
+        lines += ["", f"Race policies simulated on the pool runs, half {half} ({s['targets']} targets):", "",
+                  "| race | race epochs | extra model-epochs | transfer ≤ 1.1 × oracle | median transfer / oracle "
+                  "| > 10 % worse than scratch |", "|---|---|---|---|---|---|"]
+        lines += [f"| {p['race']} | {p['race_epochs']} | {p['extra_model_epochs']} | {p['within_10pct_of_oracle']} "
+                  f"of {s['targets']} | {p['median_transfer_over_oracle']:.2f} | {p['over_10pct_worse_than_scratch']} |"
+                  for p in pol]
     return "\n".join(lines)
 
 
-SETTINGS = ("seconds", "epochs", "pool", "random")
+SETTINGS = ("seconds", "epochs", "pool", "random", "race", "race_epochs", "protocol")
+PROTOCOL = 2
+"""2: the pool starts as ``Zoo.transfer`` does (refit), fresh ESR is scored against the raw output advanced by
+the latency the capture removed, the pool's validation curves are kept. 1: plain-start pool, unshifted."""
 
 
 def default_budget(quick: bool) -> dict:
-    """The budget of a run not given ``--seconds`` / ``--epochs`` / ``--pool`` / ``--random``."""
-    return {"seconds": 4.0 if quick else 6.0, "epochs": 2 if quick else 30, "pool": 4, "random": 2}
+    """The budget of a run not given ``--seconds`` / ``--epochs`` / ``--pool`` / ``--random`` / ``--race`` /
+    ``--race-epochs``: the race is ``Zoo.transfer``'s default."""
+    import inspect
+    sig = inspect.signature(Zoo.transfer).parameters
+    return {"seconds": 4.0 if quick else 6.0, "epochs": 2 if quick else 30, "pool": 5, "random": 2,
+            "race": sig["race"].default, "race_epochs": sig["race_epochs"].default, "protocol": PROTOCOL}
 
 
 def _settings(data: dict) -> dict:
-    """A result file's budget with the defaults filled in (a run without ``--epochs`` ran the default)."""
+    """A result file's budget and protocol (files of protocol 1 recorded only what was given)."""
     s = data.get("settings", {})
-    defaults = default_budget(bool(s.get("quick")))
-    return {k: float(s[k]) if s.get(k) is not None else float(defaults[k]) for k in SETTINGS}
+    if "protocol" not in s:
+        old = {"seconds": 4.0 if s.get("quick") else 6.0, "epochs": 2 if s.get("quick") else 30, "pool": 4,
+               "random": 2, "race": 3, "race_epochs": 2, "protocol": 1}
+        return {k: float(s[k]) if s.get(k) is not None else float(old[k]) for k in SETTINGS}
+    return {k: float(s[k]) for k in SETTINGS}
 
 
 def merge_results(paths: list[Path], *, categories: Path | None = None) -> dict:
@@ -399,7 +483,7 @@ def merge_results(paths: list[Path], *, categories: Path | None = None) -> dict:
     for p, d in zip(paths, datas):
         if _settings(d) != ref:
             raise ValueError(f"{p}: ran with {_settings(d)}, {paths[0]} with {ref}; merge only runs of one "
-                             f"--seconds / --epochs / --pool / --random")
+                             f"--seconds / --epochs / --pool / --random / --race / --race-epochs and protocol")
         size = re.match(r"(\d+)-model zoo", d["setup"])
         for x in d["rows"]:
             x.setdefault("zoo_models", int(size.group(1)) if size else None)
@@ -439,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--pool", type=int, default=None, help="suggestions in the oracle's shortlist")
     ap.add_argument("--random", type=int, default=None, help="uniformly drawn entries added to it")
+    ap.add_argument("--race", type=int, default=None, help="transfer's race size (default: Zoo.transfer's)")
+    ap.add_argument("--race-epochs", type=int, default=None, help="transfer's race length (default: Zoo.transfer's)")
     ap.add_argument("--out", default=None)
     ap.add_argument("--categories", action="store_true",
                     help="only the category columns (classifier, suggest's pick) for every target: cheap")
@@ -476,13 +562,19 @@ def main(argv: list[str] | None = None) -> int:
     epochs = args.epochs or budget["epochs"]
     pool = args.pool or budget["pool"]
     n_random = args.random if args.random is not None else budget["random"]
+    race = args.race if args.race is not None else budget["race"]
+    race_epochs = args.race_epochs or budget["race_epochs"]
+    settings = dict(vars(args), seconds=seconds, epochs=epochs, pool=pool, random=n_random, race=race,
+                    race_epochs=race_epochs, protocol=PROTOCOL)
     todo = [t for t in targets(quick=args.quick) if (args.half == "all" or t["half"] == args.half)
             and (args.only is None or t["name"] in args.only)]
     assert not any(t.get("family") not in (None, *HELD_OUT_FAMILIES) for t in todo)
     setup = (f"{len(zoo)}-model zoo; {len(todo)} held-out targets (families never in the zoo or the classifier's "
              f"training, and real third-party captures on real DI); {seconds:g} s captures through WAV and "
              f"load_capture (80 % training); {epochs} epochs per run, validated every epoch; ESR on fresh audio; "
-             f"oracle = best of the top {pool} suggestions + {n_random} random entries, fine-tuned together")
+             f"oracle = best of the top {pool} suggestions + {n_random} random entries, fine-tuned together from "
+             f"transfer's starts (output layer refit); transfer races the top {race} for {race_epochs} epochs; "
+             f"fresh ESR against the raw output advanced by the latency the capture removed")
     t0 = time.perf_counter()
     rows: list[dict] = []
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -505,7 +597,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for t in todo:
             row = evaluate(zoo, clf, t, seconds=seconds, epochs=epochs, pool=pool, n_random=n_random,
-                           workdir=Path(tmp))
+                           race=race, race_epochs=race_epochs, workdir=Path(tmp))
             if row is None:
                 print(f"{t['name']}: this tonezoo cannot run the fixture model; skipped", flush=True)
                 continue
@@ -515,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"scratch {row['scratch_esr']:.4f} random {row['random_esr']:.4f} "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
             summaries = {h: summarize([x for x in rows if h == "all" or x["half"] == h]) for h in ("A", "B", "all")}
-            out.write_text(json.dumps({"setup": setup, "settings": vars(args), "summary": summaries, "rows": rows,
+            out.write_text(json.dumps({"setup": setup, "settings": settings, "summary": summaries, "rows": rows,
                                        "seconds": round(time.perf_counter() - t0, 1)}, indent=1) + "\n")
     if rows:
         print(markdown(rows, summaries, setup))

@@ -115,14 +115,20 @@ def test_selection_quick(tmp_path: Path) -> None:
         if r["kind"] == "family":
             assert r["name"].rsplit("-s", 1)[0] in HELD_OUT_FAMILIES
         for key in ("pick_esr", "oracle_esr", "transfer_esr", "scratch_esr", "random_esr", "oracle_rerun_esr",
-                    "pick_refit_esr"):
+                    "pick_plain_esr", "transfer_esr_raw", "scratch_esr_raw"):
             assert np.isfinite(r[key]) and r[key] >= 0.0, key
         assert r["oracle_esr"] == min(r["pool"].values()) <= r["pick_esr"]
         assert r["pool_size"] == len(r["pool"]) and r["pick"] in r["pool"]
+        assert all(len(c) == report["settings"]["epochs"] + 1 for c in r["pool_val_curves"].values())
+        assert r["latency_samples"] >= 0 and (r["latency_samples"] > 0 or r["transfer_esr"] == r["transfer_esr_raw"])
         assert r["half"] in ("A", "B") and r["category"] in r["accepted"]
         assert {"classifier", "classifier_confidence", "classifier_top1_ok"} <= set(r)
     assert {"A", "B", "all"} <= set(report["summary"]) and report["summary"]["all"]["targets"] == len(rows)
     assert "transfer / oracle" in proc.stdout
+    # the race policies are read off the pool runs: the first suggestion alone is the pool's pick row
+    pol = report["summary"]["all"]["race_policies"]
+    alone = next(p for p in pol if p["race"] == 1)
+    assert alone["within_10pct_of_oracle"] <= len(rows) and {p["race"] for p in pol} >= {1, 2, 3}
     # --report: a later file's row of a target replaces an earlier one's; another budget is refused
     import importlib.util
     spec = importlib.util.spec_from_file_location("selection", ROOT / "benchmarks" / "selection.py")
