@@ -79,6 +79,7 @@ from tonezoo.signals import synth_di  # noqa: E402
 from tonezoo.train import esr, train, train_many  # noqa: E402
 from tonezoo.warmstart import refit_output  # noqa: E402
 from tonezoo.zoo import Zoo  # noqa: E402
+from tonezoo.zoo.transfer import race_length  # noqa: E402
 
 SR = 44100
 
@@ -295,7 +296,7 @@ def categories_markdown(summary: dict) -> str:
 
 
 RACE_SIZES = (1, 2, 3, 4, 5)
-RACE_EPOCHS = (1, 2, 3, 4, 6)
+RACE_EPOCHS = (1, 2, 3, 4, 6, 8, 10)
 
 
 def simulate_transfer(x: dict, race: int, race_epochs: int) -> float | None:
@@ -449,9 +450,10 @@ def default_budget(quick: bool) -> dict:
     """The budget of a run not given ``--seconds`` / ``--epochs`` / ``--pool`` / ``--random`` / ``--race`` /
     ``--race-epochs``: the race is ``Zoo.transfer``'s default."""
     import inspect
-    sig = inspect.signature(Zoo.transfer).parameters
-    return {"seconds": 4.0 if quick else 6.0, "epochs": 2 if quick else 30, "pool": 5, "random": 2,
-            "race": sig["race"].default, "race_epochs": sig["race_epochs"].default, "protocol": PROTOCOL}
+    epochs = 2 if quick else 30
+    return {"seconds": 4.0 if quick else 6.0, "epochs": epochs, "pool": 5, "random": 2,
+            "race": inspect.signature(Zoo.transfer).parameters["race"].default, "race_epochs": race_length(epochs),
+            "protocol": PROTOCOL}
 
 
 def _settings(data: dict) -> dict:
@@ -563,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = args.pool or budget["pool"]
     n_random = args.random if args.random is not None else budget["random"]
     race = args.race if args.race is not None else budget["race"]
-    race_epochs = args.race_epochs or budget["race_epochs"]
+    race_epochs = args.race_epochs or race_length(epochs)
     settings = dict(vars(args), seconds=seconds, epochs=epochs, pool=pool, random=n_random, race=race,
                     race_epochs=race_epochs, protocol=PROTOCOL)
     todo = [t for t in targets(quick=args.quick) if (args.half == "all" or t["half"] == args.half)

@@ -34,3 +34,14 @@ def test_transfer_is_never_worse_than_the_same_budget_from_scratch_on_validation
     plain = zoo.transfer(cap, race=0, scratch=False, refit=False, **budget)
     assert "final" not in plain.model.metadata and "race" not in plain.model.metadata
     assert plain.source == plain.model.metadata["suggestions"][0]["id"]
+
+
+def test_default_race_is_a_fifth_of_the_budget_up_to_six_epochs(tmp_path) -> None:
+    from tonezoo.zoo.transfer import RACE_EPOCHS, race_length
+    assert [race_length(n) for n in (1, 2, 5, 10, 25, 30, 100)] == [1, 1, 1, 2, 5, RACE_EPOCHS, RACE_EPOCHS]
+    assert race_length(100, 2) == 2                          # a given length is kept
+    zoo = Zoo.open(tmp_path / "zoo", create=True)
+    zoo.add_many([Model.create(ModelConfig(hidden_size=4), seed=i, name=f"tiny{i}") for i in range(2)])
+    cap = render_capture("ts9-like", seconds=3.0, seed=2)
+    tr = zoo.transfer(cap, race=2, scratch=False, max_epochs=10, patience=20, progress=False)
+    assert [r["epochs"] for r in tr.model.metadata["race"]] == [2, 2] and tr.epochs == 10

@@ -58,7 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--race", type=int, default=3,
                    help="with --from auto: fine-tune the top K suggestions together for --race-epochs epochs and "
                         "continue the best (default 3; 0 starts from the first suggestion)")
-    p.add_argument("--race-epochs", type=int, default=2, help="epochs of the race (default 2; part of --epochs)")
+    p.add_argument("--race-epochs", type=int, default=None,
+                   help="epochs of the race (default: a fifth of --epochs, at most 6; part of --epochs)")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"maximum epochs (default {DEFAULT_EPOCHS_TRANSFER} with --from, "
                         f"{DEFAULT_EPOCHS_SCRATCH} from scratch)")
@@ -296,7 +297,7 @@ def _check_train_args(args: argparse.Namespace) -> None:
         raise ConfigError(f"--pre-emphasis must be in [0, 1) (0.85 is usual), got {args.pre_emphasis}")
     if args.hidden is not None and args.hidden < 1:
         raise ConfigError(f"--hidden must be at least 1, got {args.hidden}")
-    if args.race < 0 or args.race_epochs < 1:
+    if args.race < 0 or (args.race_epochs is not None and args.race_epochs < 1):
         raise ConfigError("--race must be 0 or more and --race-epochs at least 1")
     if args.seconds is not None and args.seconds <= 0:
         raise ConfigError(f"--seconds must be positive, got {args.seconds}")
@@ -415,7 +416,8 @@ def run_train(args: argparse.Namespace) -> int:
             zoo, sugg = _auto_start(_open_zoo(args.zoo), capture, args)
             if sugg:
                 tcfg = _recipe(zoo.entry(sugg[0].id).config, args, epochs)
-            n_start = max(1, min(args.race, len(sugg))) if epochs > args.race_epochs else 1
+            from ..zoo.transfer import race_length
+            n_start = max(1, min(args.race, len(sugg))) if epochs > race_length(epochs, args.race_epochs) else 1
             for s in sugg[:n_start]:
                 m = zoo.start_model(s.id, capture)
                 print(start_line(s.id, start_note(m, capture), _refit_note(m, capture)), flush=True)

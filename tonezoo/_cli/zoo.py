@@ -172,7 +172,7 @@ def run_suggest(args: argparse.Namespace) -> int:
     pick = sugg[0]
     named = "" if pick.name in ("", pick.id) else f"{pick.name}, "
     con.print(f"pick: [bold]{pick.id}[/bold] ({named}{pick.category}); 'tonezoo train ... --from auto' races the top "
-              "3 for 2 epochs and fine-tunes the best")
+              "3 for a fifth of its epochs (at most 6) and fine-tunes the best")
     if args.plot:
         path = plot_transfer(zoo, capture, sugg[:min(3, len(sugg))], args.plot)
         con.print(f"plot written to {path}")

@@ -31,8 +31,8 @@ The package, one way (each module imports only those above it):
 * :mod:`tonezoo.zoo.build`: the recipe of the bundled zoo (plan, held-out devices, building);
 * :mod:`tonezoo.zoo.hub`: filling a zoo from the Hugging Face Hub.
 
-:meth:`Zoo.transfer` races the top 3 for two epochs and fine-tunes the winner (``race=0``: the
-first suggestion).
+:meth:`Zoo.transfer` races the top 3 for a fifth of the budget (at most 6 epochs) and fine-tunes the
+winner (``race=0``: the first suggestion).
 
 A zoo of fewer than :data:`MIN_ZOO_FOR_OWN_SCALER` models standardises its features with the
 bundled zoo's fingerprints added to its own (its own spread is too noisy to scale by); the index
@@ -482,12 +482,13 @@ class Zoo:
         return _suggest(self, capture, top, shortlist=shortlist, stage2_seconds=stage2_seconds,
                         weighting=weighting, fingerprint=fingerprint, exclude=exclude)
 
-    def transfer(self, capture: "Capture", *, race: int = 3, race_epochs: int = 2, top: int = 5,
+    def transfer(self, capture: "Capture", *, race: int = 3, race_epochs: int | None = None, top: int = 5,
                  shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,
                  **train_overrides: Any) -> "TrainResult":
         """Suggest a starting model for ``capture`` and fine-tune from it (:func:`tonezoo.zoo.transfer.transfer`).
 
-        By default the top 3 suggestions *race* for ``race_epochs`` epochs (fine-tuned together)
+        By default the top 3 suggestions *race* for ``race_epochs`` epochs (fine-tuned together;
+        default a fifth of ``max_epochs``, at most 6: :func:`tonezoo.zoo.transfer.race_length`)
         and the one with the best validation ESR carries on up to ``max_epochs`` in all. ``race=0``
         or 1 fine-tunes the first suggestion directly. ``suggestions`` reuses a ranking;
         ``**train_overrides`` go to :func:`tonezoo.train.train`. Returns the winner's

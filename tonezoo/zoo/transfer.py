@@ -42,7 +42,25 @@ def adapt_model(model: Model, *, knobs: Sequence[str] = (), knob_values: Mapping
     return Model(dataclasses.replace(out.config, sample_rate=rate), out.params, out.metadata)
 
 
-def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int = 2, top: int = 5,
+RACE_EPOCHS = 6
+"""Longest default race (epochs); the default is a fifth of the budget up to this (:func:`race_length`)."""
+
+
+def race_length(max_epochs: int, race_epochs: int | None = None) -> int:
+    """Epochs of the race: ``race_epochs`` when given, else a fifth of ``max_epochs``, 1 to :data:`RACE_EPOCHS`.
+
+    Decided on half A of ``benchmarks/selection.py`` (17 held-out targets, 30 epochs): read off the
+    pool's validation curves, a race of the top 3 kept a model within 10 % of the oracle pool on
+    8 of 16 targets when it lasted 2 epochs, 9 at 4, 11 at 6 and 12 at 7-10; racing 4 or 5
+    contenders did not do better. 6 of 30 epochs cost 12 more model-epochs than the winner's and
+    scratch's 60 (``docs/zoo.md``).
+    """
+    if race_epochs is not None:
+        return int(race_epochs)
+    return int(min(RACE_EPOCHS, max(1, int(max_epochs) // 5)))
+
+
+def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | None = None, top: int = 5,
              shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,
              scratch: bool = True, refit: bool = True, **train_overrides: Any) -> TrainResult:
     """Suggest a starting model from ``zoo`` for ``capture`` and fine-tune from it (:meth:`tonezoo.zoo.Zoo.transfer`).
@@ -56,7 +74,8 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int = 
        fine-tuning, as in LP-FT (Kumar et al., "Fine-Tuning can Distort Pretrained Features and
        Underperform Out-of-Distribution", ICLR 2022).
     2. **Race** (``race``, default 3): the top ``race`` suggestions are fine-tuned together (one
-       vmapped run per architecture, validated every epoch) for ``race_epochs`` epochs, and the one
+       vmapped run per architecture, validated every epoch) for ``race_epochs`` epochs (default: a
+       fifth of the budget, at most 6: :func:`race_length`), and the one
        with the best validation ESR carries on from where the race left it (weights, optimizer and
        learning-rate state) up to ``max_epochs`` in all, so the result is the winner's whole run.
        The zero-shot ranking alone is a weak predictor of how well a model fine-tunes (see
@@ -80,8 +99,9 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int = 
     race : int
         Contenders in the race (the top ``race`` suggestions); 0 or 1 fine-tunes the first
         suggestion directly.
-    race_epochs : int
-        Epochs of the race (part of ``max_epochs``).
+    race_epochs : int, optional
+        Epochs of the race (part of ``max_epochs``); default :func:`race_length`: a fifth of
+        ``max_epochs``, 1 to 6.
     top, shortlist : see :meth:`suggest`
     progress : bool
     suggestions : sequence of Suggestion, optional
@@ -112,12 +132,14 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int = 
     """
     if isinstance(race, bool) or not isinstance(race, int) or race < 0:
         raise ConfigError(f"race must be an integer >= 0, got {race!r}")
-    if isinstance(race_epochs, bool) or not isinstance(race_epochs, int) or race_epochs < 1:
+    if race_epochs is not None and (isinstance(race_epochs, bool) or not isinstance(race_epochs, int)
+                                    or race_epochs < 1):
         raise ConfigError(f"race_epochs must be an integer >= 1, got {race_epochs!r}")
     overrides = dict(train_overrides)
     tcfg = overrides.pop("config", None) or TrainConfig()
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     tcfg = tcfg.replace(**{k: overrides.pop(k) for k in list(overrides) if k in fields})
+    race_epochs = race_length(tcfg.max_epochs, race_epochs)
     sugg = list(suggestions) if suggestions is not None else \
         zoo.suggest(capture, top=max(top, race), shortlist=max(shortlist, race))
     if not sugg:
