@@ -51,8 +51,8 @@ def race_length(max_epochs: int, race_epochs: int | None = None) -> int:
 
     Decided on half A of ``benchmarks/selection.py`` (17 held-out targets, 30 epochs): read off the
     pool's validation curves, a race of the top 3 kept a model within 10 % of the oracle pool on
-    8 of 16 targets when it lasted 2 epochs, 9 at 4, 11 at 6 and 12 at 7-10; racing 4 or 5
-    contenders did not do better. 6 of 30 epochs cost 12 more model-epochs than the winner's and
+    8 of 17 targets when it lasted 2 epochs, 9 at 4, 11 at 6 and 12 at 8 or 10; racing 4 or 5
+    contenders did no better. 6 of 30 epochs cost 12 more model-epochs than the winner's and
     scratch's 60 (``docs/zoo.md``).
     """
     if race_epochs is not None:
