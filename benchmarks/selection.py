@@ -412,12 +412,14 @@ def markdown(rows: list[dict], summaries: dict[str, dict], setup: str) -> str:
                   "| misses: candidates / final / race / start | transfer / scratch (median, worst) "
                   "| > 10 % worse than scratch | transfer beats random | noise floor |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    races = {x["half"]: x["race_policy"] for x in rows if x.get("race_policy")}
     for half, s in summaries.items():
         if not s.get("targets"):
             continue
         n = s["targets"]
+        label = f"{half} (race {races[half]})" if half in races else half
         lines.append(
-            f"| {half} | {n} | {_pct(s.get('classifier_top1'))} "
+            f"| {label} | {n} | {_pct(s.get('classifier_top1'))} "
             f"({_pct(s.get('classifier_top1_family'))} / {_pct(s.get('classifier_top1_real'))}) "
             f"| {_pct(s.get('classifier_top3'))} | {s['pick_category_top1']:.0%} "
             f"| {s['median_pick_over_oracle']:.2f} | {s['median_transfer_over_oracle']:.2f} "
@@ -470,26 +472,37 @@ def merge_results(paths: list[Path], *, categories: Path | None = None) -> dict:
     """Rows of several result files of one budget, in target order, summarised per half.
 
     A later file's row of a target replaces an earlier one's. Each row keeps the size of the zoo it
-    ran on (``zoo_models``). With ``categories`` (a ``--categories`` file), every row's classifier
-    columns are replaced by that file's, so the category figures come from one classifier.
+    ran on (``zoo_models``) and the race it ran (``race_policy``, e.g. ``"3x6"``). The halves may
+    differ in their race (half A runs the default being decided, half B the one decided); within
+    a half it must be one, and the summary over both halves is left out when they differ. With
+    ``categories`` (a ``--categories`` file), every row's classifier columns are replaced by that
+    file's, so the category figures come from one classifier.
 
     Raises
     ------
     ValueError
-        When the files' ``--seconds`` / ``--epochs`` / ``--pool`` / ``--random`` differ, or when the
-        category file lacks a target.
+        When the files' ``--seconds`` / ``--epochs`` / ``--pool`` / ``--random`` or protocol differ,
+        when one half holds rows of two races, or when the category file lacks a target.
     """
     datas = [json.loads(Path(p).read_text()) for p in paths]
-    ref = _settings(datas[0])
+    budget_keys = [k for k in SETTINGS if k not in ("race", "race_epochs")]
+    ref = {k: _settings(datas[0])[k] for k in budget_keys}
     by_name: dict[str, dict] = {}
     for p, d in zip(paths, datas):
-        if _settings(d) != ref:
-            raise ValueError(f"{p}: ran with {_settings(d)}, {paths[0]} with {ref}; merge only runs of one "
-                             f"--seconds / --epochs / --pool / --random / --race / --race-epochs and protocol")
+        got = _settings(d)
+        if {k: got[k] for k in budget_keys} != ref:
+            raise ValueError(f"{p}: ran with {got}, {paths[0]} with {_settings(datas[0])}; merge only runs of one "
+                             f"--seconds / --epochs / --pool / --random and protocol")
         size = re.match(r"(\d+)-model zoo", d["setup"])
         for x in d["rows"]:
             x.setdefault("zoo_models", int(size.group(1)) if size else None)
+            x["race_policy"] = f"{int(got['race'])}x{int(got['race_epochs'])}"
             by_name[x["name"]] = x
+    policies: dict[str, str] = {}
+    for x in by_name.values():
+        if policies.setdefault(x["half"], x["race_policy"]) != x["race_policy"]:
+            raise ValueError(f"half {x['half']} holds rows of races {policies[x['half']]} and {x['race_policy']} "
+                             f"({x['name']}); merge one race per half")
     order = {t["name"]: i for i, t in enumerate(targets(quick=False))}
     rows = sorted(by_name.values(), key=lambda x: order.get(x["name"], len(order)))
     data = dict(datas[0])
@@ -511,7 +524,9 @@ def merge_results(paths: list[Path], *, categories: Path | None = None) -> dict:
                                         "classifier_top1_ok", "classifier_top3_ok")})
         data["categories_from"] = Path(categories).name
     data["rows"] = rows
-    data["summary"] = {h: summarize([x for x in rows if h == "all" or x["half"] == h]) for h in ("A", "B", "all")}
+    data["race_policies"] = policies
+    halves = ("A", "B", "all") if len(set(policies.values())) <= 1 else ("A", "B")
+    data["summary"] = {h: summarize([x for x in rows if h == "all" or x["half"] == h]) for h in halves}
     return data
 
 

@@ -142,3 +142,9 @@ def test_selection_quick(tmp_path: Path) -> None:
     other.write_text(json.dumps(dict(report, settings=dict(report["settings"], epochs=5))))
     with pytest.raises(ValueError, match="other_budget.json"):
         selection.merge_results([out, other])
+    # the halves may run different races (decided on A, reported on B), one half may not
+    longer = tmp_path / "longer_race.json"
+    longer.write_text(json.dumps(dict(report, settings=dict(report["settings"], race_epochs=9),
+                                      rows=[dict(rows[0], name="another-target")])))
+    with pytest.raises(ValueError, match="holds rows of races"):
+        selection.merge_results([out, longer])

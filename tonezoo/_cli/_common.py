@@ -75,11 +75,14 @@ def load_capture_args(args: argparse.Namespace, *, command: str | None = None, *
     for w in caught:
         print(f"tonezoo {name}: warning: {w.message}", file=sys.stderr)
     if error is not None:
-        message = getattr(error, "cli_message", None)
-        if message is None:
-            raise error
-        raise type(error)(message) from None
+        raise as_cli_error(error) from None
     return capture
+
+
+def as_cli_error(error: Exception) -> Exception:
+    """The same error with its advice naming command-line flags (``cli_message``) where it has one."""
+    message = getattr(error, "cli_message", None)
+    return error if message is None else type(error)(message)
 
 
 def parse_knobs(items: list[str]) -> dict[str, float]:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._common import capture_options, load_capture_args, parse_knobs, race_line
+from ._common import as_cli_error, capture_options, load_capture_args, parse_knobs, race_line
 from ._interrupt import Interrupts
 from ._outputs import check_file_output, check_model_dir_output
 
@@ -92,6 +92,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("input", help="input WAV")
     q.add_argument("output", help="output WAV to write")
     q.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE")
+    q.add_argument("--channel", type=int, default=None, metavar="N",
+                   help="channel of a multi-channel input (0 = left); files whose channels are identical need none")
     q.add_argument("--resample", action="store_true",
                    help="resample the input to the model's sample rate (and the output back to the input's)")
     q.add_argument("--overwrite", action="store_true", help="replace OUT.wav if it exists")
@@ -489,7 +491,7 @@ def _open_zoo(path: str | None):
 def run_process(args: argparse.Namespace) -> int:
     import numpy as np
     from ..capture import read_audio
-    from ..errors import ConfigError
+    from ..errors import CaptureError, ConfigError
     out = check_file_output(args.output, "OUT.wav", suffixes=(".wav",))
     if out.exists() and not args.overwrite:
         raise ConfigError(f"{out} already exists; pass --overwrite to replace it, or choose another name")
@@ -497,7 +499,10 @@ def run_process(args: argparse.Namespace) -> int:
         raise ConfigError(f"{out} is the input file; choose another output name")
     knobs = parse_knobs(args.knob) or None
     model = load_model_arg(args.model)
-    x, sr, _ = read_audio(args.input, label="input")
+    try:
+        x, sr, _ = read_audio(args.input, channel=args.channel, label="input")
+    except CaptureError as e:
+        raise as_cli_error(e) from None
     rate = model.sample_rate
     if sr != rate and not args.resample:
         print(f"warning: {args.input} is at {sr} Hz but the model was trained at {rate} Hz; pass --resample to "
