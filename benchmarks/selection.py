@@ -193,7 +193,7 @@ def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, 
     first = {i: float(r.first_val_esr) for i, r in zip(pool_ids + [f"{i}+plain" for i in plain_ids], results)}
     # each pool run's validation ESR per epoch (epoch 0 first, before any update): a race of any length
     # among any top k is read off these
-    curves = {i: [h["val_esr"] for h in r.history] for i, r in zip(pool_ids, results)}
+    curves = {i: [float(f"{h['val_esr']:.4g}") for h in r.history] for i, r in zip(pool_ids, results)}
     oracle_id = min(scores, key=scores.get)
     # scratch of the pick's architecture (LSTM-20 for the LSTM zoo; a WaveNet preset when a WaveNet leads),
     # as the scratch contender of Zoo.transfer
@@ -299,18 +299,17 @@ RACE_SIZES = (1, 2, 3, 4, 5)
 RACE_EPOCHS = (1, 2, 3, 4, 6, 8, 10)
 
 
-def simulate_transfer(x: dict, race: int, race_epochs: int) -> float | None:
+def simulate_transfer(x: dict, race: int, race_epochs: int) -> float:
     """Fresh ESR ``Zoo.transfer(race=race, race_epochs=race_epochs)`` would reach, read off the pool run.
 
     The pool's first rows are the suggestions in order, started as transfer starts them and trained
     with its recipe, validated every epoch: the race's winner is the contender with the lowest
     validation ESR up to epoch ``race_epochs`` (epoch 0: its start), its run to the end is that pool row, and the
-    final keeps the scratch contender when its validation ESR is lower. ``None`` when the pool holds
-    fewer than ``race`` suggestions.
+    final keeps the scratch contender when its validation ESR is lower. A pool with fewer than
+    ``race`` suggestions (few zoo models of the pick's architecture) races them all, as
+    ``Zoo.transfer`` does.
     """
     ids = list(x["pool"])[: x["pool_size"] - x["n_random"]]
-    if len(ids) < race:
-        return None
     curves = x["pool_val_curves"]
     won = min(ids[:race], key=lambda i: min(curves[i][: race_epochs + 1])) if race > 1 else ids[0]
     return x["scratch_esr"] if x["scratch_val_esr"] < min(curves[won]) else x["pool"][won]
@@ -327,8 +326,6 @@ def race_policies(rows: list[dict]) -> list[dict]:
     for k in RACE_SIZES:
         for e in RACE_EPOCHS if k > 1 else (1,):
             sim = [simulate_transfer(x, k, e) for x in rows]
-            if any(v is None for v in sim):
-                continue
             t_o = np.array([v / x["oracle_esr"] for v, x in zip(sim, rows)])
             t_s = np.array([v / x["scratch_esr"] for v, x in zip(sim, rows)])
             out.append({"race": k, "race_epochs": e if k > 1 else 0, "extra_model_epochs": k * e - e if k > 1 else 0,
@@ -510,6 +507,8 @@ def merge_results(paths: list[Path], *, categories: Path | None = None) -> dict:
     zoo_txt = "; ".join(f"{k}-model zoo for {sum(x['zoo_models'] == k for x in rows)} targets" for k in sizes) \
         if len(sizes) > 1 else f"{sizes[0] if sizes else '?'}-model zoo"
     data["setup"] = re.sub(r"^.*?\d+ held-out targets", f"{zoo_txt}; {len(rows)} held-out targets", data["setup"])
+    data["setup"] = re.sub(r"transfer races the top \d+ for \d+ epochs", "transfer's race (contenders x epochs) "
+                           + ", ".join(f"{p} on half {h}" for h, p in sorted(policies.items())), data["setup"])
     data["sources"] = [{"file": Path(p).name, "targets": len(d["rows"]), "setup": d["setup"]}
                        for p, d in zip(paths, datas)]
     if categories is not None:
