@@ -194,6 +194,7 @@ def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, 
     # each pool run's validation ESR per epoch (epoch 0 first, before any update): a race of any length
     # among any top k is read off these
     curves = {i: [float(f"{h['val_esr']:.4g}") for h in r.history] for i, r in zip(pool_ids, results)}
+    loss_curves = {i: [float(f"{h['val_loss']:.4g}") for h in r.history] for i, r in zip(pool_ids, results)}
     oracle_id = min(scores, key=scores.get)
     # scratch of the pick's architecture (LSTM-20 for the LSTM zoo; a WaveNet preset when a WaveNet leads),
     # as the scratch contender of Zoo.transfer
@@ -215,6 +216,7 @@ def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, 
         transfer_final=tr.model.metadata.get("final", {}), transfer_epochs=tr.epochs,
         transfer_seconds=round(time.perf_counter() - t1, 1), race=tr.model.metadata.get("race", []),
         pool=scores, pool_size=len(pool_ids), n_random=len(randoms), pool_val_curves=curves,
+        pool_val_loss_curves=loss_curves,
         plain=plain_scores, first_val_esr=first,
         pick_plain_esr=plain_scores[sugg[0].id], best_of_top3_plain_esr=min(plain_scores.values()),
         zero_shot_pick=sugg[0].matched_esr)
@@ -304,15 +306,24 @@ def simulate_transfer(x: dict, race: int, race_epochs: int) -> float:
 
     The pool's first rows are the suggestions in order, started as transfer starts them and trained
     with its recipe, validated every epoch: the race's winner is the contender with the lowest
-    validation ESR up to epoch ``race_epochs`` (epoch 0: its start), its run to the end is that pool row, and the
+    validation ESR up to epoch ``race_epochs`` (epoch 0: its start; as in training, the ESR of the epoch
+    with the lowest validation loss), its run to the end is that pool row, and the
     final keeps the scratch contender when its validation ESR is lower. A pool with fewer than
     ``race`` suggestions (few zoo models of the pick's architecture) races them all, as
     ``Zoo.transfer`` does.
     """
     ids = list(x["pool"])[: x["pool_size"] - x["n_random"]]
-    curves = x["pool_val_curves"]
-    won = min(ids[:race], key=lambda i: min(curves[i][: race_epochs + 1])) if race > 1 else ids[0]
-    return x["scratch_esr"] if x["scratch_val_esr"] < min(curves[won]) else x["pool"][won]
+    esr_curves = x["pool_val_curves"]
+    # train keeps the epoch of the lowest validation *loss* and reports its ESR; rows without the loss
+    # curves (older runs) take the lowest ESR instead, which picked the same race winner on all 33 targets
+    loss_curves = x.get("pool_val_loss_curves", esr_curves)
+
+    def best(i: str, upto: int | None = None) -> float:
+        losses = loss_curves[i][: None if upto is None else upto + 1]
+        return esr_curves[i][int(np.argmin(losses))]
+
+    won = min(ids[:race], key=lambda i: best(i, race_epochs)) if race > 1 else ids[0]
+    return x["scratch_esr"] if x["scratch_val_esr"] < best(won) else x["pool"][won]
 
 
 def race_policies(rows: list[dict]) -> list[dict]:
