@@ -57,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--zoo", default=None, help="zoo directory for --from auto (default: the bundled zoo)")
     p.add_argument("--race", type=int, default=3,
                    help="with --from auto: fine-tune the top K suggestions together for --race-epochs epochs and "
-                        "continue the best (default 3; 0 starts from the first suggestion)")
+                        "continue the best (default 3; 0 or 1 starts from the first suggestion, as does an --epochs "
+                        "no longer than the race)")
     p.add_argument("--race-epochs", type=int, default=None,
                    help="epochs of the race (default: a fifth of --epochs, at most 6; part of --epochs)")
     p.add_argument("--epochs", type=int, default=None,
@@ -96,7 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="channel of a multi-channel input (0 = left); files whose channels are identical need none")
     q.add_argument("--resample", action="store_true",
                    help="resample the input to the model's sample rate (and the output back to the input's)")
-    q.add_argument("--overwrite", action="store_true", help="replace OUT.wav if it exists")
+    q.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     q.set_defaults(func=run_process)
 
 
