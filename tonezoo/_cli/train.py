@@ -55,11 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="architecture from scratch: lstm (the default, LSTM-20) or NAM's WaveNet presets; with "
                         "--from auto, only zoo models of this architecture are candidates")
     p.add_argument("--zoo", default=None, help="zoo directory for --from auto (default: the bundled zoo)")
-    p.add_argument("--race", type=int, default=3,
+    p.add_argument("--race", type=int, default=3, metavar="K",
                    help="with --from auto: fine-tune the top K suggestions together for --race-epochs epochs and "
                         "continue the best (default 3; 0 or 1 starts from the first suggestion, as does an --epochs "
                         "no longer than the race)")
-    p.add_argument("--race-epochs", type=int, default=None,
+    p.add_argument("--race-epochs", type=int, default=None, metavar="E",
                    help="epochs of the race (default: a fifth of --epochs, at most 6; part of --epochs)")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"maximum epochs (default {DEFAULT_EPOCHS_TRANSFER} with --from, "
