@@ -352,7 +352,9 @@ def run_demo(args: argparse.Namespace) -> int:
     sugg = zoo.suggest(capture, top=5)
     con.print(_suggestion_table(sugg, f"starting models for {dev.name} (not in the zoo)"))
     budget = dict(max_epochs=args.epochs, patience=max(args.epochs, 25), progress=not args.quiet)
-    transfer = zoo.transfer(capture, suggestions=sugg, **budget)
+    # the race and the winner's run; the demo's own scratch run is the comparison (``train --from auto``
+    # also races a scratch contender in a final and keeps the better on validation)
+    transfer = zoo.transfer(capture, suggestions=sugg, scratch=False, **budget)
     scratch = train(capture, **budget)
     t = Table(title=f"{dev.name}: same budget ({args.epochs} epochs, {capture.train_seconds:.1f} s of training audio)")
     for col in ("run", "first val ESR", "best val ESR", "fresh-audio ESR", "best epoch", "seconds"):
