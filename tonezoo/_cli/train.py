@@ -79,7 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="learning rate (default: the architecture's recipe, 5e-3 LSTM, 4e-3 WaveNet)")
     p.add_argument("--batch-size", type=int, default=None,
                    help="segments per mini-batch (default: the recipe's, 50 LSTM, 16 WaveNet)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of a from-scratch model's initial weights and of the batch order (default 0)")
     p.add_argument("--checkpoint", default=None, help="checkpoint directory (written at every validation)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     p.add_argument("--plot", default=None, metavar="FILE.png",
@@ -92,7 +93,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("model", help="model directory (or Hub repo id)")
     q.add_argument("input", help="input WAV")
     q.add_argument("output", help="output WAV to write")
-    q.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE")
+    q.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
+                   help="a knob setting of a model with knob inputs (0 to 1; repeat for each knob)")
     q.add_argument("--channel", type=int, default=None, metavar="N",
                    help="channel of a multi-channel input (0 = left); files whose channels are identical need none")
     q.add_argument("--resample", action="store_true",
