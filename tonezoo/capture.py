@@ -174,8 +174,9 @@ class Capture:
             limit = (f", <<limit_seconds={self.limit_seconds:g}>>" if self.limit_seconds is not None else "")
             raise _error(SplitError,
                          f"capture {self.name!r}: the split ({how}{limit}) leaves {train_stop / sr:.2f} s for "
-                         f"training, at least {MIN_TRAIN_SECONDS:g} s is needed: use longer audio, a smaller "
-                         f"<<val_fraction>> or a larger <<limit_seconds>>")
+                         f"training, at least {MIN_TRAIN_SECONDS:g} s is needed: use longer audio"
+                         + (", a smaller <<val_fraction>> or a larger <<limit_seconds>>" if limit
+                            else " or a smaller <<val_fraction>>"))
         if n - val_start < MIN_VAL_SECONDS * sr:
             raise _error(SplitError,
                          f"capture {self.name!r}: the split ({how}) leaves {(n - val_start) / sr:.2f} s for "
