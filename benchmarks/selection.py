@@ -73,9 +73,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _targets import FIXTURES, REAL_DI, REAL_MODELS, load_real_model, real_di, real_name, render_real  # noqa: E402
 
+from tonezoo.audio import peak_dbfs  # noqa: E402
 from tonezoo.capture import load_capture  # noqa: E402
 from tonezoo.devices import render  # noqa: E402
 from tonezoo.families import HELD_OUT_FAMILIES, draw, list_families  # noqa: E402
+from tonezoo.model import LEVEL_MARGIN_DB  # noqa: E402
 from tonezoo.signals import synth_di  # noqa: E402
 from tonezoo.train import esr, train, train_many  # noqa: E402
 from tonezoo.warmstart import refit_output  # noqa: E402
@@ -153,10 +155,11 @@ def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, 
     # recording chain's, as NAM's own calibration does); fresh ESR is scored against the raw output advanced
     # by it, and also without (``*_raw``)
     shift = row["latency_samples"] = int(cap.metadata.get("latency_samples", 0))
+    row.update(levels(cap, fx))
 
     def played(model) -> np.ndarray:
         kv = {k: 0.5 for k in model.config.knobs} if model.config.knobs else None
-        return np.asarray(model.process(fx, kv))
+        return np.asarray(model.process(fx, kv, check_level=False))      # the level columns record it
 
     def scored(p: np.ndarray, advance: int = shift) -> float:
         return float(esr(fy[advance:], p[: p.size - advance]) if advance > 0 else esr(fy, p))
@@ -230,12 +233,26 @@ def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, 
     return row
 
 
+LEVEL_COLUMNS = ("capture_peak_dbfs", "fresh_peak_dbfs", "fresh_level_excess_db")
+
+
+def levels(cap, fx: np.ndarray) -> dict:
+    """How loud the capture's training DI and the fresh DI peak (dBFS), and by how much the fresh one exceeds it.
+
+    A fresh peak more than ``tonezoo.model.LEVEL_MARGIN_DB`` above the capture's is audio every model
+    trained on this capture plays with an :class:`~tonezoo.errors.InputLevelWarning`.
+    """
+    c, f = peak_dbfs(cap.train_x), peak_dbfs(fx)
+    return {"capture_peak_dbfs": round(c, 2), "fresh_peak_dbfs": round(f, 2), "fresh_level_excess_db": round(f - c, 2)}
+
+
 def categorize(zoo: Zoo, clf, t: dict, *, seconds: float, workdir: Path) -> dict | None:
     """The cheap part alone: the classifier's category and ``Zoo.suggest``'s top-3 categories."""
     cap = capture_through_wav(t, seconds, workdir)
     if cap is None:
         return None
     row = {k: t[k] for k in ("kind", "name", "category", "accepted", "half")}
+    row.update(levels(cap, _audio(t, min(seconds, 10.0), part="fresh")[0]))
     t0 = time.perf_counter()
     guess = clf.classify_capture(cap)
     row.update(classifier=guess.category, classifier_confidence=round(guess.confidence, 3),
@@ -395,6 +412,12 @@ def summarize(rows: list[dict]) -> dict:
             if kept else None
     if all("pool_val_curves" in x for x in r):
         out["race_policies"] = race_policies(r)
+    if all("fresh_level_excess_db" in x for x in r):
+        # fresh audio louder than anything the capture's DI reached: every model extrapolates there
+        hot = [x for x in r if x["fresh_level_excess_db"] > LEVEL_MARGIN_DB]
+        out["fresh_above_capture_level"] = [x["name"] for x in hot]
+        out["transfer_over_10pct_worse_than_scratch_within_level"] = int(sum(
+            x["transfer_esr"] / x["scratch_esr"] > 1.10 for x in r if x not in hot))
     if all("classifier_top1_ok" in x for x in r):
         out["classifier_top1"] = float(np.mean([x["classifier_top1_ok"] for x in r]))
         out["classifier_top3"] = float(np.mean([x["classifier_top3_ok"] for x in r]))
@@ -444,6 +467,16 @@ def markdown(rows: list[dict], summaries: dict[str, dict], setup: str) -> str:
             f"| {s['median_transfer_over_scratch']:.2f}, {s['worst_transfer_over_scratch']:.2f} "
             f"| {s['transfer_over_10pct_worse_than_scratch']} of {n} "
             f"| {round(s['transfer_beats_random'] * n)} of {n} | {s['median_oracle_rerun_spread']:.2f} |")
+    for half, s in summaries.items():
+        if "fresh_above_capture_level" not in s:
+            continue
+        hot = [x for x in rows if x["name"] in s["fresh_above_capture_level"]]
+        lines += ["", f"Half {half}: fresh audio peaks more than {LEVEL_MARGIN_DB:g} dB above the capture's DI on "
+                  f"{len(hot)} of {s['targets']} targets"
+                  + "".join(f"; {x['name']} ({x['capture_peak_dbfs']:.1f} → {x['fresh_peak_dbfs']:.1f} dBFS, "
+                            f"transfer / scratch {x['transfer_esr'] / x['scratch_esr']:.2f})" for x in hot)
+                  + f". Without them, transfer is more than 10 % worse than scratch on "
+                  f"{s['transfer_over_10pct_worse_than_scratch_within_level']} of {s['targets'] - len(hot)}."]
     for half, s in summaries.items():
         pol = s.get("race_policies") if half != "all" else None
         if not pol:
@@ -538,7 +571,7 @@ def merge_results(paths: list[Path], *, categories: Path | None = None) -> dict:
         for x in rows:
             c = cat[x["name"]]
             x.update({k: c[k] for k in ("classifier", "classifier_confidence", "classifier_top3",
-                                        "classifier_top1_ok", "classifier_top3_ok")})
+                                        "classifier_top1_ok", "classifier_top3_ok", *LEVEL_COLUMNS) if k in c})
         data["categories_from"] = Path(categories).name
     data["rows"] = rows
     data["race_policies"] = policies

@@ -238,3 +238,20 @@ def test_a_bare_model_name_is_a_zoo_id_or_a_clear_error(recordings, tmp_path):
     ok = tz("process", "plexi-crunch", di, tmp_path / "wet.wav", "--resample", timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert sf.info(str(tmp_path / "wet.wav")).frames > 0
+
+
+def test_process_warns_about_input_louder_than_the_capture(tmp_path):
+    import jax
+    from tonezoo.model import LEVEL_MARGIN_DB, Model, ModelConfig, init
+    cfg = ModelConfig(hidden_size=4, sample_rate=44100)
+    m = Model(cfg, init(cfg, jax.random.PRNGKey(0)), {"name": "quiet-di", "input_peak_dbfs": -20.0}).save(tmp_path / "m")
+    sr = 44100
+    t = np.arange(sr) / sr
+    for name, peak_db in (("hot.wav", -20.0 + LEVEL_MARGIN_DB + 4.0), ("ok.wav", -20.0 + LEVEL_MARGIN_DB - 2.0)):
+        sf.write(tmp_path / name, (10 ** (peak_db / 20) * np.sin(2 * np.pi * 220 * t)).astype(np.float32), sr)
+    r = tz("process", m, tmp_path / "hot.wav", tmp_path / "wet_hot.wav")
+    assert r.returncode == 0, r.stderr
+    assert "warning:" in r.stderr and "-10.0 dBFS" in r.stderr and "10.0 dB above" in r.stderr, r.stderr
+    assert "-20.0 dBFS" in r.stderr and (tmp_path / "wet_hot.wav").exists()
+    r = tz("process", m, tmp_path / "ok.wav", tmp_path / "wet_ok.wav")
+    assert r.returncode == 0 and "dB above" not in r.stderr, r.stderr

@@ -192,3 +192,25 @@ def test_continue_from_carries_on_as_if_never_stopped(capture):
     assert winner.best_val_esr == pytest.approx(whole.best_val_esr, rel=1e-3)
     with pytest.raises(ConfigError, match="continue_from"):
         train(capture, continue_from=half, init=start, **SMALL)
+
+
+def test_the_model_records_its_training_level_and_warns_beyond_it(trained, capture):
+    import warnings
+
+    from tonezoo.audio import peak_dbfs
+    from tonezoo.errors import InputLevelWarning
+    from tonezoo.model import LEVEL_MARGIN_DB
+    model = trained.model
+    trained_db = model.metadata["input_peak_dbfs"]
+    assert trained_db == pytest.approx(peak_dbfs(capture.train_x), abs=0.01)
+    x = capture.val_x[:4410] / np.max(np.abs(capture.val_x[:4410])) * 10 ** (trained_db / 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.process(x)                                             # as loud as the capture: no warning
+        model.process(x * 10 ** ((LEVEL_MARGIN_DB - 1) / 20))       # within the margin
+        model.process(x * 10 ** ((LEVEL_MARGIN_DB + 3) / 20), check_level=False)
+        Model(model.config, model.params, {"name": "imported"}).process(x * 10)   # no level recorded
+    with pytest.warns(InputLevelWarning, match=r"dB above the loudest DI"):
+        model.process(x * 10 ** ((LEVEL_MARGIN_DB + 3) / 20))
+    assert model.level_excess_db(x * 10 ** (7 / 20)) == pytest.approx(7.0, abs=0.05)
+    assert model.level_excess_db(np.zeros(100, np.float32)) is None

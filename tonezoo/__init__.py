@@ -22,7 +22,7 @@ _LAZY = {
     # errors
     "TonezooError": "errors", "CaptureError": "errors", "ConfigError": "errors", "ModelFileError": "errors",
     "FormatError": "errors", "UnsupportedArchitectureError": "errors", "ZooError": "errors",
-    "HubError": "errors", "TrainingError": "errors",
+    "HubError": "errors", "TrainingError": "errors", "InputLevelWarning": "errors",
     # model
     "Model": "model", "ModelConfig": "model",
     # capture

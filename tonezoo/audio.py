@@ -24,13 +24,30 @@ from .errors import (AudioFileNotFoundError, CaptureError, ChannelChoiceWarning,
                      SampleRateMismatchError, SilentAudioError, StereoInputError, UnreadableAudioError,
                      UnsupportedSampleRateError, _error)
 
-__all__ = ["read_audio", "MIN_SAMPLE_RATE", "SILENCE_DBFS"]
+__all__ = ["read_audio", "peak_dbfs", "MIN_SAMPLE_RATE", "SILENCE_DBFS"]
 
 MIN_SAMPLE_RATE = 16000
 SILENCE_DBFS = -70.0          # RMS below this is "silent"
 _CLIP_RUN = 3                 # this many consecutive samples at the peak value mean clipping (flat tops)
 _DC_WARN = 0.01               # a target mean beyond this (-40 dBFS) is a DC offset, removed with a warning
 _SILENT_CHANNEL = 1e-7        # a channel whose peak is below this is digitally silent
+
+
+def peak_dbfs(audio: np.ndarray) -> float:
+    """Peak level of ``audio`` in dBFS (full scale 1.0): ``20 log10 max |audio|``, -inf for silence.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n,) or (..., n)], float, full scale 1.0
+
+    Returns
+    -------
+    float
+        dBFS; ``-inf`` for an empty or all-zero array.
+    """
+    a = np.asarray(audio)
+    peak = float(np.max(np.abs(a))) if a.size else 0.0
+    return float(20.0 * np.log10(peak)) if peak > 0.0 else float("-inf")
 
 
 # --------------------------------------------------------------------------------------------

@@ -67,6 +67,7 @@ through time, the best model by validation loss kept).
 |---|---|
 | validation error-to-signal ratio (ESR, lower is better) | {{ "%.4g" | format(val_esr) }} ({{ verdict }}) |
 {% if training_seconds %}| training audio | {{ training_seconds }} s |
+{% endif %}{% if input_peak_dbfs is not none %}| loudest training DI (peak) | {{ "%.1f" | format(input_peak_dbfs) }} dBFS |
 {% endif %}{% endif %}
 {%- if description %}
 {{ description }}
@@ -77,7 +78,8 @@ through time, the best model by validation loss kept).
 import tonezoo
 model = tonezoo.Model.from_pretrained("{{ repo_id or "path/to/this/model" }}")
 wet = model.process(dry){% if knobs %}  # or model.process(dry, knobs={ {%- for k in knobs %}"{{ k }}": {{ knob_values.get(k, 0.5) }}{% if not loop.last %}, {% endif %}{% endfor -%} }){% endif %}
-# dry: mono float32 guitar DI at {{ sample_rate }} Hz
+# dry: mono float32 guitar DI at {{ sample_rate }} Hz{% if input_peak_dbfs is not none %}; the capture's DI peaked at {{ "%.1f" | format(input_peak_dbfs) }} dBFS,
+# input far louder than that (over {{ "%g" | format(level_margin) }} dB) is beyond what the model learned and warns{% endif %}
 ```
 
 From the command line: `tonezoo pull {{ repo_id or "REPO_ID" }} -o my-model`, then export it for a player
@@ -203,6 +205,7 @@ def render_card(model: Any, repo_id: str | None = None) -> str:
     """
     import jinja2
     from .architectures import param_count
+    from .model import LEVEL_MARGIN_DB
     md = model.metadata
     data = card_data(model, repo_id)
     base_hub = data.get("base_model")
@@ -220,7 +223,8 @@ def render_card(model: Any, repo_id: str | None = None) -> str:
         knob_values=data.get("knob_values") or {}, base_model=base_any, base_model_hub=bool(base_hub),
         training_seconds=data.get("training_data_seconds"), epochs=md.get("epochs"), val_esr=val_esr,
         verdict=esr_verdict(val_esr) if val_esr is not None else "", description=md.get("description"),
-        repo_id=repo_id)
+        input_peak_dbfs=None if md.get("input_peak_dbfs") is None else float(md["input_peak_dbfs"]),
+        level_margin=LEVEL_MARGIN_DB, repo_id=repo_id)
 
 
 def parse_card(text: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ __all__ = [
     "ZooError",
     "HubError",
     "TrainingError",
+    "InputLevelWarning",
 ]
 
 
@@ -108,6 +109,14 @@ class DCOffsetWarning(CaptureWarning):
 
 class ChannelChoiceWarning(CaptureWarning):
     """A multi-channel file with one non-silent channel: that channel was taken."""
+
+
+class InputLevelWarning(UserWarning):
+    """Audio given to a model peaks well above the loudest DI the model was trained on.
+
+    A capture teaches a model the device only over the levels its DI reached; louder input is an
+    extrapolation (see :data:`tonezoo.model.LEVEL_MARGIN_DB`).
+    """
 
 
 class IdenticalAudioError(CaptureError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -26,7 +27,8 @@ from . import architectures
 from .architectures.base import ModelConfig, Options, param_count
 from .architectures.lstm import RecurrentModel
 from .modelfile import FORMAT_VERSION, flatten_params, read_model_dir, save_model_dir, unflatten_params  # noqa: F401
-from .errors import ConfigError, ModelFileError
+from .audio import peak_dbfs
+from .errors import ConfigError, InputLevelWarning, ModelFileError
 from .knobs import knob_array, resolve_knobs
 
 __all__ = [
@@ -40,7 +42,17 @@ __all__ = [
     "unstack_params",
     "param_count",
     "FORMAT_VERSION",
+    "LEVEL_MARGIN_DB",
 ]
+
+LEVEL_MARGIN_DB = 6.0
+"""How far (dB) input may peak above the loudest training DI before :meth:`Model.process` warns.
+
+A capture teaches a model the device over the levels its DI reached; a clipping stage met at a
+level the capture never reached is guessed. 6 dB is twice the amplitude; in
+``benchmarks/selection.py`` the one target where transfer lost to scratch on fresh audio was
+played 9.8 dB above its capture's DI (``docs/captures.md``).
+"""
 
 
 Params = dict[str, Any]
@@ -173,7 +185,8 @@ class Model:
         return knob_array(names, values)
 
     def process(self, audio: np.ndarray, knobs: Mapping[str, float] | Sequence[float] | None = None, *,
-                block_size: int = 65536, state: State | None = None, return_state: bool = False):
+                block_size: int = 65536, state: State | None = None, return_state: bool = False,
+                check_level: bool = True):
         """Run the model on mono audio.
 
         Parameters
@@ -185,14 +198,32 @@ class Model:
             program serves any length (the last block is zero-padded, its tail discarded).
         state : optional carried state (streaming)
         return_state : bool
+        check_level : bool
+            Warn (:class:`~tonezoo.errors.InputLevelWarning`) when ``audio`` peaks more than
+            :data:`LEVEL_MARGIN_DB` above the loudest DI the model was trained on
+            (``metadata["input_peak_dbfs"]``, written by :func:`tonezoo.train.train`); see
+            :meth:`level_excess_db`.
 
         Returns
         -------
         y : np.ndarray, same shape as ``audio`` (float32); ``(y, state)`` with ``return_state``.
+
+        Warns
+        -----
+        InputLevelWarning
+            The input is louder than anything the capture covered: the model extrapolates there.
         """
         x = np.asarray(audio, np.float32)
         if x.ndim not in (1, 2):
             raise ConfigError(f"audio must be mono (n,) or batched (b, n); got shape {x.shape}")
+        if check_level:
+            excess = self.level_excess_db(x)
+            if excess is not None and excess > LEVEL_MARGIN_DB:
+                warnings.warn(InputLevelWarning(
+                    f"the input peaks at {peak_dbfs(x):.1f} dBFS, {excess:.1f} dB above the loudest DI model "
+                    f"{self.name!r} was trained on ({float(self.metadata['input_peak_dbfs']):.1f} dBFS): it has "
+                    f"not heard the device played this hot and may sound wrong there; turn the input down, or "
+                    f"capture again with a DI that reaches this level"), stacklevel=2)
         k = self.knob_vector(knobs)
         kj = None if k is None else jnp.asarray(k)
         n = x.shape[-1]
@@ -214,6 +245,18 @@ class Model:
             out.append(np.asarray(y_blk)[..., :valid])
         y = np.concatenate(out, axis=-1)
         return (y, state) if return_state else y
+
+    def level_excess_db(self, audio: np.ndarray) -> float | None:
+        """How far ``audio`` peaks above the loudest DI the model was trained on (dB; negative: below).
+
+        ``None`` when the model does not record its training level (``metadata["input_peak_dbfs"]``:
+        models trained before it was recorded, imported third-party files) or ``audio`` is silent.
+        """
+        trained = self.metadata.get("input_peak_dbfs")
+        level = peak_dbfs(audio)
+        if trained is None or not np.isfinite(level):
+            return None
+        return float(level - float(trained))
 
     # -- identity ---------------------------------------------------------------------------
     @property

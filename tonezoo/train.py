@@ -43,6 +43,7 @@ import numpy as np
 
 from . import architectures
 from ._progress import Progress
+from .audio import peak_dbfs
 from .errors import ConfigError, TrainingError
 from .knobs import knob_array, resolve_knobs
 from .losses import esr, esr_dc_loss
@@ -584,7 +585,7 @@ _START_MODEL_ONLY = frozenset({
     "val_esr", "training_seconds", "history_file", "hub_repo", "hub_revision", "epochs", "best_epoch",
     "device", "design", "description", "category", "category_source", "category_confidence", "knob_values",
     "options", "author", "date", "stop_reason", "first_val_esr", "capture_name", "source_format",
-    "sample_rate_assumed", "final"})
+    "sample_rate_assumed", "final", "input_peak_dbfs"})
 
 
 def _results(run: _Run, stop_reason: str, epochs_run: int, seconds: float) -> list[TrainResult]:
@@ -610,6 +611,10 @@ def _results(run: _Run, stop_reason: str, epochs_run: int, seconds: float) -> li
             "best_epoch": int(run.best_epoch[i]),
             "capture_name": getattr(capture, "name", None),
         })
+        train_x = getattr(capture, "train_x", None)
+        if train_x is not None and np.size(train_x):
+            # the loudest DI the model learned from: Model.process warns about input far above it
+            md["input_peak_dbfs"] = round(peak_dbfs(train_x), 2)
         if getattr(capture, "knobs", None):
             md["knob_values"] = {k: float(v) for k, v in capture.knobs.items()}
         if capture.metadata.get("category") if hasattr(capture, "metadata") else False:

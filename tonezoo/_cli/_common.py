@@ -40,7 +40,7 @@ def capture_options() -> argparse.ArgumentParser:
                    help="fraction of the audio kept for validation (default: the standard signal's validation "
                         "section, else 0.2)")
     g.add_argument("--seconds", "--limit-seconds", dest="seconds", type=float, default=None, metavar="S",
-                   help="train on only the first S seconds (validation unchanged)")
+                   help="keep only the first S seconds of the training audio (validation unchanged)")
     return p
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +169,7 @@ def start_note(model, capture, *, seconds: float = 10.0) -> dict[str, float]:
     n = min(len(capture.val_x), int(seconds * capture.sample_rate))
     x, y = np.asarray(capture.val_x[:n], np.float32), np.asarray(capture.val_y[:n], np.float64)
     knobs = dict(capture.knobs) if getattr(capture, "knobs", None) and model.config.knobs else None
-    y_hat = np.asarray(model.process(x, knobs), np.float64)
+    y_hat = np.asarray(model.process(x, knobs, check_level=False), np.float64)
     den = float(np.mean(y ** 2)) + 1e-5
     g = float(np.dot(y, y_hat) / max(float(np.dot(y_hat, y_hat)), 1e-12))
     return {"esr": float(np.mean((y - y_hat) ** 2)) / den,
@@ -494,7 +495,7 @@ def _open_zoo(path: str | None):
 def run_process(args: argparse.Namespace) -> int:
     import numpy as np
     from ..capture import read_audio
-    from ..errors import CaptureError, ConfigError
+    from ..errors import CaptureError, ConfigError, InputLevelWarning
     out = check_file_output(args.output, "OUT.wav", suffixes=(".wav",))
     if out.exists() and not args.overwrite:
         raise ConfigError(f"{out} already exists; pass --overwrite to replace it, or choose another name")
@@ -510,12 +511,17 @@ def run_process(args: argparse.Namespace) -> int:
     if sr != rate and not args.resample:
         print(f"warning: {args.input} is at {sr} Hz but the model was trained at {rate} Hz; pass --resample to "
               f"run the model at {rate} Hz (the output is written at {sr} Hz either way)", file=sys.stderr)
-    if sr != rate and args.resample:
-        import librosa
-        y = model.process(librosa.resample(np.asarray(x, np.float32), orig_sr=sr, target_sr=rate), knobs)
-        y = librosa.resample(np.asarray(y, np.float32), orig_sr=rate, target_sr=sr)[: len(x)]
-    else:
-        y = model.process(x, knobs)
+    with warnings.catch_warnings(record=True) as caught:      # InputLevelWarning: input hotter than the capture's DI
+        warnings.simplefilter("always", InputLevelWarning)
+        if sr != rate and args.resample:
+            import librosa
+            y = model.process(librosa.resample(np.asarray(x, np.float32), orig_sr=sr, target_sr=rate), knobs)
+            y = librosa.resample(np.asarray(y, np.float32), orig_sr=rate, target_sr=sr)[: len(x)]
+        else:
+            y = model.process(x, knobs)
+    for w in caught:
+        where = f"{args.input}: " if issubclass(w.category, InputLevelWarning) else ""
+        print(f"tonezoo process: warning: {where}{w.message}", file=sys.stderr)
     _write_wav(out, np.asarray(y, np.float32), sr)
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     note = f", resampled {sr} -> {rate} -> {sr} Hz" if sr != rate and args.resample else ""

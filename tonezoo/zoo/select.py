@@ -256,7 +256,7 @@ def transfer_curves(zoo: Any, capture: "Capture", suggestions: Sequence[Suggesti
         model = zoo.get(s.id)
         xs, _ = audio_at(capture, model.sample_rate, seconds)
         kv, _ = knobs_for(model, capture)
-        y_hat = model.process(xs, None if kv is None else list(kv))
+        y_hat = model.process(xs, None if kv is None else list(kv), check_level=False)
         c, g = embed.mel_transfer(xs, y_hat, model.sample_rate)
         esr = "-" if s.zero_shot_esr is None else f"{s.zero_shot_esr:.3g}"
         models.append((f"#{s.rank} {s.id} ({s.category}, ESR {esr})", c + g))
