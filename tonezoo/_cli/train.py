@@ -31,7 +31,8 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 # metadata keys that describe the trained capture or its lineage; everything else a starting
 # model carried (its device, description, design, author, best epoch, ...) is about another device
 _KEEP_KEYS = ("val_esr", "training_seconds", "epochs", "capture_name", "base_model", "base_model_name",
-              "base_model_repo", "suggestions", "race", "final", "output_refit", "license", "license_name")
+              "base_model_repo", "suggestions", "race", "final", "output_refit", "license", "license_name",
+              "input_peak_dbfs")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -394,6 +395,7 @@ def run_train(args: argparse.Namespace) -> int:
     plot_path = check_file_output(args.plot, "--plot", suffixes=PLOT_SUFFIXES, create_parent=True) \
         if args.plot else None
 
+    from ..audio import peak_dbfs
     from ..errors import ConfigError
     from ..model import ModelConfig
     from ..train import plot_history, train
@@ -416,8 +418,8 @@ def run_train(args: argparse.Namespace) -> int:
                                        skip=not args.no_skip, knobs=tuple(knobs), sample_rate=capture.sample_rate)
         tcfg = _recipe(model_config, args, epochs)
         print(f"training at most {epochs} epochs on {capture.train_seconds:.1f} s of audio ({capture.sample_rate} Hz, "
-              f"validation {capture.val_seconds:.1f} s); stops after {args.patience} validations without "
-              "improvement; --epochs N trains longer", flush=True)
+              f"DI peaking at {peak_dbfs(capture.train_x):.1f} dBFS, validation {capture.val_seconds:.1f} s); stops "
+              f"after {args.patience} validations without improvement; --epochs N trains longer", flush=True)
         if args.source == "auto":
             zoo, sugg = _auto_start(_open_zoo(args.zoo), capture, args)
             if sugg:
