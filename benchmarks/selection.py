@@ -73,11 +73,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _targets import FIXTURES, REAL_DI, REAL_MODELS, load_real_model, real_di, real_name, render_real  # noqa: E402
 
-from tonezoo.audio import peak_dbfs  # noqa: E402
+from tonezoo.audio import LEVEL_MARGIN_DB, peak_dbfs  # noqa: E402
 from tonezoo.capture import load_capture  # noqa: E402
 from tonezoo.devices import render  # noqa: E402
 from tonezoo.families import HELD_OUT_FAMILIES, draw, list_families  # noqa: E402
-from tonezoo.model import LEVEL_MARGIN_DB  # noqa: E402
 from tonezoo.signals import synth_di  # noqa: E402
 from tonezoo.train import esr, train, train_many  # noqa: E402
 from tonezoo.warmstart import refit_output  # noqa: E402
@@ -239,7 +238,7 @@ LEVEL_COLUMNS = ("capture_peak_dbfs", "fresh_peak_dbfs", "fresh_level_excess_db"
 def levels(cap, fx: np.ndarray) -> dict:
     """How loud the capture's training DI and the fresh DI peak (dBFS), and by how much the fresh one exceeds it.
 
-    A fresh peak more than ``tonezoo.model.LEVEL_MARGIN_DB`` above the capture's is audio every model
+    A fresh peak more than ``tonezoo.audio.LEVEL_MARGIN_DB`` above the capture's is audio every model
     trained on this capture plays with an :class:`~tonezoo.errors.InputLevelWarning`.
     """
     c, f = peak_dbfs(cap.train_x), peak_dbfs(fx)

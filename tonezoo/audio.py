@@ -24,13 +24,22 @@ from .errors import (AudioFileNotFoundError, CaptureError, ChannelChoiceWarning,
                      SampleRateMismatchError, SilentAudioError, StereoInputError, UnreadableAudioError,
                      UnsupportedSampleRateError, _error)
 
-__all__ = ["read_audio", "peak_dbfs", "MIN_SAMPLE_RATE", "SILENCE_DBFS"]
+__all__ = ["read_audio", "peak_dbfs", "MIN_SAMPLE_RATE", "SILENCE_DBFS", "LEVEL_MARGIN_DB"]
 
 MIN_SAMPLE_RATE = 16000
 SILENCE_DBFS = -70.0          # RMS below this is "silent"
 _CLIP_RUN = 3                 # this many consecutive samples at the peak value mean clipping (flat tops)
 _DC_WARN = 0.01               # a target mean beyond this (-40 dBFS) is a DC offset, removed with a warning
 _SILENT_CHANNEL = 1e-7        # a channel whose peak is below this is digitally silent
+
+LEVEL_MARGIN_DB = 6.0
+"""How far (dB) input may peak above the loudest training DI before :meth:`tonezoo.model.Model.process` warns.
+
+A capture teaches a model the device over the levels its DI reached; a clipping stage met at a
+level the capture never reached is guessed. 6 dB is twice the amplitude; in
+``benchmarks/selection.py`` the one target where transfer lost to scratch on fresh audio was
+played 9.8 dB above its capture's DI (``docs/captures.md``).
+"""
 
 
 def peak_dbfs(audio: np.ndarray) -> float:

@@ -205,7 +205,7 @@ def render_card(model: Any, repo_id: str | None = None) -> str:
     """
     import jinja2
     from .architectures import param_count
-    from .model import LEVEL_MARGIN_DB
+    from .audio import LEVEL_MARGIN_DB
     md = model.metadata
     data = card_data(model, repo_id)
     base_hub = data.get("base_model")

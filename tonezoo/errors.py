@@ -115,7 +115,7 @@ class InputLevelWarning(UserWarning):
     """Audio given to a model peaks well above the loudest DI the model was trained on.
 
     A capture teaches a model the device only over the levels its DI reached; louder input is an
-    extrapolation (see :data:`tonezoo.model.LEVEL_MARGIN_DB`).
+    extrapolation (see :data:`tonezoo.audio.LEVEL_MARGIN_DB`).
     """
 
 

@@ -27,7 +27,7 @@ from . import architectures
 from .architectures.base import ModelConfig, Options, param_count
 from .architectures.lstm import RecurrentModel
 from .modelfile import FORMAT_VERSION, flatten_params, read_model_dir, save_model_dir, unflatten_params  # noqa: F401
-from .audio import peak_dbfs
+from .audio import LEVEL_MARGIN_DB, peak_dbfs
 from .errors import ConfigError, InputLevelWarning, ModelFileError
 from .knobs import knob_array, resolve_knobs
 
@@ -44,15 +44,6 @@ __all__ = [
     "FORMAT_VERSION",
     "LEVEL_MARGIN_DB",
 ]
-
-LEVEL_MARGIN_DB = 6.0
-"""How far (dB) input may peak above the loudest training DI before :meth:`Model.process` warns.
-
-A capture teaches a model the device over the levels its DI reached; a clipping stage met at a
-level the capture never reached is guessed. 6 dB is twice the amplitude; in
-``benchmarks/selection.py`` the one target where transfer lost to scratch on fresh audio was
-played 9.8 dB above its capture's DI (``docs/captures.md``).
-"""
 
 
 Params = dict[str, Any]
