@@ -24,8 +24,10 @@ Per target:
   category of ``Zoo.suggest``'s first pick;
 * **oracle**: fine-tuning from every zoo model is too expensive with a large zoo, so the oracle is
   the best of a *large shortlist*: ``Zoo.suggest``'s top ``--pool`` plus ``--random`` entries drawn
-  uniformly from the rest (seeded), all fine-tuned in one vmapped run with the same budget, each
-  started as ``Zoo.transfer`` starts its contenders (output layer refit). It is an upper bound on
+  uniformly from the rest (seeded), all fine-tuned with the same budget, each started as
+  ``Zoo.transfer`` starts its contenders (output layer refit) and trained as it trains its winner:
+  together (one vmapped run) for the race's epochs, then each carried on alone, so the pool's run
+  of transfer's winner *is* transfer's run (``transfer_is_pool_run``). It is an upper bound on
   what the ranking could pick from that pool, not from the whole zoo. Each pool run's validation
   ESR per epoch is kept, so races of other sizes and lengths are simulated on them
   (:func:`race_policies`); the top 3 also run from plain starts (does the refit help?);
@@ -195,7 +197,11 @@ def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, 
     plain_ids = [s.id for s in sugg[:3]]
     inits = [refit_output(zoo.start_model(i, cap), cap) for i in pool_ids] + \
         [zoo.start_model(i, cap) for i in plain_ids]
-    results = train_many(cap, inits, **budget)
+    # as Zoo.transfer trains: together for the race, then each carried on alone (protocol 3), so that
+    # transfer's run of its winner is this pool's run of that start, rounding included
+    raced = train_many(cap, inits, **dict(budget, max_epochs=race_epochs, patience=race_epochs + 1)) \
+        if epochs > race_epochs else None
+    results = [train(cap, continue_from=r, **budget) for r in raced] if raced else train_many(cap, inits, **budget)
     scores = {i: fresh(r.model) for i, r in zip(pool_ids, results)}
     plain_scores = {i: fresh(r.model) for i, r in zip(plain_ids, results[len(pool_ids):])}
     first = {i: float(r.first_val_esr) for i, r in zip(pool_ids + [f"{i}+plain" for i in plain_ids], results)}
@@ -220,6 +226,8 @@ def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, 
         oracle_rerun_esr=fresh(rerun.model, advance=int(cap2.metadata.get("latency_samples", 0))),
         random_esr=float(np.mean([scores[i] for i in randoms])),
         scratch_esr=scored(p_scratch), transfer_esr=scored(p_transfer), transfer_id=tr.source,
+        # the pool's run of transfer's winner is the same run (protocol 3): equal to the last bit
+        transfer_is_pool_run=bool(tr.source in scores and scored(p_transfer) == scores[tr.source]),
         scratch_esr_raw=scored(p_scratch, 0), transfer_esr_raw=scored(p_transfer, 0),
         scratch_val_esr=float(scratch.best_val_esr), transfer_val_esr=float(tr.best_val_esr),
         transfer_final=tr.model.metadata.get("final", {}), transfer_epochs=tr.epochs,
@@ -355,6 +363,8 @@ def race_policies(rows: list[dict]) -> list[dict]:
     Per policy: targets within 10 % of the oracle, the median transfer / oracle, targets more than
     10 % worse than scratch, and the cost in model-epochs on top of the winner's and scratch's runs
     (``race x race_epochs``, the race's vmapped runs; ``race_epochs`` of them are the winner's own).
+    Under protocol 3 the pool's runs were carried on alone after the race the run used, so only that
+    length is read off exactly; another length differs from its real run by that rounding.
     """
     out = []
     for k in RACE_SIZES:
@@ -411,6 +421,9 @@ def summarize(rows: list[dict]) -> dict:
             if kept else None
     if all("pool_val_curves" in x for x in r):
         out["race_policies"] = race_policies(r)
+    if all("transfer_is_pool_run" in x for x in r):
+        kept = [x for x in r if x["transfer_id"] in x["pool"]]
+        out["transfer_is_pool_run"] = f"{sum(x['transfer_is_pool_run'] for x in kept)} of {len(kept)}"
     if all("fresh_level_excess_db" in x for x in r):
         # fresh audio louder than anything the capture's DI reached: every model extrapolates there
         hot = [x for x in r if x["fresh_level_excess_db"] > LEVEL_MARGIN_DB]
@@ -490,9 +503,13 @@ def markdown(rows: list[dict], summaries: dict[str, dict], setup: str) -> str:
 
 
 SETTINGS = ("seconds", "epochs", "pool", "random", "race", "race_epochs", "protocol")
-PROTOCOL = 2
-"""2: the pool starts as ``Zoo.transfer`` does (refit), fresh ESR is scored against the raw output advanced by
-the latency the capture removed, the pool's validation curves are kept. 1: plain-start pool, unshifted."""
+PROTOCOL = 3
+"""3: the pool trains as ``Zoo.transfer`` trains its winner: all together for the race's epochs, then each
+carried on alone to the budget, so transfer's run of a start is the pool's run of it to the last bit (before,
+the pool ran the whole budget together, and a run carried on alone rounds differently: the same start ended
+up to 18 % apart). 2: the pool starts as ``Zoo.transfer`` does (refit), fresh ESR is scored against the raw
+output advanced by the latency the capture removed, the pool's validation curves are kept. 1: plain-start
+pool, unshifted."""
 
 
 def default_budget(quick: bool) -> dict:

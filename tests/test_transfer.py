@@ -45,3 +45,23 @@ def test_default_race_is_a_fifth_of_the_budget_up_to_six_epochs(tmp_path) -> Non
     cap = render_capture("ts9-like", seconds=3.0, seed=2)
     tr = zoo.transfer(cap, race=2, scratch=False, max_epochs=10, patience=20, progress=False)
     assert [r["epochs"] for r in tr.model.metadata["race"]] == [2, 2] and tr.epochs == 10
+
+
+def test_wavenet_contenders_train_with_nams_recipe(tmp_path) -> None:
+    # without a config, transfer trains each architecture with its own recipe (NAM's for a WaveNet),
+    # as `train` does, and the scratch contender is `train`'s own run
+    from tonezoo.architectures.wavenet import model_config
+    from tonezoo.train import recipe
+    cfg = model_config("nam-nano", sample_rate=48000)
+    zoo = Zoo.open(tmp_path / "zoo", create=True)
+    zoo.add_many([Model.create(cfg, seed=i, name=f"nano{i}", category="overdrive") for i in range(2)])
+    from tonezoo.capture import Capture
+    knobbed = render_capture("ts9-like", seconds=3.0, seed=3, sample_rate=48000)
+    cap = Capture.from_arrays(knobbed.x, knobbed.y, 48000, name="ts9 at one setting", align=False)  # a WaveNet has no knobs
+    budget = dict(max_epochs=2, patience=10, progress=False)
+    tr = zoo.transfer(cap, race=2, race_epochs=1, **budget)
+    nam = recipe(cfg)
+    assert nam.lr != recipe(ModelConfig()).lr
+    assert tr.history[0]["lr"] == pytest.approx(nam.lr) and tr.model.config.arch == "wavenet"
+    scratch = train(cap, model_config=tr.model.config, **budget)
+    assert tr.model.metadata["final"]["scratch_val_esr"] == pytest.approx(float(scratch.best_val_esr), rel=1e-5)

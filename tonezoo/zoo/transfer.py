@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from ..errors import ConfigError, ZooError
 from ..knobs import fold_knobs
 from ..model import Model, ModelConfig
-from ..train import TrainConfig, TrainResult, train, train_many
+from ..train import TrainConfig, TrainResult, recipe, train, train_many
 from ..warmstart import refit_output
 from .select import Suggestion
 
@@ -136,15 +136,22 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | 
                                     or race_epochs < 1):
         raise ConfigError(f"race_epochs must be an integer >= 1, got {race_epochs!r}")
     overrides = dict(train_overrides)
-    tcfg = overrides.pop("config", None) or TrainConfig()
+    given = overrides.pop("config", None)
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    tcfg = tcfg.replace(**{k: overrides.pop(k) for k in list(overrides) if k in fields})
-    race_epochs = race_length(tcfg.max_epochs, race_epochs)
+    changes = {k: overrides.pop(k) for k in list(overrides) if k in fields}
+
+    def recipe_for(config: ModelConfig) -> TrainConfig:
+        # the caller's recipe, else the architecture's own (AGAM's for an LSTM, NAM's for a WaveNet),
+        # as train and train_many choose it
+        return (given or recipe(config)).replace(**changes)
+
     sugg = list(suggestions) if suggestions is not None else \
         zoo.suggest(capture, top=max(top, race), shortlist=max(shortlist, race))
     if not sugg:
         raise ZooError("no suggestion to start from")
     chosen = sugg[0]
+    tcfg = recipe_for(zoo.entry(chosen.id).config)
+    race_epochs = race_length(tcfg.max_epochs, race_epochs)
     race_rows: list[dict[str, Any]] = []
     contenders = sugg[:race] if race >= 2 and tcfg.max_epochs > race_epochs else []
 
@@ -157,14 +164,15 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | 
         by_cfg: dict[ModelConfig, list[str]] = {}
         for sid, m in inits.items():
             by_cfg.setdefault(m.config, []).append(sid)
-        race_cfg = tcfg.replace(max_epochs=race_epochs, val_every=1, patience=race_epochs + 1)
-        for ids in by_cfg.values():
+        for cfg, ids in by_cfg.items():
+            race_cfg = recipe_for(cfg).replace(max_epochs=race_epochs, val_every=1, patience=race_epochs + 1)
             results = train_many(capture, [inits[i] for i in ids], config=race_cfg, progress=progress,
                                  **{k: v for k, v in overrides.items() if k == "epoch_callback"})
             race_rows += [{"id": i, "val_esr": float(r.best_val_esr), "result": r}
                           for i, r in zip(ids, results)]
         best = min(race_rows, key=lambda r: r["val_esr"])
         chosen = next(s for s in sugg if s.id == best["id"])
+        tcfg = recipe_for(best["result"].model.config)
     if race_rows and best["result"].stop_reason == "interrupted":
         result = best["result"]          # Ctrl-C during the race: keep its best, start nothing more
     elif race_rows:
