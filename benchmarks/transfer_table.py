@@ -14,9 +14,10 @@ and with two amounts of training audio: ``full`` (the article: 150 s and 3'20") 
 Every capture goes the user's way: input and target are written as 24-bit WAV files and read back
 with :func:`tonezoo.load_capture` (alignment on, as ``tonezoo train`` does). Besides the validation
 loss, every trained model is scored on **fresh audio** (another performance, rendered separately
-through the target device) against the device's raw output (``fresh_esr``), unshifted: these
-recordings have no delay, so alignment must leave them unshifted and a model that plays ahead of
-or behind its device pays for it here. Two versions of the pairs:
+through the target device) against the device's raw output (``fresh_esr``), advanced by the latency
+``load_capture`` removed (``latency_samples``: 0 for every virtual pair, whose recordings have no
+delay, so a model that plays ahead of or behind its device pays for it there; the NeuralPi HT40
+carries a learned delay of its own, which alignment removes), and unshifted (``fresh_esr_raw``). Two versions of the pairs:
 
 (a) ``virtual``: tonezoo's virtual devices, ``ts9-like -> mt2-like`` and ``bluesjr-like -> ht40-like``.
     The source model is first trained on a capture of the source device (another performance).
@@ -139,16 +140,23 @@ def _capture(x: np.ndarray, y: np.ndarray, train_samples: int, val_samples: int,
     return cap
 
 
-def fresh_esr(model, capture, fresh: tuple[np.ndarray, np.ndarray]) -> float:
-    """ESR of ``model`` on fresh input against the device's raw output for it, unshifted.
+def fresh_esr(model, capture, fresh: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
+    """ESR of ``model`` on fresh input against the device's raw output for it: (advanced, unshifted).
 
-    The recordings have no delay, so a model that plays ahead of or behind its device scores
-    that error here, as a user hears it.
+    The first is scored against the raw output advanced by the latency ``load_capture`` removed
+    from the capture (``latency_samples``): a delay at the start of the device's response is taken
+    for the recording chain's, so every model trained on the capture plays that far ahead of the
+    device by design (``docs/captures.md``; as ``benchmarks/selection.py`` scores). The second is
+    the raw output as it is. For captures without delay (every virtual pair) they are equal, and a
+    model that plays ahead of or behind its device pays for it in both.
     """
     from tonezoo.train import esr
     x, y = fresh
     knobs = {k: capture.knobs[k] for k in model.config.knobs if k in capture.knobs}
-    return float(esr(y, model.process(x, knobs or None)))
+    y_hat = np.asarray(model.process(x, knobs or None, check_level=False))
+    shift = int(capture.metadata.get("latency_samples", 0))
+    raw = float(esr(y, y_hat))
+    return (float(esr(y[shift:], y_hat[: y_hat.size - shift])) if shift > 0 else raw), raw
 
 
 def virtual_audio(device: str, seconds: float, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -202,10 +210,12 @@ def _compact_history(result) -> list[list[float]]:
     return [[h["epoch"], h["train_loss"], h["val_loss"]] for h in result.history if h.get("val_loss") is not None]
 
 
-def run_row(label: str, start: str | None, result, fresh: float | None = None, **extra: Any) -> dict[str, Any]:
+def run_row(label: str, start: str | None, result, fresh: tuple[float, float] | None = None,
+            **extra: Any) -> dict[str, Any]:
     """The table row of one training run (the article's Table 1 columns, fresh-audio ESR and a little more)."""
     row = {
-        "run": label, "start": start, "fresh_esr": fresh,
+        "run": label, "start": start, "fresh_esr": None if fresh is None else fresh[0],
+        "fresh_esr_raw": None if fresh is None else fresh[1],
         "first_val_loss": result.first_val_loss, "best_val_loss": result.best_val_loss,
         "first_val_esr": result.first_val_esr, "best_val_esr": result.best_val_esr,
         "best_epoch": result.best_epoch, "epochs": result.epochs, "seconds": round(result.seconds, 2),
@@ -265,7 +275,7 @@ def run_config(capture, source_model, zoo, tcfg, *, scratch_config, log, fresh) 
     fresh_auto = fresh_esr(r.model, capture, fresh)
     log(f"    race won by {r.source}; first {r.first_val_loss:.4f} best {r.best_val_loss:.4f} @ "
         f"{r.best_epoch}/{r.epochs} ({r.seconds:.0f} s); best val ESR {r.best_val_esr:.4f}, fresh-audio ESR "
-        f"{fresh_auto:.4f}")
+        f"{fresh_auto[0]:.4f}")
     results[f"auto ({r.source})"] = r
     rows.append(run_row("auto", r.source, r, fresh_auto, pick_category=chosen.category if chosen else None,
                         pick_zero_shot_esr=chosen.zero_shot_esr if chosen else None,
