@@ -46,7 +46,7 @@ _TEMPLATE = """---
 
 # {{ name }}
 
-A tonezoo neural capture{% if category %} of a `{{ category }}` device{% if category_guess %} (the device-kind classifier's guess){% endif %}{% endif %}:
+A tonezoo neural capture{% if category %} of {{ "an" if category[0] in "aeiou" else "a" }} `{{ category }}` device{% if category_guess %} (the device-kind classifier's guess){% endif %}{% endif %}:
 {% if arch == "lstm" %}{{ "an" if cell == "lstm" else "a" }} {{ cell | upper }}-{{ hidden }} recurrent network{% if layers > 1 %} ({{ layers }} layers){% endif %}{% else %}a {{ describe }} network{% endif %} with {{ params }} parameters,
 running at {{ sample_rate }} Hz{% if skip %}, with a skip connection (the dry input is added to the output){% endif %}.
 {% if knobs %}

@@ -91,8 +91,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)
 
-    q = sub.add_parser("process", help="run a model over a WAV file")
-    q.add_argument("model", help="model directory (or Hub repo id)")
+    q = sub.add_parser("process", help="run a model over a WAV file",
+                       description="Play a WAV file through a model and write the result; warns when the input "
+                                   "peaks more than 6 dB above the loudest DI the model was trained on.")
+    q.add_argument("model", help="a model directory, a zoo id (as `tonezoo suggest` prints), a .nam / NeuralPi / "
+                                 "AIDA-X file, or a Hub repo id (owner/name)")
     q.add_argument("input", help="input WAV")
     q.add_argument("output", help="output WAV to write")
     q.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
@@ -511,7 +514,8 @@ def run_process(args: argparse.Namespace) -> int:
         raise as_cli_error(e) from None
     rate = model.sample_rate
     if sr != rate and not args.resample:
-        print(f"warning: {args.input} is at {sr} Hz but the model was trained at {rate} Hz; pass --resample to "
+        print(f"tonezoo process: warning: {args.input} is at {sr} Hz but the model was trained at {rate} Hz; pass "
+              f"--resample to "
               f"run the model at {rate} Hz (the output is written at {sr} Hz either way)", file=sys.stderr)
     with warnings.catch_warnings(record=True) as caught:      # InputLevelWarning: input hotter than the capture's DI
         warnings.simplefilter("always", InputLevelWarning)
