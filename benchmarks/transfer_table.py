@@ -406,7 +406,7 @@ def format_table(configs: list[dict]) -> str:
 def format_markdown(configs: list[dict]) -> str:
     """The per-run table and the summary table as markdown (for docs/transfer_table.md)."""
     lines = ["| pair | data | training | run | start model | first loss | best loss | best val ESR | "
-             "fresh-audio ESR | best epoch | epochs | max epochs | wall s | s/epoch |", "|" + "---|" * 14]
+             "fresh-audio ESR | unshifted | best epoch | epochs | max epochs | wall s | s/epoch |", "|" + "---|" * 15]
     for c in configs:
         cap = c.get("settings", {}).get("max_epochs", "")
         for r in c["runs"]:
@@ -414,9 +414,10 @@ def format_markdown(configs: list[dict]) -> str:
             if r.get("same_start_as_transfer"):
                 start += " (= the manual source)"
             fresh = "-" if r.get("fresh_esr") is None else f"{r['fresh_esr']:.4f}"
+            raw = "-" if r.get("fresh_esr_raw") is None else f"{r['fresh_esr_raw']:.4f}"
             val = "-" if r.get("best_val_esr") is None else f"{r['best_val_esr']:.4f}"
             lines.append(f"| {c['pair']} | {c['data']} | {c['train_seconds']:.0f} s | {r['run']} | {start} | "
-                         f"{r['first_val_loss']:.4f} | {r['best_val_loss']:.4f} | {val} | {fresh} | "
+                         f"{r['first_val_loss']:.4f} | {r['best_val_loss']:.4f} | {val} | {fresh} | {raw} | "
                          f"{r['best_epoch']} | {r['epochs']} | "
                          f"{cap} | {r['seconds']:.0f} | {r['seconds_per_epoch']:.2f} |")
     lines += ["", "| pair / data | first loss scratch -> transfer | best loss scratch -> transfer | auto pick | "
