@@ -38,7 +38,8 @@ _KEEP_KEYS = ("val_esr", "training_seconds", "epochs", "capture_name", "base_mod
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", parents=[capture_options()],
                        help="train a model on a capture (from scratch, a model, or the zoo's pick)",
-                       description="Train a model on a capture with the AGAM recipe. With --from, fine-tune a "
+                       description="Train a model on a capture with its architecture's recipe (an LSTM: Automated-"
+                                   "GuitarAmpModelling's, as NeuralPi and Proteus train; a WaveNet: NAM's). With --from, fine-tune a "
                                    "pretrained model (a model directory, a Hub repo id, or 'auto' for the zoo's pick). "
                                    f"At most {DEFAULT_EPOCHS_TRANSFER} epochs when fine-tuning and "
                                    f"{DEFAULT_EPOCHS_SCRATCH} from scratch unless --epochs says otherwise; a run "
@@ -59,8 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--zoo", default=None, help="zoo directory for --from auto (default: the bundled zoo)")
     p.add_argument("--race", type=int, default=3, metavar="K",
                    help="with --from auto: fine-tune the top K suggestions together for --race-epochs epochs and "
-                        "continue the best (default 3; 0 or 1 starts from the first suggestion, as does an --epochs "
-                        "no longer than the race)")
+                        "continue the best (default 3). 0 or 1: no race, start from the first suggestion; there is "
+                        "no race either when --epochs is not longer than --race-epochs")
     p.add_argument("--race-epochs", type=int, default=None, metavar="E",
                    help="epochs of the race (default: a fifth of --epochs, at most 6; part of --epochs)")
     p.add_argument("--epochs", type=int, default=None,
@@ -69,14 +70,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patience", type=int, default=25,
                    help="stop after this many validations (every 2 epochs) without improvement (default 25)")
     p.add_argument("--hidden", type=int, default=None, help="hidden size when training from scratch (default 20)")
-    p.add_argument("--cell", choices=["lstm", "gru"], default=None, help="recurrent cell from scratch")
+    p.add_argument("--cell", choices=["lstm", "gru"], default=None, help="recurrent cell from scratch (default lstm)")
     p.add_argument("--no-skip", action="store_true",
                    help="no input-to-output skip connection (NAM-exportable); with --from auto only skip-free zoo "
                         "models are candidates")
     p.add_argument("--category", default=None, metavar="KIND",
                    help="what kind of device the capture is (written to the model and its card): overdrive, "
                         "distortion, fuzz, boost, compressor, amp-clean, amp-crunch or amp-highgain")
-    p.add_argument("--pre-emphasis", type=float, default=None, help="pre-emphasis coefficient for the ESR loss")
+    p.add_argument("--pre-emphasis", type=float, default=None, help="pre-emphasis coefficient of the LSTM's ESR loss, in [0, 1) (default none; 0.85 is usual)")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: the architecture's recipe, 5e-3 LSTM, 4e-3 WaveNet)")
     p.add_argument("--batch-size", type=int, default=None,
