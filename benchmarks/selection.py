@@ -69,6 +69,7 @@ import time
 import zlib
 from pathlib import Path
 
+import jax
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -685,6 +686,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{t['name']}: this tonezoo cannot run the fixture model; skipped", flush=True)
                 continue
             rows.append(row)
+            # every target's captures have their own lengths, so its programs are compiled for it alone;
+            # dropping them keeps a long run's memory flat (a half ran out of memory without it)
+            jax.clear_caches()
             print(f"[{row['half']}] {row['name']:44s} cls {row.get('classifier', '-'):12s} pick {row['pick']:22s} "
                   f"pick {row['pick_esr']:.4f} transfer {row['transfer_esr']:.4f} oracle {row['oracle_esr']:.4f} "
                   f"scratch {row['scratch_esr']:.4f} random {row['random_esr']:.4f} "
