@@ -210,9 +210,10 @@ class Model:
         if check_level:
             excess = self.level_excess_db(x)
             if excess is not None and round(excess, 1) > LEVEL_MARGIN_DB:      # to the 0.1 dB it prints
+                trained = float(self.metadata["input_peak_dbfs"])
                 warnings.warn(InputLevelWarning(
-                    f"the input peaks at {peak_dbfs(x):.1f} dBFS, {excess:.1f} dB above the loudest DI that model "
-                    f"{self.name!r} was trained on ({float(self.metadata['input_peak_dbfs']):.1f} dBFS): it has "
+                    f"the input peaks at {trained + excess:.1f} dBFS, {excess:.1f} dB above the loudest DI that "
+                    f"model {self.name!r} was trained on ({trained:.1f} dBFS): it has "
                     f"not heard the device played this hot and may sound wrong there; turn the input down, or "
                     f"capture again with a DI that reaches this level"), stacklevel=2)
         k = self.knob_vector(knobs)
