@@ -78,3 +78,15 @@ def render_real(model, x: np.ndarray) -> np.ndarray:
 
 def real_name(rel: str) -> str:
     return Path(rel).stem
+
+
+def advanced_esr(y: np.ndarray, y_hat: np.ndarray, advance: int) -> float:
+    """ESR of ``y_hat`` against the device's raw output ``y`` advanced by ``advance`` samples.
+
+    ``advance`` is the latency ``load_capture`` removed from the capture the model was trained on
+    (``latency_samples``): such a model plays that far ahead of the device by design, so the raw
+    output is advanced by it before scoring (0: scored as it is). Both arrays have shape (n,).
+    """
+    from tonezoo.losses import esr
+    return float(esr(y[advance:], y_hat[: y_hat.size - advance]) if advance > 0 else esr(y, y_hat))
+

@@ -74,14 +74,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _targets import FIXTURES, REAL_DI, REAL_MODELS, load_real_model, real_di, real_name, render_real  # noqa: E402
+from _targets import (FIXTURES, REAL_DI, REAL_MODELS, advanced_esr, load_real_model, real_di, real_name,  # noqa: E402
+                      render_real)
 
 from tonezoo.audio import LEVEL_MARGIN_DB, peak_dbfs  # noqa: E402
 from tonezoo.capture import load_capture  # noqa: E402
 from tonezoo.devices import render  # noqa: E402
 from tonezoo.families import HELD_OUT_FAMILIES, draw, list_families  # noqa: E402
 from tonezoo.signals import synth_di  # noqa: E402
-from tonezoo.train import esr, train, train_many  # noqa: E402
+from tonezoo.train import train, train_many  # noqa: E402
 from tonezoo.warmstart import refit_output  # noqa: E402
 from tonezoo.zoo import Zoo  # noqa: E402
 from tonezoo.zoo.transfer import race_length  # noqa: E402
@@ -164,7 +165,7 @@ def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, 
         return np.asarray(model.process(fx, kv, check_level=False))      # the level columns record it
 
     def scored(p: np.ndarray, advance: int = shift) -> float:
-        return float(esr(fy[advance:], p[: p.size - advance]) if advance > 0 else esr(fy, p))
+        return advanced_esr(fy, p, advance)
 
     def fresh(model, *, advance: int = shift) -> float:
         return scored(played(model), advance)

@@ -150,13 +150,12 @@ def fresh_esr(model, capture, fresh: tuple[np.ndarray, np.ndarray]) -> tuple[flo
     the raw output as it is. For captures without delay (every virtual pair) they are equal, and a
     model that plays ahead of or behind its device pays for it in both.
     """
-    from tonezoo.train import esr
+    from _targets import advanced_esr
     x, y = fresh
     knobs = {k: capture.knobs[k] for k in model.config.knobs if k in capture.knobs}
     y_hat = np.asarray(model.process(x, knobs or None, check_level=False))
     shift = int(capture.metadata.get("latency_samples", 0))
-    raw = float(esr(y, y_hat))
-    return (float(esr(y[shift:], y_hat[: y_hat.size - shift])) if shift > 0 else raw), raw
+    return advanced_esr(y, y_hat, shift), advanced_esr(y, y_hat, 0)
 
 
 def virtual_audio(device: str, seconds: float, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
