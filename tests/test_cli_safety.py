@@ -183,6 +183,9 @@ def test_process_resamples_when_asked(tmp_path):
     assert ysr == sr and len(y) == len(x)
     r = tz("process", m, tmp_path / "gtr.wav", tmp_path / "wet2.wav")
     assert r.returncode == 2 and "--overwrite" in r.stderr
+    # a missing input is reported as such, even where the output name is taken
+    r = tz("process", m, tmp_path / "typo.wav", tmp_path / "wet2.wav")
+    assert r.returncode == 2 and "typo.wav" in r.stderr and "--overwrite" not in r.stderr, r.stderr
 
 
 def test_process_takes_a_channel_of_a_stereo_input(tmp_path):

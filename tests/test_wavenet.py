@@ -298,6 +298,8 @@ def test_train_many_and_stage_two_batch_wavenets(od_capture) -> None:
     config = wn.model_config(_tiny())
     results = train_many(od_capture, n_models=2, model_config=config, max_epochs=1, **TINY_RECIPE)
     models = [r.model for r in results]
+    # overlapping windows share samples: the recorded training audio is the capture's, not their sum
+    assert models[0].metadata["training_seconds"] == pytest.approx(od_capture.train_seconds, abs=1e-3)
     assert len({float(np.asarray(m.params["arrays"][0]["rechannel"]).sum()) for m in models}) == 2
     x, y = od_capture.val_x, od_capture.val_y
     batched, _ = zero_shot_esr(models, x, y, sample_rate=48000, seconds=60.0)

@@ -455,7 +455,7 @@ def _setup(capture, init_models: list[Model] | None, model_config: ModelConfig |
     return _Run(captures=captures, per_model_data=per_model_data, init_models=init_models, mcfg=mcfg, tcfg=tcfg,
                 pcfg=_program_config(tcfg), xs=xs, ys=ys, vx=vx, vy=vy, kj=kj, many=many, key=key,
                 n_models=len(params_list), plateau=plateau, trainable=trainable, frozen=frozen, opt_state=opt_state,
-                rop_state=rop_state, train_seconds=round(data[0][0].size / capture.sample_rate, 3),
+                rop_state=rop_state, train_seconds=round(len(capture.train_x) / capture.sample_rate, 3),
                 histories=[[] for _ in params_list])
 
 

@@ -503,16 +503,16 @@ def run_process(args: argparse.Namespace) -> int:
     from ..capture import read_audio
     from ..errors import CaptureError, ConfigError, InputLevelWarning
     out = check_file_output(args.output, "OUT.wav", suffixes=(".wav",))
-    if out.exists() and not args.overwrite:
-        raise ConfigError(f"{out} already exists; pass --overwrite to replace it, or choose another name")
-    if out.resolve() == Path(args.input).resolve():
-        raise ConfigError(f"{out} is the input file; choose another output name")
-    knobs = parse_knobs(args.knob) or None
-    model = load_model_arg(args.model)
-    try:
+    try:            # the input first: a missing or unreadable input is the error to report, not the output's
         x, sr, _ = read_audio(args.input, channel=args.channel, label="input")
     except CaptureError as e:
         raise as_cli_error(e) from None
+    if out.resolve() == Path(args.input).resolve():
+        raise ConfigError(f"{out} is the input file; choose another output name")
+    if out.exists() and not args.overwrite:
+        raise ConfigError(f"{out} already exists; pass --overwrite to replace it, or choose another name")
+    knobs = parse_knobs(args.knob) or None
+    model = load_model_arg(args.model)
     rate = model.sample_rate
     if sr != rate and not args.resample:
         print(f"tonezoo process: warning: {args.input} is at {sr} Hz but the model was trained at {rate} Hz; pass "
