@@ -115,7 +115,8 @@ def test_selection_quick(tmp_path: Path) -> None:
         if r["kind"] == "family":
             assert r["name"].rsplit("-s", 1)[0] in HELD_OUT_FAMILIES
         for key in ("pick_esr", "oracle_esr", "transfer_esr", "scratch_esr", "random_esr", "oracle_rerun_esr",
-                    "pick_plain_esr", "transfer_esr_raw", "scratch_esr_raw"):
+                    "pick_plain_esr", "transfer_esr_raw", "scratch_esr_raw", "transfer_esr_capture_level",
+                    "scratch_esr_capture_level"):
             assert np.isfinite(r[key]) and r[key] >= 0.0, key
         assert r["oracle_esr"] == min(r["pool"].values()) <= r["pick_esr"]
         assert r["pool_size"] == len(r["pool"]) and r["pick"] in r["pool"]
@@ -132,6 +133,7 @@ def test_selection_quick(tmp_path: Path) -> None:
         assert {"capture_peak_dbfs", "fresh_peak_dbfs", "fresh_level_excess_db"} <= set(r)
         assert {"classifier", "classifier_confidence", "classifier_top1_ok"} <= set(r)
     assert {"A", "B", "all"} <= set(report["summary"]) and report["summary"]["all"]["targets"] == len(rows)
+    assert 0 <= report["summary"]["all"]["transfer_over_10pct_worse_than_scratch_at_capture_level"] <= len(rows)
     assert "transfer / oracle" in proc.stdout
     # the race policies are read off the pool runs: the first suggestion alone is the pool's pick row
     pol = report["summary"]["all"]["race_policies"]
