@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["parse_knobs", "race_line", "capture_options", "load_capture_args", "CAPTURE_COMMANDS"]
+__all__ = ["parse_knobs", "race_line", "capture_options", "load_capture_args", "printed_warnings",
+           "CAPTURE_COMMANDS"]
 
 # every command that loads a capture takes capture_options() as a parent (tests check each one)
 CAPTURE_COMMANDS = ("check-capture", "train", "suggest")
@@ -61,22 +64,30 @@ def load_capture_args(args: argparse.Namespace, *, command: str | None = None, *
     from ..errors import CaptureError
     knobs = parse_knobs(args.knob)
     name = command or getattr(args, "command", None) or "tonezoo"
-    error: CaptureError | None = None
+    try:
+        with printed_warnings(name):
+            return load_capture(args.input, args.target, resample=args.resample, channel=args.channel,
+                                input_channel=args.input_channel, target_channel=args.target_channel,
+                                align=not args.no_align, max_latency_ms=args.max_latency_ms,
+                                val_fraction=args.val_fraction, limit_seconds=args.seconds,
+                                knobs=knobs or None, **extra)
+    except CaptureError as e:
+        raise as_cli_error(e) from None
+
+
+@contextlib.contextmanager
+def printed_warnings(command: str, *, about: dict[type[Warning], str] | None = None) -> Iterator[None]:
+    """Every warning raised inside the block, printed once it ends (also when it raises) to stderr as
+    ``tonezoo COMMAND: warning: [WHAT: ]MESSAGE``, where ``about`` maps a warning class to the WHAT it is
+    about (a file name)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            capture = load_capture(args.input, args.target, resample=args.resample, channel=args.channel,
-                                   input_channel=args.input_channel, target_channel=args.target_channel,
-                                   align=not args.no_align, max_latency_ms=args.max_latency_ms,
-                                   val_fraction=args.val_fraction, limit_seconds=args.seconds,
-                                   knobs=knobs or None, **extra)
-        except CaptureError as e:
-            error = e
-    for w in caught:
-        print(f"tonezoo {name}: warning: {w.message}", file=sys.stderr)
-    if error is not None:
-        raise as_cli_error(error) from None
-    return capture
+            yield
+        finally:
+            for w in caught:
+                what = next((f"{v}: " for k, v in (about or {}).items() if issubclass(w.category, k)), "")
+                print(f"tonezoo {command}: warning: {what}{w.message}", file=sys.stderr)
 
 
 def as_cli_error(error: Exception) -> Exception:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
-from ._common import as_cli_error, capture_options, load_capture_args, parse_knobs, race_line
+from ._common import as_cli_error, capture_options, load_capture_args, parse_knobs, printed_warnings, race_line
 from ._interrupt import Interrupts
 from ._outputs import check_file_output, check_model_dir_output
 
@@ -518,17 +517,14 @@ def run_process(args: argparse.Namespace) -> int:
         print(f"tonezoo process: warning: {args.input} is at {sr} Hz but the model was trained at {rate} Hz; pass "
               f"--resample to "
               f"run the model at {rate} Hz (the output is written at {sr} Hz either way)", file=sys.stderr)
-    with warnings.catch_warnings(record=True) as caught:      # InputLevelWarning: input hotter than the capture's DI
-        warnings.simplefilter("always", InputLevelWarning)
+    # InputLevelWarning: the input is hotter than the capture's DI
+    with printed_warnings("process", about={InputLevelWarning: args.input}):
         if sr != rate and args.resample:
             import librosa
             y = model.process(librosa.resample(np.asarray(x, np.float32), orig_sr=sr, target_sr=rate), knobs)
             y = librosa.resample(np.asarray(y, np.float32), orig_sr=rate, target_sr=sr)[: len(x)]
         else:
             y = model.process(x, knobs)
-    for w in caught:
-        where = f"{args.input}: " if issubclass(w.category, InputLevelWarning) else ""
-        print(f"tonezoo process: warning: {where}{w.message}", file=sys.stderr)
     _write_wav(out, np.asarray(y, np.float32), sr)
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     note = f", resampled {sr} -> {rate} -> {sr} Hz" if sr != rate and args.resample else ""
