@@ -96,7 +96,7 @@ def test_expected_time_line_counts_the_from_scratch_contender(capsys):
         timing(epoch, rows)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and lines[0].startswith("the from-scratch contender: about")
-    assert "at most 1 more epochs" in lines[0]
+    assert "at most 1 more epoch," in lines[0]
     timing = _Timing(4, False)                              # no contender: the plain line
     for epoch in (1, 2, 3):
         timing(epoch, one)

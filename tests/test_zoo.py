@@ -244,8 +244,9 @@ def test_cli_zoo_management(tmp_path, capsys, monkeypatch):
     zdir = tmp_path / "z"
     tiny(1, category="fuzz").save(tmp_path / "m1")
     assert main(["zoo", "add", str(tmp_path / "m1"), "--zoo", str(zdir), "--id", "fz"]) == 0
+    capsys.readouterr()
     assert main(["zoo", "list", "--zoo", str(zdir), "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    rows = json.loads(capsys.readouterr().out)                  # JSON alone, for a pipe
     assert [r["id"] for r in rows] == ["fz"]
     assert main(["zoo", "refresh", "--zoo", str(zdir)]) == 0
     assert main(["zoo", "remove", "fz", "--zoo", str(zdir)]) == 0

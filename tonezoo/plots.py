@@ -60,6 +60,8 @@ def plot_history(results: Any, path: str | os.PathLike, *, title: str | None = N
         ax.scatter([res.best_epoch], [getattr(res, "best_" + metric)], color=line.get_color(), s=18, zorder=3)
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))        # epochs are whole numbers
     ax.set_ylabel("validation loss" if metric == "val_loss" else "validation ESR")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()

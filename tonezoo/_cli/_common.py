@@ -123,4 +123,4 @@ def race_line(race: list[dict], winner: str) -> str:
     """One line for the ``race`` metadata :meth:`tonezoo.Zoo.transfer` records: contenders and the winner."""
     epochs = race[0]["epochs"] if race else 0
     return ("race: " + ", ".join(f"{r['id']} {r['val_esr']:.4f}" for r in race)
-            + f" (best validation ESR after {epochs} epochs); continuing {winner}")
+            + f" (best validation ESR after {epochs} epoch{'s' * (epochs != 1)}); continuing {winner}")

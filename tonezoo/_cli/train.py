@@ -287,7 +287,8 @@ class _Timing:
         who = "the from-scratch contender: " if self.contender and self.runs > 1 else ""
         then = (f", then the from-scratch contender: at most {self.max_epochs} epochs, "
                 f"{rate * self.max_epochs / 60:.1f} min") if self.contender and self.runs == 1 else ""
-        print(f"{who}about {rate:.2f} s/epoch: at most {left} more epochs, {rate * left / 60:.1f} min{then} "
+        print(f"{who}about {rate:.2f} s/epoch: at most {left} more epoch{'s' * (left != 1)}, "
+              f"{rate * left / 60:.1f} min{then} "
               "(early stopping usually ends a run sooner; Ctrl-C keeps the best model so far)", flush=True)
 
 
@@ -385,7 +386,7 @@ def _auto_start(zoo, capture, args: argparse.Namespace):
         other = [s.id for s in sugg if arch_name(zoo.entry(s.id).config) != group]
         sugg = [s for s in sugg if arch_name(zoo.entry(s.id).config) == group]
         if other:
-            print(f"the best suggestion is a {group} model: the race keeps to {group} models, leaving out "
+            print(f"the best suggestion is of architecture {group}: the race keeps to that architecture, leaving out "
                   f"{', '.join(other)} (--arch ARCH picks the architecture)", flush=True)
     if strip:
         zoo = _skip_free_zoo(zoo, [s.id for s in sugg])
@@ -480,10 +481,12 @@ def run_train(args: argparse.Namespace) -> int:
         extra["plot"] = str(plot_path)
     summary = {**result.summary(), "model": str(written), "from": source, **extra}
     if interrupted:
-        print(f"interrupted after {result.epochs} epochs: the best model so far (validation ESR "
-              f"{result.best_val_esr:.4f}, epoch {result.best_epoch}) was written to {written}", flush=True)
+        print(f"interrupted after {result.epochs} epoch{'s' * (result.epochs != 1)}: the best model so far "
+              f"(validation ESR {result.best_val_esr:.4f}, epoch {result.best_epoch}) was written to {written}",
+              flush=True)
     else:
-        print(f"trained {result.epochs} epochs in {result.seconds:.1f} s ({result.stop_reason}); "
+        print(f"trained {result.epochs} epoch{'s' * (result.epochs != 1)} in {result.seconds:.1f} s "
+              f"({result.stop_reason}); "
               f"validation ESR {result.first_val_esr:.4f} -> {result.best_val_esr:.4f} (best at epoch "
               f"{result.best_epoch}); model written to {written}", flush=True)
     if args.json:

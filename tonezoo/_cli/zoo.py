@@ -22,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("target", help="device output WAV")
     p.add_argument("--zoo", default=None, help="zoo directory (default: the bundled zoo)")
     p.add_argument("--top", type=int, default=5, help="suggestions to show (default 5)")
-    p.add_argument("--shortlist", type=int, default=16, help="stage-1 shortlist re-ranked by zero-shot ESR")
+    p.add_argument("--shortlist", type=int, default=16,
+                   help="how many fingerprint neighbours (stage 1) are re-ranked by zero-shot ESR on the capture "
+                        "(default 16)")
     p.add_argument("--json", action="store_true", help="end with one JSON line: {pick, candidates}")
     p.add_argument("--plot", default=None, metavar="FILE.png",
                    help="plot the capture's mel-band transfer against the top candidates'")
@@ -32,8 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     zs = z.add_subparsers(dest="zoo_command", metavar="ACTION")
     zl = zs.add_parser("list", help="list the models of a zoo")
     zl.add_argument("--zoo", default=None, help="zoo directory (default: the bundled zoo)")
-    zl.add_argument("--category", default=None)
-    zl.add_argument("--json", action="store_true")
+    zl.add_argument("--category", default=None, metavar="CATEGORY",
+                    help="only the entries of this category (overdrive, distortion, fuzz, boost, compressor, "
+                         "amp-clean, amp-crunch, amp-highgain, or unknown)")
+    zl.add_argument("--json", action="store_true", help="print the entries as one JSON array instead of the table")
     zl.set_defaults(func=run_list)
     za = zs.add_parser("add", help="add model directories or model files (AGAM/NeuralPi/Proteus, AIDA-X, NAM)")
     za.add_argument("models", nargs="+", help="model directories or files")
@@ -207,16 +211,23 @@ def plot_transfer(zoo, capture, suggestions: Sequence[Any], path: str | Path) ->
 def run_list(args: argparse.Namespace) -> int:
     from rich.table import Table
     from ..zoo import entries_table
+    from ..devices import CATEGORIES
+    from ..errors import ConfigError
+    if args.category is not None and args.category not in (*CATEGORIES, "unknown"):
+        raise ConfigError(f"unknown category {args.category!r}; valid categories: {', '.join(CATEGORIES)}, unknown")
     zoo = _open_zoo(args.zoo)
     rows = entries_table(zoo.list(category=args.category))
+    if args.json:
+        print(json.dumps(rows))
+        return 0
     t = Table(title=f"{zoo!r}")
-    for col in ("id", "name", "category", "knobs", "rate", "arch", "val_esr"):
-        t.add_column(col)
+    # the id is what other commands take: never cut; in a narrow terminal the others wrap instead
+    t.add_column("id", no_wrap=True, min_width=max((len(r["id"]) for r in rows), default=2))
+    for col in ("name", "category", "knobs", "rate", "arch", "val_esr"):
+        t.add_column(col, overflow="fold")
     for r in rows:
         t.add_row(r["id"], r["name"], r["category"], r["knobs"], str(r["rate"]), r["arch"], _fmt(r["val_esr"]))
     _console().print(t)
-    if args.json:
-        print(json.dumps(rows))
     return 0
 
 
@@ -371,7 +382,8 @@ def run_demo(args: argparse.Namespace) -> int:
     ratio = scratch.best_val_esr / max(transfer.best_val_esr, 1e-12)
     con.print(f"transfer reached {ratio:.1f}x lower validation ESR than scratch on the same budget "
               f"({fresh['scratch'] / max(fresh['transfer'], 1e-12):.1f}x on fresh audio)")
-    plot = plot_history(rows, out / "loss.png", title=f"{dev.name}: transfer vs scratch")
+    # ESR, as the table above: the same numbers in both
+    plot = plot_history(rows, out / "loss.png", title=f"{dev.name}: transfer vs scratch", metric="val_esr")
     from .train import describe_trained_model
     for label, r in (("transfer", transfer), ("scratch", scratch)):   # describe the rendered device, not the start
         r.model.metadata = describe_trained_model(r, capture, name=f"{dev.name}-{label}", category=dev.category,
