@@ -8,7 +8,7 @@ import pytest
 
 from tonezoo.capture import Capture
 from tonezoo.errors import ConfigError, TrainingError
-from tonezoo.model import Model, ModelConfig
+from tonezoo.model import Model, ModelConfig, split_params
 from tonezoo.train import TrainConfig, esr, esr_dc_loss, plot_history, train, train_many
 
 SMALL = dict(segment_length=4410, batch_size=8, warmup=100, tbptt=500, progress=False)
@@ -192,6 +192,35 @@ def test_continue_from_carries_on_as_if_never_stopped(capture):
     assert winner.best_val_esr == pytest.approx(whole.best_val_esr, rel=1e-3)
     with pytest.raises(ConfigError, match="continue_from"):
         train(capture, continue_from=half, init=start, **SMALL)
+
+
+def test_fine_tuning_warms_the_learning_rate_up(capture):
+    from tonezoo.train import FINE_TUNE_WARMUP_STEPS
+    cfg = ModelConfig(hidden_size=4, sample_rate=capture.sample_rate)
+    start = Model.create(cfg, seed=3, name="start")
+    # one optimizer update: one mini-batch of whole segments, one TBPTT chunk each
+    one_step = dict(SMALL, batch_size=1000, tbptt=SMALL["segment_length"] - SMALL["warmup"], max_epochs=1,
+                    val_every=1, lr=1e-3)
+
+    def largest_move(result, origin) -> float:
+        moved = jax.tree.map(lambda a, b: float(np.max(np.abs(np.asarray(a) - np.asarray(b)))),
+                             result.resume_state["trainable"], split_params(origin.params, origin.config)[0])
+        return max(jax.tree.leaves(moved))
+
+    # Adam's first step moves every weight by about lr whatever its gradient's size; warmed up, by lr / W
+    tuned = train(capture, init=start, **one_step)
+    assert largest_move(tuned, start) == pytest.approx(1e-3 / FINE_TUNE_WARMUP_STEPS, rel=0.05)
+    assert tuned.resume_state["lr_warmup_steps"] == FINE_TUNE_WARMUP_STEPS
+    plain = train(capture, init=start, lr_warmup_steps=0, **one_step)
+    assert largest_move(plain, start) == pytest.approx(1e-3, rel=0.05)
+    scratch = train(capture, model_config=cfg, **one_step)            # from scratch: no warm-up
+    assert scratch.resume_state["lr_warmup_steps"] == 0
+    # a carried-on run keeps its own (the optimizer state counts the steps)
+    with pytest.raises(ConfigError, match="lr_warmup_steps"):
+        train(capture, continue_from=tuned, lr_warmup_steps=0, **dict(one_step, max_epochs=2))
+    assert train(capture, continue_from=tuned, **dict(one_step, max_epochs=2)).epochs == 2
+    with pytest.raises(ConfigError, match="lr_warmup_steps"):
+        TrainConfig(lr_warmup_steps=-1)
 
 
 def test_the_model_records_its_training_level_and_warns_beyond_it(trained, capture):

@@ -51,7 +51,8 @@ from .model import Model, ModelConfig, apply, init, split_params, stack_params, 
 from .modelfile import load_checkpoint, save_checkpoint
 from .plots import plot_history  # noqa: F401  (tonezoo.train.plot_history, its home before plots.py)
 
-__all__ = ["TrainConfig", "TrainResult", "train", "train_many", "recipe", "esr", "esr_dc_loss", "plot_history"]
+__all__ = ["TrainConfig", "TrainResult", "train", "train_many", "recipe", "FINE_TUNE_WARMUP_STEPS", "esr",
+           "esr_dc_loss", "plot_history"]
 
 
 
@@ -90,6 +91,15 @@ class TrainConfig:
     lr_decay : float in [0, 1)
         Exponential decay per epoch: epoch ``e`` trains at ``lr * (1 - lr_decay) ** (e - 1)`` (times
         the plateau factor). 0 for AGAM; NAM's WaveNet recipe uses 0.007 (``ExponentialLR``).
+    lr_warmup_steps : int or None
+        Optimizer steps over which the learning rate rises linearly, step ``k`` (from 1) at
+        ``lr * min(1, k / lr_warmup_steps)`` (``optax.scale_by_schedule`` on Adam's update, counted
+        in the optimizer state, so a run carried on keeps counting); 0 for none. None (the
+        default): :data:`FINE_TUNE_WARMUP_STEPS` when the run starts from a model (``init``,
+        ``inits``), 0 from scratch, and a carried-on run keeps its own. Adam's first step moves
+        every weight by about ``lr`` whatever its gradient's size, which throws a good start away
+        (measured: a pretrained start's validation ESR 2-8x worse after one step, recovered only
+        epochs later). NAM's WaveNet recipe sets 0 (not measured for WaveNets).
     loss : {"esr_dc", "nam"}
         ``"esr_dc"``: the ESR + DC loss above, validated by it. ``"nam"``: NAM's WaveNet loss, MSE +
         2e-4 x multi-resolution STFT of the pre-emphasised signals
@@ -113,6 +123,7 @@ class TrainConfig:
     seed: int = 0
     lr_decay: float = 0.0
     loss: str = "esr_dc"
+    lr_warmup_steps: int | None = None
 
     def __post_init__(self) -> None:
         ints = {"segment_length": 1, "batch_size": 1, "warmup": 0, "tbptt": 1, "val_every": 1, "patience": 0,
@@ -133,6 +144,9 @@ class TrainConfig:
             raise ConfigError(f"lr_factor must be in (0, 1), got {self.lr_factor}")
         if not isinstance(self.lr_decay, (int, float)) or not 0 <= self.lr_decay < 1:
             raise ConfigError(f"lr_decay must be in [0, 1), got {self.lr_decay!r}")
+        w = self.lr_warmup_steps
+        if w is not None and (isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 0):
+            raise ConfigError(f"lr_warmup_steps must be an integer >= 0 or None, got {w!r}")
         if self.loss not in ("esr_dc", "nam"):
             raise ConfigError(f"loss must be 'esr_dc' or 'nam', got {self.loss!r}")
         if self.pre_emphasis is not None and not 0 <= self.pre_emphasis < 1:
@@ -223,10 +237,28 @@ def _program_config(tcfg: TrainConfig) -> TrainConfig:
     return tcfg.replace(**{name: getattr(default, name) for name in _RUNTIME_FIELDS})
 
 
+FINE_TUNE_WARMUP_STEPS = 10
+"""Optimizer steps of learning-rate warm-up when training starts from a model (``TrainConfig.lr_warmup_steps``
+None). Decided on half A of ``benchmarks/selection.py`` (the top 3 starts of 4 held-out targets, 6 s captures,
+30 epochs, fresh ESR against no warm-up, geometric mean: 10 steps 0.75x, 10 of 12 better, worst 1.12x; 5 steps
+0.84x; 20 steps 0.75x, worst 1.34x; a constant lr of 2e-3 instead 0.91x); ``docs/training.md``."""
+
+
+def _warmup_steps(tcfg: TrainConfig, *, from_model: bool) -> int:
+    """``tcfg.lr_warmup_steps`` resolved: None is :data:`FINE_TUNE_WARMUP_STEPS` from a model, 0 from scratch."""
+    if tcfg.lr_warmup_steps is not None:
+        return int(tcfg.lr_warmup_steps)
+    return FINE_TUNE_WARMUP_STEPS if from_model else 0
+
+
 def _optimizer(tcfg: TrainConfig):
     import optax
     # torch.optim.Adam(weight_decay=wd) adds wd * p to the gradient before the Adam moments
-    return optax.chain(optax.add_decayed_weights(tcfg.weight_decay), optax.scale_by_adam())
+    steps = [optax.add_decayed_weights(tcfg.weight_decay), optax.scale_by_adam()]
+    w = tcfg.lr_warmup_steps or 0          # resolved by train / train_many before any program is built
+    if w > 0:
+        steps.append(optax.scale_by_schedule(lambda count: jnp.minimum(1.0, (count + 1.0) / w)))
+    return optax.chain(*steps)
 
 
 def _plateau(tcfg: TrainConfig):
@@ -625,7 +657,8 @@ def _results(run: _Run, stop_reason: str, epochs_run: int, seconds: float) -> li
             md.pop("base_model", None)
         params = _merge(jax.tree.map(jnp.asarray, best_list[i]), frozen_list[i])
         state = None if last is None else {**(jax.tree.map(lambda a, i=i: a[i], last) if run.many else last),
-                                           "epoch": int(epochs_run), "since_best": int(run.since_best[i])}
+                                           "epoch": int(epochs_run), "since_best": int(run.since_best[i]),
+                                           "lr_warmup_steps": int(run.tcfg.lr_warmup_steps or 0)}
         results.append(TrainResult(
             model=Model(run.mcfg, params, md), history=run.histories[i], first_val_esr=float(run.first_esr[i]),
             best_val_esr=float(run.best_esr[i]), first_val_loss=float(run.first_loss[i]),
@@ -670,7 +703,8 @@ def recipe(model_config: ModelConfig | None = None) -> TrainConfig:
     """
     if model_config is not None and model_config.arch == "wavenet":
         from .architectures.wavenet import nam_recipe
-        return TrainConfig(**nam_recipe(model_config), lr_patience=1_000_000)
+        # no learning-rate warm-up for fine-tuning: measured for the LSTM recipe only
+        return TrainConfig(**nam_recipe(model_config), lr_patience=1_000_000, lr_warmup_steps=0)
     return TrainConfig()
 
 
@@ -729,6 +763,13 @@ def train(capture, *, init: Model | None = None, model_config: ModelConfig | Non
         if continue_from.resume_state is None:
             raise ConfigError("this TrainResult has no resume_state (it was not returned by train/train_many)")
         init, default_label = continue_from.model, "continue"
+        kept = int(continue_from.resume_state.get("lr_warmup_steps", 0))
+        if tcfg.lr_warmup_steps not in (None, kept):
+            raise ConfigError(f"continue_from carries on a run with lr_warmup_steps={kept} (its optimizer state "
+                              f"counts them); got {tcfg.lr_warmup_steps}: leave it unset")
+        tcfg = tcfg.replace(lr_warmup_steps=kept)
+    else:
+        tcfg = tcfg.replace(lr_warmup_steps=_warmup_steps(tcfg, from_model=init is not None))
     return _run(capture, [init] if init is not None else None, model_config, tcfg, 1, progress=progress,
                 checkpoint_dir=checkpoint_dir, resume=resume, target_esr=target_esr, label=label or default_label,
                 epoch_callback=epoch_callback, continue_from=continue_from)[0]
@@ -761,6 +802,7 @@ def train_many(capture, inits: Sequence[Model] | None = None, *, n_models: int |
     """
     base = config or recipe(inits[0].config if inits else model_config)
     tcfg = base.replace(**overrides) if overrides else base
+    tcfg = tcfg.replace(lr_warmup_steps=_warmup_steps(tcfg, from_model=bool(inits)))
     captures = list(capture) if isinstance(capture, (list, tuple)) else None
     if captures is not None and not captures:
         raise ConfigError("train_many needs at least one capture")

@@ -396,7 +396,7 @@ def run_demo(args: argparse.Namespace) -> int:
                "latency_samples": capture.metadata["latency_samples"],
                "suggestions": [s.to_dict() for s in sugg]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    con.print(f"loss curves: {plot}; models and summary.json in {out}")
+    con.print(f"validation-ESR curves: {plot}; models and summary.json in {out}")
     if args.json:
         print(json.dumps({k: summary[k] for k in ("device", "pick", "transfer", "scratch", "plot")}))
     return 0
