@@ -49,6 +49,10 @@ from .knobs import knob_array, resolve_knobs
 from .losses import esr, esr_dc_loss
 from .model import Model, ModelConfig, apply, init, split_params, stack_params, unstack_params
 from .modelfile import load_checkpoint, save_checkpoint
+from .optim import FINE_TUNE_WARMUP_STEPS
+from .optim import optimizer as _optimizer
+from .optim import plateau as _plateau
+from .optim import warmup_steps as _warmup_steps
 from .plots import plot_history  # noqa: F401  (tonezoo.train.plot_history, its home before plots.py)
 
 __all__ = ["TrainConfig", "TrainResult", "train", "train_many", "recipe", "FINE_TUNE_WARMUP_STEPS", "esr",
@@ -235,36 +239,6 @@ def _program_config(tcfg: TrainConfig) -> TrainConfig:
     """
     default = TrainConfig()
     return tcfg.replace(**{name: getattr(default, name) for name in _RUNTIME_FIELDS})
-
-
-FINE_TUNE_WARMUP_STEPS = 10
-"""Optimizer steps of learning-rate warm-up when training starts from a model (``TrainConfig.lr_warmup_steps``
-None). Decided on half A of ``benchmarks/selection.py`` (the top 3 starts of 4 held-out targets, 6 s captures,
-30 epochs, fresh ESR against no warm-up, geometric mean: 10 steps 0.75x, 10 of 12 better, worst 1.12x; 5 steps
-0.84x; 20 steps 0.75x, worst 1.34x; a constant lr of 2e-3 instead 0.91x); ``docs/training.md``."""
-
-
-def _warmup_steps(tcfg: TrainConfig, *, from_model: bool) -> int:
-    """``tcfg.lr_warmup_steps`` resolved: None is :data:`FINE_TUNE_WARMUP_STEPS` from a model, 0 from scratch."""
-    if tcfg.lr_warmup_steps is not None:
-        return int(tcfg.lr_warmup_steps)
-    return FINE_TUNE_WARMUP_STEPS if from_model else 0
-
-
-def _optimizer(tcfg: TrainConfig):
-    import optax
-    # torch.optim.Adam(weight_decay=wd) adds wd * p to the gradient before the Adam moments
-    steps = [optax.add_decayed_weights(tcfg.weight_decay), optax.scale_by_adam()]
-    w = tcfg.lr_warmup_steps or 0          # resolved by train / train_many before any program is built
-    if w > 0:
-        steps.append(optax.scale_by_schedule(lambda count: jnp.minimum(1.0, (count + 1.0) / w)))
-    return optax.chain(*steps)
-
-
-def _plateau(tcfg: TrainConfig):
-    from optax import contrib
-    return contrib.reduce_on_plateau(factor=tcfg.lr_factor, patience=tcfg.lr_patience, rtol=1e-4, atol=0.0,
-                                     cooldown=0, accumulation_size=1)
 
 
 def _loss(tcfg: TrainConfig) -> Callable:
