@@ -282,11 +282,14 @@ def run_build(args: argparse.Namespace) -> int:
           f"{args.epochs} epochs each)", flush=True)
     from ._interrupt import Interrupts
     try:
-        with Interrupts() as stop:
+        # a first Ctrl-C stops at the end of the running epoch (the epoch program donates its buffers; the
+        # process must not exit with one in flight), a second at once
+        with Interrupts() as stop, stop.deferred():
             zoo = build_from_devices(args.from_devices, seconds=args.seconds, epochs=args.epochs, plan=plan,
                                      group=args.group, retry_above=args.retry_above,
                                      retry_seconds=args.retry_seconds, retry_epochs=args.retry_epochs,
-                                     log=lambda m: (stop.check(), print(m, flush=True)))
+                                     log=lambda m: (stop.check(), print(m, flush=True)),
+                                     epoch_callback=stop.epoch_callback())
     except KeyboardInterrupt:
         from ..zoo import Zoo
         done = len(Zoo.open(args.from_devices, create=True))

@@ -57,6 +57,7 @@ HELD_OUT: tuple[str, ...] = ("ts-light", "mt2-like", "fuzz-dark", "treble-booste
                              "ht40-like", "lead-amp-tight")
 
 Log = Callable[[str], None]
+EpochCallback = Callable[[int, list[dict]], None]
 
 
 def _entry_seed(seed: int, entry_id: str, attempt: int = 0) -> int:
@@ -66,7 +67,7 @@ def _entry_seed(seed: int, entry_id: str, attempt: int = 0) -> int:
 
 def _train_group(chunk: Sequence[tuple[str, str, dict[str, float]]], *, seconds: float, epochs: int,
                  sample_rate: int, hidden_size: int, seed: int, patience: int, attempt: int, progress: bool,
-                 log: Log):
+                 log: Log, epoch_callback: EpochCallback | None = None):
     """Render one capture per entry and train them side by side; returns (devices, captures, results)."""
     from ..devices import get_device, render_capture
     from ..train import train_many
@@ -78,7 +79,8 @@ def _train_group(chunk: Sequence[tuple[str, str, dict[str, float]]], *, seconds:
         log(f"training {len(chunk)} models together ({seconds:g} s each): {', '.join(p[0] for p in chunk)}")
     results = train_many(captures, n_models=len(chunk), model_config=ModelConfig(hidden_size=hidden_size,
                                                                                  sample_rate=sample_rate),
-                         progress=progress, max_epochs=epochs, patience=patience, seed=seed + attempt)
+                         progress=progress, max_epochs=epochs, patience=patience, seed=seed + attempt,
+                         epoch_callback=epoch_callback)
     return devices, captures, results
 
 
@@ -94,7 +96,8 @@ def build_from_devices(directory: str | os.PathLike, *, seconds: float = 15.0, e
                        plan: Sequence[tuple[str, str, dict[str, float]]] | None = None,
                        group: int = 13, patience: int = 25, retry_above: float | None = None,
                        retry_seconds: float = 24.0, retry_epochs: int = 250, max_esr: float = 0.5,
-                       progress: bool = True, log: Log = print) -> "Zoo":
+                       progress: bool = True, log: Log = print,
+                       epoch_callback: EpochCallback | None = None) -> "Zoo":
     """Train one model per planned virtual device and setting and index them in a zoo.
 
     Each entry renders ``seconds`` of synthetic guitar (:func:`tonezoo.devices.render_capture`,
@@ -107,6 +110,8 @@ def build_from_devices(directory: str | os.PathLike, *, seconds: float = 15.0, e
     With ``retry_above``, entries whose validation ESR is above it then go through :func:`refine`.
     An entry whose validation ESR is still above ``max_esr`` failed to learn its device and is left
     out (and logged): a starting point that does not sound like its device would mislead the ranking.
+    ``epoch_callback`` goes to every :func:`~tonezoo.train.train_many` run (a ``KeyboardInterrupt``
+    raised there stops the build at an epoch's end, as Ctrl-C does anywhere).
 
     Returns
     -------
@@ -122,7 +127,7 @@ def build_from_devices(directory: str | os.PathLike, *, seconds: float = 15.0, e
         chunk = todo[g:g + step]
         devices, captures, results = _train_group(
             chunk, seconds=seconds, epochs=epochs, sample_rate=sample_rate, hidden_size=hidden_size, seed=seed,
-            patience=patience, attempt=0, progress=progress, log=log)
+            patience=patience, attempt=0, progress=progress, log=log, epoch_callback=epoch_callback)
         if any(r.stop_reason == "interrupted" for r in results):
             # Ctrl-C: half-trained models stay out of the zoo; the same call resumes after the finished ones
             raise KeyboardInterrupt
@@ -136,7 +141,8 @@ def build_from_devices(directory: str | os.PathLike, *, seconds: float = 15.0, e
         weak = [p for p in plan if (zoo.entry(p[0]).val_esr or 0.0) > retry_above]
         if weak:
             refine(zoo, weak, seconds=retry_seconds, epochs=retry_epochs, sample_rate=sample_rate,
-                   hidden_size=hidden_size, seed=seed, group=group, patience=patience, progress=progress, log=log)
+                   hidden_size=hidden_size, seed=seed, group=group, patience=patience, progress=progress, log=log,
+                   epoch_callback=epoch_callback)
     drop_failed(zoo, max_esr=max_esr, log=log)
     return zoo
 
@@ -152,7 +158,8 @@ def drop_failed(zoo: "Zoo", *, max_esr: float = 0.5, log: Log = print) -> list[s
 
 def refine(zoo: "Zoo", entries: Sequence[tuple[str, str, dict[str, float]]], *, seconds: float = 24.0,
            epochs: int = 250, sample_rate: int = 44100, hidden_size: int = 20, seed: int = 0, group: int = 13,
-           patience: int = 25, progress: bool = True, log: Log = print) -> dict[str, dict[str, float]]:
+           patience: int = 25, progress: bool = True, log: Log = print,
+           epoch_callback: EpochCallback | None = None) -> dict[str, dict[str, float]]:
     """Second pass for weak entries: a longer capture with new audio, a fresh model, keep the better.
 
     Each entry renders ``seconds`` of new synthetic guitar (another seed) and a fresh model trains
@@ -171,7 +178,9 @@ def refine(zoo: "Zoo", entries: Sequence[tuple[str, str, dict[str, float]]], *, 
         chunk = list(entries[g:g + step])
         devices, captures, results = _train_group(
             chunk, seconds=seconds, epochs=epochs, sample_rate=sample_rate, hidden_size=hidden_size, seed=seed,
-            patience=patience, attempt=1, progress=progress, log=log)
+            patience=patience, attempt=1, progress=progress, log=log, epoch_callback=epoch_callback)
+        if any(r.stop_reason == "interrupted" for r in results):
+            raise KeyboardInterrupt          # the zoo keeps its current models
         for (mid, _, _), dev, cap, result in zip(chunk, devices, captures, results):
             old = zoo.get(mid)
             old_esr = esr(cap.val_y, old.process(cap.val_x))
