@@ -648,7 +648,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the category columns (classifier, suggest's pick) for every target: cheap")
     ap.add_argument("--report", nargs="*", default=None, metavar="JSON",
                     help="merge and re-summarise result files of one budget without training (a later file's "
-                         "row of a target replaces an earlier one's)")
+                         "row of a target replaces an earlier one's); the merge is written to --out only "
+                         "when it is given")
     ap.add_argument("--category-file", default=None, metavar="JSON",
                     help="with --report: take every row's classifier columns from this --categories file")
     args = ap.parse_args(argv)
@@ -660,7 +661,8 @@ def main(argv: list[str] | None = None) -> int:
                                  categories=Path(args.category_file) if args.category_file else None)
         except ValueError as e:
             ap.error(str(e))
-        out.write_text(json.dumps(data, indent=1) + "\n")
+        if args.out:            # a merge is written only where asked: never over a results file by default
+            out.write_text(json.dumps(data, indent=1) + "\n")
         print(markdown(data["rows"], data["summary"], data["setup"]))
         return 0
     if args.category_file:
