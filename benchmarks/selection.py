@@ -170,9 +170,9 @@ def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, 
     shift = row["latency_samples"] = int(cap.metadata.get("latency_samples", 0))
     row.update(levels(cap, fx))
 
-    def played(model) -> np.ndarray:
+    def played(model, x: np.ndarray = fx) -> np.ndarray:
         kv = {k: 0.5 for k in model.config.knobs} if model.config.knobs else None
-        return np.asarray(model.process(fx, kv, check_level=False))      # the level columns record it
+        return np.asarray(model.process(x, kv, check_level=False))      # the level columns record it
 
     def scored(p: np.ndarray, advance: int = shift) -> float:
         return advanced_esr(fy, p, advance)
@@ -236,7 +236,7 @@ def evaluate(zoo: Zoo, clf, t: dict, *, seconds: float, epochs: int, pool: int, 
     gain = 10.0 ** ((row["capture_peak_dbfs"] - row["fresh_peak_dbfs"]) / 20.0)
     lx = (fx * gain).astype(np.float32)
     ly = play_device(t, lx)
-    at_level = {k: advanced_esr(ly, np.asarray(m.process(lx, check_level=False)), shift)
+    at_level = {k: advanced_esr(ly, played(m, lx), shift)
                 for k, m in (("transfer", tr.model), ("scratch", scratch.model))}
     row.update(
         pick=sugg[0].id, pick_category=sugg[0].category, pick_category_ok=sugg[0].category in t["accepted"],

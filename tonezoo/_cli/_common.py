@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["parse_knobs", "race_line", "capture_options", "load_capture_args", "printed_warnings",
+__all__ = ["parse_knobs", "race_line", "capture_options", "load_capture_args", "printed_warnings", "epochs_text",
            "CAPTURE_COMMANDS"]
 
 # every command that loads a capture takes capture_options() as a parent (tests check each one)
@@ -123,4 +123,9 @@ def race_line(race: list[dict], winner: str) -> str:
     """One line for the ``race`` metadata :meth:`tonezoo.Zoo.transfer` records: contenders and the winner."""
     epochs = race[0]["epochs"] if race else 0
     return ("race: " + ", ".join(f"{r['id']} {r['val_esr']:.4f}" for r in race)
-            + f" (best validation ESR after {epochs} epoch{'s' * (epochs != 1)}); continuing {winner}")
+            + f" (best validation ESR after {epochs_text(epochs)}); continuing {winner}")
+
+
+def epochs_text(n: int, word: str = "") -> str:
+    """``"1 epoch"``, ``"3 epochs"``; with ``word``, ``"3 more epochs"``."""
+    return f"{n} {word + ' ' if word else ''}epoch{'s' * (n != 1)}"

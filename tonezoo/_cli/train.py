@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._common import as_cli_error, capture_options, load_capture_args, parse_knobs, printed_warnings, race_line
+from ._common import (as_cli_error, capture_options, epochs_text, load_capture_args, parse_knobs, printed_warnings,
+                      race_line)
 from ._interrupt import Interrupts
 from ._outputs import check_file_output, check_model_dir_output
 
@@ -285,9 +286,9 @@ class _Timing:
             return
         self.done = True
         who = "the from-scratch contender: " if self.contender and self.runs > 1 else ""
-        then = (f", then the from-scratch contender: at most {self.max_epochs} epochs, "
+        then = (f", then the from-scratch contender: at most {epochs_text(self.max_epochs)}, "
                 f"{rate * self.max_epochs / 60:.1f} min") if self.contender and self.runs == 1 else ""
-        print(f"{who}about {rate:.2f} s/epoch: at most {left} more epoch{'s' * (left != 1)}, "
+        print(f"{who}about {rate:.2f} s/epoch: at most {epochs_text(left, 'more')}, "
               f"{rate * left / 60:.1f} min{then} "
               "(early stopping usually ends a run sooner; Ctrl-C keeps the best model so far)", flush=True)
 
@@ -481,11 +482,11 @@ def run_train(args: argparse.Namespace) -> int:
         extra["plot"] = str(plot_path)
     summary = {**result.summary(), "model": str(written), "from": source, **extra}
     if interrupted:
-        print(f"interrupted after {result.epochs} epoch{'s' * (result.epochs != 1)}: the best model so far "
+        print(f"interrupted after {epochs_text(result.epochs)}: the best model so far "
               f"(validation ESR {result.best_val_esr:.4f}, epoch {result.best_epoch}) was written to {written}",
               flush=True)
     else:
-        print(f"trained {result.epochs} epoch{'s' * (result.epochs != 1)} in {result.seconds:.1f} s "
+        print(f"trained {epochs_text(result.epochs)} in {result.seconds:.1f} s "
               f"({result.stop_reason}); "
               f"validation ESR {result.first_val_esr:.4f} -> {result.best_val_esr:.4f} (best at epoch "
               f"{result.best_epoch}); model written to {written}", flush=True)
