@@ -194,6 +194,16 @@ def test_continue_from_carries_on_as_if_never_stopped(capture):
         train(capture, continue_from=half, init=start, **SMALL)
 
 
+def test_the_last_epoch_is_always_validated(capture, tmp_path):
+    cfg = ModelConfig(hidden_size=4, sample_rate=capture.sample_rate)
+    res = train(capture, model_config=cfg, max_epochs=3, val_every=2, checkpoint_dir=tmp_path, **SMALL)
+    assert [h["val_esr"] is not None for h in res.history] == [True, False, True, True]
+    assert res.best_val_esr == min(h["val_esr"] for h in res.history if h["val_esr"] is not None)
+    # the checkpoint holds the last epoch, so a continued run starts from it
+    assert train(capture, model_config=cfg, max_epochs=4, val_every=2, checkpoint_dir=tmp_path, resume=True,
+                 **SMALL).history[-1]["epoch"] == 4
+
+
 def test_fine_tuning_warms_the_learning_rate_up(capture):
     from tonezoo.train import FINE_TUNE_WARMUP_STEPS
     cfg = ModelConfig(hidden_size=4, sample_rate=capture.sample_rate)

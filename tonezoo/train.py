@@ -77,7 +77,8 @@ class TrainConfig:
     lr, weight_decay : float
         Adam learning rate and L2 weight decay (added to the gradient, as ``torch.optim.Adam``).
     val_every : int
-        Epochs between validations.
+        Epochs between validations; the last epoch (``max_epochs``) is always validated, so its
+        training is never thrown away.
     patience : int
         Stop after more than this many validations in a row without improvement.
     lr_patience, lr_factor : int, float
@@ -553,7 +554,7 @@ def _loop(run: _Run, *, progress: bool, label: str, ckpt: Path | None, target_es
             if not np.all(np.isfinite(tl)):
                 raise TrainingError(f"training diverged at epoch {epoch} (loss {tl}); try a lower lr")
             vloss = vesr = None
-            if epoch % tcfg.val_every == 0:
+            if epoch % tcfg.val_every == 0 or epoch == tcfg.max_epochs:
                 vloss, vesr, done = _validation_step(run, epoch, done)
                 if target_esr is not None and np.all(run.best_esr <= target_esr):
                     stop_reason = "target"
