@@ -15,7 +15,8 @@ families and real third-party captures, none in the zoo), through WAV files and
 
 Printed and written: per target and start the fresh ESR and best validation ESR for each value, and
 per value against the first one (the reference, normally 0): the geometric mean of the fresh-ESR
-ratios, how many runs got better, the worst ratio, the geometric mean of the validation-ESR ratios.
+ratios, how many runs got better, the worst ratio, the geometric mean of the validation-ESR ratios,
+and the same for each target's best start (what a race that keeps the best start hands the user).
 Decide on half A (``--half A``), report on half B.
 
 Usage::
@@ -83,9 +84,13 @@ def summarize(rows: list[dict], steps: list[int]) -> dict:
     for w in steps[1:]:
         fr = np.array([a / b for r in rows for a, b in zip(r["runs"][str(w)]["fresh_esr"], r["runs"][ref]["fresh_esr"])])
         vr = np.array([a / b for r in rows for a, b in zip(r["runs"][str(w)]["val_esr"], r["runs"][ref]["val_esr"])])
+        # what a user gets is about the best start's run (the race keeps one): the best of each target's starts
+        br = np.array([min(r["runs"][str(w)]["fresh_esr"]) / min(r["runs"][ref]["fresh_esr"]) for r in rows])
         out[str(w)] = {"runs": int(fr.size), "fresh_ratio_geomean": float(np.exp(np.mean(np.log(fr)))),
                        "better": int(np.sum(fr < 1.0)), "worst_ratio": float(fr.max()),
-                       "val_ratio_geomean": float(np.exp(np.mean(np.log(vr))))}
+                       "val_ratio_geomean": float(np.exp(np.mean(np.log(vr)))),
+                       "best_start_ratio_geomean": float(np.exp(np.mean(np.log(br)))),
+                       "best_start_better": int(np.sum(br < 1.0)), "best_start_ratios": [float(v) for v in br]}
     return out
 
 
@@ -123,10 +128,11 @@ def main(argv: list[str] | None = None) -> int:
                 Path(args.out).write_text(json.dumps(report, indent=1))
     summary = summarize(rows, steps)
     print(f"\n| warm-up steps | fresh ESR against {steps[0]}, geometric mean | better | worst | validation ESR, "
-          "geometric mean |\n|---|---|---|---|---|")
+          "geometric mean | best start per target: fresh ESR against the same | better |\n|---|---|---|---|---|---|---|")
     for w, s in summary.items():
         print(f"| {w} | {s['fresh_ratio_geomean']:.2f} | {s['better']} of {s['runs']} | {s['worst_ratio']:.2f} | "
-              f"{s['val_ratio_geomean']:.2f} |")
+              f"{s['val_ratio_geomean']:.2f} | {s['best_start_ratio_geomean']:.2f} | {s['best_start_better']} of "
+              f"{len(s['best_start_ratios'])} |")
     return 0
 
 

@@ -166,12 +166,14 @@ def test_train_many_with_one_capture_per_model(od_arrays):
 
 
 def test_runtime_options_reuse_the_compiled_epoch(capture):
-    """Seed, epoch limit, patience and learning rate do not recompile; a loss weight does."""
+    """Seed, epoch limit, patience, learning rate and its warm-up do not recompile; a loss weight does."""
     from tonezoo import train as train_mod
     cfg = ModelConfig(hidden_size=3, sample_rate=capture.sample_rate)
     train(capture, model_config=cfg, max_epochs=1, seed=1, **SMALL)
     size = train_mod._epoch_single._cache_size()
     train(capture, model_config=cfg, max_epochs=2, seed=2, patience=3, lr=1e-3, lr_patience=1, **SMALL)
+    # a fine-tune (warmed up) and the from-scratch contender it races share the program
+    train(capture, init=Model.create(cfg, seed=4), max_epochs=1, **SMALL)
     assert train_mod._epoch_single._cache_size() == size
     train(capture, model_config=cfg, max_epochs=1, dc_weight=0.5, **SMALL)
     assert train_mod._epoch_single._cache_size() == size + 1

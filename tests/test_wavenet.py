@@ -286,6 +286,8 @@ def test_fine_tuning_a_nam_file_lowers_the_loss(od_capture, tmp_path: Path) -> N
     rows = [h["train_loss"] for h in result.history[1:]]
     assert rows[-1] < rows[0]
     assert result.history[2]["lr"] == pytest.approx(4e-3 * 0.993)  # NAM's exponential decay per epoch
+    from tonezoo.train import FINE_TUNE_WARMUP_STEPS
+    assert result.resume_state["lr_warmup_steps"] == FINE_TUNE_WARMUP_STEPS  # fine-tuning warms the lr up
     # the fine-tuned model exports to a .nam whose stale loudness is dropped and that reads back exactly
     out = json.loads(export_model(result.model, tmp_path / "ft.nam", format="nam").read_text())
     assert "loudness" not in out["metadata"] and out["metadata"]["gear_make"] == "Darkglass Electronics"
@@ -297,6 +299,7 @@ def test_train_many_and_stage_two_batch_wavenets(od_capture) -> None:
     from tonezoo.train import esr, train_many
     config = wn.model_config(_tiny())
     results = train_many(od_capture, n_models=2, model_config=config, max_epochs=1, **TINY_RECIPE)
+    assert results[0].resume_state["lr_warmup_steps"] == 0                  # from scratch: NAM's recipe as it is
     models = [r.model for r in results]
     # overlapping windows share samples: the recorded training audio is the capture's, not their sum
     assert models[0].metadata["training_seconds"] == pytest.approx(od_capture.train_seconds, abs=1e-3)

@@ -98,13 +98,13 @@ class TrainConfig:
         the plateau factor). 0 for AGAM; NAM's WaveNet recipe uses 0.007 (``ExponentialLR``).
     lr_warmup_steps : int or None
         Optimizer steps over which the learning rate rises linearly, step ``k`` (from 1) at
-        ``lr * min(1, k / lr_warmup_steps)`` (``optax.scale_by_schedule`` on Adam's update, counted
+        ``lr * min(1, k / lr_warmup_steps)`` (:func:`tonezoo.optim.scale_by_warmup` on Adam's update, counted
         in the optimizer state, so a run carried on keeps counting); 0 for none. None (the
         default): :data:`FINE_TUNE_WARMUP_STEPS` when the run starts from a model (``init``,
         ``inits``), 0 from scratch, and a carried-on run keeps its own. Adam's first step moves
         every weight by about ``lr`` whatever its gradient's size, which throws a good start away
         (measured: a pretrained start's validation ESR 2-8x worse after one step, recovered only
-        epochs later). NAM's WaveNet recipe sets 0 (not measured for WaveNets).
+        epochs later). The same for NAM's WaveNet recipe (``benchmarks/warmup.py``).
     loss : {"esr_dc", "nam"}
         ``"esr_dc"``: the ESR + DC loss above, validated by it. ``"nam"``: NAM's WaveNet loss, MSE +
         2e-4 x multi-resolution STFT of the pre-emphasised signals
@@ -228,7 +228,8 @@ def _merge(trainable: dict, frozen: dict) -> dict:
     return {**trainable, **frozen}
 
 
-_RUNTIME_FIELDS = ("lr", "val_every", "patience", "lr_patience", "lr_factor", "max_epochs", "seed", "lr_decay")
+_RUNTIME_FIELDS = ("lr", "val_every", "patience", "lr_patience", "lr_factor", "max_epochs", "seed", "lr_decay",
+                   "lr_warmup_steps")
 
 
 def _program_config(tcfg: TrainConfig) -> TrainConfig:
@@ -678,8 +679,7 @@ def recipe(model_config: ModelConfig | None = None) -> TrainConfig:
     """
     if model_config is not None and model_config.arch == "wavenet":
         from .architectures.wavenet import nam_recipe
-        # no learning-rate warm-up for fine-tuning: measured for the LSTM recipe only
-        return TrainConfig(**nam_recipe(model_config), lr_patience=1_000_000, lr_warmup_steps=0)
+        return TrainConfig(**nam_recipe(model_config), lr_patience=1_000_000)
     return TrainConfig()
 
 
