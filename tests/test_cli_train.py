@@ -53,6 +53,12 @@ def test_fine_tune_from_a_model_directory(wavs, trained_dir, tmp_path, capsys):
     assert summary["from"] == str(trained_dir)
     assert summary["first_val_esr"] == pytest.approx(src.metadata["val_esr"], rel=1e-3)
     assert Model.load(tmp_path / "ft").metadata["base_model"]
+    # the fine-tune warmed its learning rate up; --lr-warmup 0 takes full steps from the first
+    rc = main(["train", str(wavs[0]), str(wavs[1]), "-o", str(tmp_path / "ft0"), "--from", str(trained_dir),
+               "--epochs", "2", "--json", "--quiet", "--lr-warmup", "0"])
+    assert rc == 0
+    cold = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert cold["first_val_esr"] == summary["first_val_esr"] and cold["best_val_esr"] != summary["best_val_esr"]
 
 
 def test_bad_inputs_exit_2_with_a_message(wavs, trained_dir, tmp_path, capsys):
@@ -66,6 +72,8 @@ def test_bad_inputs_exit_2_with_a_message(wavs, trained_dir, tmp_path, capsys):
     assert not (tmp_path / "x").exists()
     rc = main(["train", str(wavs[0]), str(wavs[1]), "-o", str(tmp_path / "x"), "--knob", "gain=7", "--quiet"])
     assert rc == 2
+    rc = main(["train", str(wavs[0]), str(wavs[1]), "-o", str(tmp_path / "x"), "--lr-warmup", "-1", "--quiet"])
+    assert rc == 2 and "--lr-warmup must be 0" in capsys.readouterr().err
 
 
 def test_process_runs_the_model(wavs, trained_dir, tmp_path, capsys):

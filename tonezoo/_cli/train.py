@@ -80,6 +80,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pre-emphasis", type=float, default=None, help="pre-emphasis coefficient of the LSTM's ESR loss, in [0, 1) (default none; 0.85 is usual)")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: the architecture's recipe, 5e-3 LSTM, 4e-3 WaveNet)")
+    p.add_argument("--lr-warmup", type=int, default=None, metavar="STEPS",
+                   help="optimizer steps over which the learning rate rises from lr/STEPS to lr (default: 10 when "
+                        "fine-tuning, 0 from scratch; 0 turns it off; a number applies to every run, the from-scratch "
+                        "contender of --from auto included)")
     p.add_argument("--batch-size", type=int, default=None,
                    help="segments per mini-batch (default: the recipe's, 50 LSTM, 16 WaveNet)")
     p.add_argument("--seed", type=int, default=0,
@@ -155,7 +159,8 @@ def _recipe(config, args: argparse.Namespace, epochs: int):
     """The architecture's recipe (``tonezoo.train.recipe``) with the command line's settings."""
     from ..train import recipe
     over = {"max_epochs": epochs, "patience": args.patience, "seed": args.seed}
-    for key, value in (("lr", args.lr), ("batch_size", args.batch_size), ("pre_emphasis", args.pre_emphasis)):
+    for key, value in (("lr", args.lr), ("batch_size", args.batch_size), ("pre_emphasis", args.pre_emphasis),
+                       ("lr_warmup_steps", args.lr_warmup)):
         if value is not None:
             over[key] = value
     return recipe(config).replace(**over)
@@ -305,6 +310,8 @@ def _check_train_args(args: argparse.Namespace) -> None:
         raise ConfigError(f"--lr must be a positive number, got {args.lr}")
     if args.batch_size is not None and args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.lr_warmup is not None and args.lr_warmup < 0:
+        raise ConfigError(f"--lr-warmup must be 0 (none) or more steps, got {args.lr_warmup}")
     if args.pre_emphasis is not None and not 0.0 <= args.pre_emphasis < 1.0:
         raise ConfigError(f"--pre-emphasis must be in [0, 1) (0.85 is usual), got {args.pre_emphasis}")
     if args.hidden is not None and args.hidden < 1:
