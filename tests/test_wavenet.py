@@ -286,8 +286,9 @@ def test_fine_tuning_a_nam_file_lowers_the_loss(od_capture, tmp_path: Path) -> N
     rows = [h["train_loss"] for h in result.history[1:]]
     assert rows[-1] < rows[0]
     assert result.history[2]["lr"] == pytest.approx(4e-3 * 0.993)  # NAM's exponential decay per epoch
-    from tonezoo.train import FINE_TUNE_WARMUP_STEPS
-    assert result.resume_state["lr_warmup_steps"] == FINE_TUNE_WARMUP_STEPS  # fine-tuning warms the lr up
+    assert result.resume_state["lr_warmup_steps"] == 0          # NAM's recipe: no warm-up (docs/training.md)
+    warmed = train(od_capture, init=source, max_epochs=1, lr_warmup_steps=10, **TINY_RECIPE)
+    assert warmed.resume_state["lr_warmup_steps"] == 10 and warmed.history[1]["val_esr"] != result.history[1]["val_esr"]
     # the fine-tuned model exports to a .nam whose stale loudness is dropped and that reads back exactly
     out = json.loads(export_model(result.model, tmp_path / "ft.nam", format="nam").read_text())
     assert "loudness" not in out["metadata"] and out["metadata"]["gear_make"] == "Darkglass Electronics"

@@ -19,9 +19,9 @@ FINE_TUNE_WARMUP_STEPS = 10
 """Optimizer steps of learning-rate warm-up when training starts from a model (``TrainConfig.lr_warmup_steps``
 None). Decided on half A of ``benchmarks/selection.py`` (the top 3 starts of 4 held-out targets, 6 s captures,
 30 epochs, fresh ESR against no warm-up, geometric mean: 10 steps 0.75x, 10 of 12 better, worst 1.12x; 5 steps
-0.84x; 20 steps 0.75x, worst 1.34x; a constant lr of 2e-3 instead 0.91x) for the LSTM recipe, and for NAM's WaveNet
-recipe with ``benchmarks/warmup.py`` (feather starts, 4 targets of half A: 0.82x, 8 of 12 better, worst 1.15x);
-``docs/training.md``."""
+0.84x; 20 steps 0.75x, worst 1.34x; a constant lr of 2e-3 instead 0.91x) for the LSTM recipe. NAM's WaveNet recipe
+keeps 0: with ``benchmarks/warmup.py`` the best start of each target ended no better with it, and a ``--from auto``
+WaveNet transfer ended 1.23x worse; ``docs/training.md``."""
 
 
 def warmup_steps(tcfg: Any, *, from_model: bool) -> int:

@@ -104,7 +104,7 @@ class TrainConfig:
         ``inits``), 0 from scratch, and a carried-on run keeps its own. Adam's first step moves
         every weight by about ``lr`` whatever its gradient's size, which throws a good start away
         (measured: a pretrained start's validation ESR 2-8x worse after one step, recovered only
-        epochs later). The same for NAM's WaveNet recipe (``benchmarks/warmup.py``).
+        epochs later). NAM's WaveNet recipe sets 0: measured, it did not help (``benchmarks/warmup.py``).
     loss : {"esr_dc", "nam"}
         ``"esr_dc"``: the ESR + DC loss above, validated by it. ``"nam"``: NAM's WaveNet loss, MSE +
         2e-4 x multi-resolution STFT of the pre-emphasised signals
@@ -679,7 +679,7 @@ def recipe(model_config: ModelConfig | None = None) -> TrainConfig:
     """
     if model_config is not None and model_config.arch == "wavenet":
         from .architectures.wavenet import nam_recipe
-        return TrainConfig(**nam_recipe(model_config), lr_patience=1_000_000)
+        return TrainConfig(**nam_recipe(model_config), lr_patience=1_000_000, lr_warmup_steps=0)  # docs/training.md
     return TrainConfig()
 
 

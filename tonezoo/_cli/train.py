@@ -82,8 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="learning rate (default: the architecture's recipe, 5e-3 LSTM, 4e-3 WaveNet)")
     p.add_argument("--lr-warmup", type=int, default=None, metavar="STEPS",
                    help="optimizer steps over which the learning rate rises from lr/STEPS to lr (default: 10 when "
-                        "fine-tuning, 0 from scratch; 0 turns it off; a number applies to every run, the from-scratch "
-                        "contender of --from auto included)")
+                        "fine-tuning an LSTM; 0 from scratch and for NAM's WaveNet recipe; 0 turns it off; a number "
+                        "applies to every run, the from-scratch contender of --from auto included)")
     p.add_argument("--batch-size", type=int, default=None,
                    help="segments per mini-batch (default: the recipe's, 50 LSTM, 16 WaveNet)")
     p.add_argument("--seed", type=int, default=0,
