@@ -41,15 +41,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _targets import advanced_esr  # noqa: E402
 from selection import _audio, capture_through_wav, targets  # noqa: E402
 
+from tonezoo._cli.train import arch_name  # noqa: E402  (the --arch name of a zoo entry)
 from tonezoo.train import train_many  # noqa: E402
 from tonezoo.warmstart import refit_output  # noqa: E402
 from tonezoo.zoo import Zoo  # noqa: E402
 
 
-def arch_of(config) -> str:
-    """``"lstm"`` or the WaveNet preset name of a zoo entry's config (as ``tonezoo train --arch``)."""
-    from tonezoo._cli.train import arch_name
-    return arch_name(config)
+def geomean(ratios) -> float:
+    """Geometric mean of positive ratios."""
+    return float(np.exp(np.mean(np.log(np.asarray(ratios, np.float64)))))
 
 
 def run_target(zoo: Zoo, t: dict, *, arch: str, steps: list[int], top: int, seconds: float, epochs: int,
@@ -60,7 +60,7 @@ def run_target(zoo: Zoo, t: dict, *, arch: str, steps: list[int], top: int, seco
         return None
     fx, fy, _ = _audio(t, min(seconds, 10.0), part="fresh")
     shift = int(cap.metadata.get("latency_samples", 0))
-    exclude = [e.id for e in zoo.list() if arch_of(e.config) != arch]
+    exclude = [e.id for e in zoo.list() if arch_name(e.config) != arch]
     sugg = zoo.suggest(cap, top=top, exclude=exclude)
     inits = [refit_output(zoo.start_model(s.id, cap), cap) for s in sugg]
     row: dict = {"name": t["name"], "kind": t["kind"], "half": t["half"], "latency_samples": shift,
@@ -86,10 +86,10 @@ def summarize(rows: list[dict], steps: list[int]) -> dict:
         vr = np.array([a / b for r in rows for a, b in zip(r["runs"][str(w)]["val_esr"], r["runs"][ref]["val_esr"])])
         # what a user gets is about the best start's run (the race keeps one): the best of each target's starts
         br = np.array([min(r["runs"][str(w)]["fresh_esr"]) / min(r["runs"][ref]["fresh_esr"]) for r in rows])
-        out[str(w)] = {"runs": int(fr.size), "fresh_ratio_geomean": float(np.exp(np.mean(np.log(fr)))),
+        out[str(w)] = {"runs": int(fr.size), "fresh_ratio_geomean": geomean(fr),
                        "better": int(np.sum(fr < 1.0)), "worst_ratio": float(fr.max()),
-                       "val_ratio_geomean": float(np.exp(np.mean(np.log(vr)))),
-                       "best_start_ratio_geomean": float(np.exp(np.mean(np.log(br)))),
+                       "val_ratio_geomean": geomean(vr),
+                       "best_start_ratio_geomean": geomean(br),
                        "best_start_better": int(np.sum(br < 1.0)), "best_start_ratios": [float(v) for v in br]}
     return out
 
@@ -107,10 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     steps = [int(s) for s in args.steps.split(",")]
     zoo = Zoo.default()
-    if not any(arch_of(e.config) == args.arch for e in zoo.list()):
+    if not any(arch_name(e.config) == args.arch for e in zoo.list()):
         ap.error(f"--arch {args.arch}: the zoo has no model of that architecture")
     todo = [t for t in targets(quick=False) if t["half"] == args.half][:args.targets]
     rows: list[dict] = []
+    summary: dict = {}
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for i, t in enumerate(todo):
@@ -122,11 +123,11 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             cells = "  ".join(f"{w}: " + " ".join(f"{v:.4f}" for v in row["runs"][str(w)]["fresh_esr"]) for w in steps)
             print(f"[{i + 1}/{len(todo)}] {t['name']:<40} fresh ESR per start  {cells}", flush=True)
-            report = {"benchmark": "warmup", "settings": vars(args), "rows": rows,
-                      "summary": summarize(rows, steps), "seconds": round(time.perf_counter() - t_start, 1)}
+            summary = summarize(rows, steps)
             if args.out:
-                Path(args.out).write_text(json.dumps(report, indent=1))
-    summary = summarize(rows, steps)
+                Path(args.out).write_text(json.dumps({"benchmark": "warmup", "settings": vars(args), "rows": rows,
+                                                      "summary": summary,
+                                                      "seconds": round(time.perf_counter() - t_start, 1)}, indent=1))
     print(f"\n| warm-up steps | fresh ESR against {steps[0]}, geometric mean | better | worst | validation ESR, "
           "geometric mean | best start per target: fresh ESR against the same | better |\n|---|---|---|---|---|---|---|")
     for w, s in summary.items():

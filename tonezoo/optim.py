@@ -52,8 +52,8 @@ def scale_by_warmup(steps: int) -> Any:
 
     def update(updates: Any, state: WarmupState, params: Any = None) -> tuple[Any, WarmupState]:
         del params
-        ramp = jnp.minimum(1.0, (state.count + 1.0) * (1.0 / jnp.maximum(state.steps, 1.0)))
-        scale = jnp.where(state.steps > 0, ramp, 1.0)
+        # steps 0 gives min(1, k) = 1 for every step k >= 1: no warm-up without a special case
+        scale = jnp.minimum(1.0, (state.count + 1.0) * (1.0 / jnp.maximum(state.steps, 1.0)))
         updates = jax.tree.map(lambda u: u * scale.astype(u.dtype), updates)
         return updates, WarmupState(count=optax.safe_int32_increment(state.count), steps=state.steps)
 
