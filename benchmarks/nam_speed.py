@@ -51,38 +51,50 @@ def _nam_windows(x: np.ndarray, y: np.ndarray, nx: int, ny: int, batch: int):
     return [(xs[i:i + batch], ys[i:i + batch]) for i in range(0, n - batch + 1, batch)]
 
 
-def _nam_side(doc: dict, x: np.ndarray, y: np.ndarray, epochs: int, ny: int, batch: int) -> dict:
+def _nam_side(doc: dict, x: np.ndarray, y: np.ndarray, epochs: int, ny: int, batch: int,
+              device: str = "cpu") -> dict:
     import torch
     from nam.models._from_nam import init_from_nam
     from nam.models.losses import apply_pre_emphasis_filter, multi_resolution_stft_loss
     from nam._dependencies.auraloss.freq import MultiResolutionSTFTLoss
 
-    torch.set_num_threads(1)
+    if device == "cpu":
+        torch.set_num_threads(1)
+
+    def sync() -> None:
+        if device != "cpu":
+            torch.cuda.synchronize()
+
     torch.manual_seed(0)
-    net = init_from_nam(json.loads(json.dumps(doc)))
+    net = init_from_nam(json.loads(json.dumps(doc))).to(device)
     # inference first, from the file's weights: the same output as tonezoo's?
     net.eval()
-    xt = torch.from_numpy(x)
+    xt = torch.from_numpy(x).to(device)
     with torch.no_grad():
         net(xt[:48000], pad_start=True)                             # warm-up
+        sync()
         t = time.perf_counter()
-        y_nam = net(xt, pad_start=True).numpy()
+        y_nam = net(xt, pad_start=True)
+        sync()
         infer_s = time.perf_counter() - t
+        y_nam = y_nam.cpu().numpy()
     net.train()
     batches = _nam_windows(x, y, net.receptive_field, ny, batch)
     opt = torch.optim.Adam(net.parameters(), lr=4e-3)
     mrstft = MultiResolutionSTFTLoss()
     times = []
     for _ in range(epochs):
+        sync()
         t = time.perf_counter()
         for xb, yb in batches:
-            xb, yb = torch.from_numpy(xb), torch.from_numpy(yb)
+            xb, yb = torch.from_numpy(xb).to(device), torch.from_numpy(yb).to(device)
             preds = net(xb, pad_start=False)
             loss = torch.nn.functional.mse_loss(preds, yb) + 2e-4 * multi_resolution_stft_loss(
                 apply_pre_emphasis_filter(preds, 0.85), apply_pre_emphasis_filter(yb, 0.85), loss_func=mrstft)
             opt.zero_grad()
             loss.backward()
             opt.step()
+        sync()
         times.append(time.perf_counter() - t)
     return {"epoch_s": float(np.median(times)), "epoch_times": times, "infer_s": infer_s,
             "x_realtime": len(x) / 48000 / infer_s, "windows": len(batches) * batch, "y": y_nam}
@@ -105,10 +117,12 @@ def _tonezoo_side(preset: str, x: np.ndarray, y: np.ndarray, epochs: int, ny: in
     # the whole audio trains (a small validation tail only, so both sides see the same windows)
     cap = Capture.from_arrays(np.concatenate([x, x[:48000]]), np.concatenate([y, y[:48000]]), 48000,
                               name="bench", align=False, val_fraction=48000 / (n + 48000))
-    result = train(cap, init=model, max_epochs=epochs + 1, val_every=10_000, progress=False,
+    # one epoch more than timed on either side: the first compiles, and the last is validated (a run
+    # always validates its last epoch), so neither is timed
+    result = train(cap, init=model, max_epochs=epochs + 2, val_every=10_000, progress=False,
                    segment_length=ny + r1, warmup=r1, batch_size=batch)
-    secs = [row["seconds"] for row in result.history]
-    times = list(np.diff(secs[1:]))                                      # epochs after the first (compile)
+    secs = [row["seconds"] for row in result.history]                   # row 0: before training
+    times = list(np.diff(secs[1:-1]))                                    # epochs 2 .. epochs + 1
     return model, y_tz, {"epoch_s": float(np.median(times)), "epoch_times": [float(t) for t in times],
                          "first_epoch_s": float(secs[1] - secs[0]), "infer_s": infer_s,
                          "x_realtime": n / 48000 / infer_s}
@@ -119,9 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--presets", nargs="+", default=["standard", "feather"],
                    choices=["standard", "lite", "feather", "nano"])
     p.add_argument("--seconds", type=float, default=30.0)
-    p.add_argument("--epochs", type=int, default=3, help="timed epochs per side (tonezoo runs one more to compile)")
+    p.add_argument("--epochs", type=int, default=3,
+                   help="timed epochs per side (tonezoo runs two more: one compiles, the last is validated)")
     p.add_argument("--window", type=int, default=8192)
     p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--nam-device", default="cpu", choices=["cpu", "cuda"],
+                   help="where NAM's PyTorch side runs (cpu: one thread, NAM's CPU default); tonezoo runs on "
+                        "JAX's default backend")
     p.add_argument("--json", default=None, metavar="FILE")
     args = p.parse_args(argv)
     try:
@@ -136,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
 
     x, y = _audio(args.seconds)
     print(f"{args.seconds:g} s at 48 kHz; windows {args.window} + receptive field, batch {args.batch}, Adam; "
-          f"NAM {nam.__version__} / torch {torch.__version__} (1 thread) vs tonezoo on JAX {jax.__version__} "
+          f"NAM {nam.__version__} / torch {torch.__version__} "
+          f"({'1 thread' if args.nam_device == 'cpu' else torch.cuda.get_device_name()}) vs tonezoo on JAX {jax.__version__} "
           f"({jax.devices()[0].platform}, {os.cpu_count()} CPU cores)", flush=True)
     rows = []
     for preset in args.presets:
@@ -144,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             path = export_model(model, Path(tmp) / "bench.nam", format="nam")
             doc = json.loads(path.read_text())
-        nm = _nam_side(doc, x, y, args.epochs, args.window, args.batch)
+        nm = _nam_side(doc, x, y, args.epochs, args.window, args.batch, args.nam_device)
         diff = float(np.max(np.abs(nm.pop("y") - y_tz)))
         row = {"preset": preset, "tonezoo": tz, "nam": nm, "file_max_abs_diff": diff,
                "train_speedup": nm["epoch_s"] / tz["epoch_s"], "infer_speedup": tz["x_realtime"] / nm["x_realtime"]}
@@ -154,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
               f"tonezoo {tz['x_realtime']:6.1f}  -> {row['infer_speedup']:.2f}x | exported .nam in NAM: "
               f"max |diff| {diff:.1e} | tonezoo first epoch (compiling) {tz['first_epoch_s']:.1f} s", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps({"seconds": args.seconds, "rows": rows}, indent=2))
+        Path(args.json).write_text(json.dumps({"seconds": args.seconds, "nam_device": args.nam_device,
+                                               "tonezoo_backend": jax.devices()[0].platform,
+                                               "tonezoo_device": str(jax.devices()[0].device_kind),
+                                               "rows": rows}, indent=2))
     return 0
 
 

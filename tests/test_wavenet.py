@@ -238,6 +238,64 @@ def test_convolution_gradient_matches_autodiff_of_the_tap_product(dilation: int,
     np.testing.assert_allclose(np.asarray(many[1]), np.asarray(one), rtol=1e-4, atol=1e-5)
 
 
+def _equations(jaxpr):
+    """Every equation of a jaxpr, those of its sub-jaxprs (custom rules, scans) included."""
+    for eqn in jaxpr.eqns:
+        yield eqn
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (list, tuple)) else (value,):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    yield from _equations(inner)
+
+
+@pytest.mark.parametrize("on_cpu", [True, False])
+def test_every_product_runs_at_full_float32_precision(on_cpu: bool, monkeypatch) -> None:
+    """A GPU's default precision rounds float32 products to TensorFloat-32 (imported NAM files then
+    played 5e-3 away from NAM's output on an H200): every product of a WaveNet's forward and
+    backward pass asks for full precision, in the CPU's form and in the accelerators' form."""
+    import jax.numpy as jnp
+    from tonezoo.architectures import _conv1d
+    monkeypatch.setattr(_conv1d, "_on_cpu", lambda: on_cpu)
+    net = wn.preset("nam-standard")                                      # wide and narrow layers
+    params = wn.init_net(net, 0)
+    x = jnp.zeros((2, net.receptive_field + 16), jnp.float32)
+    jaxpr = jax.make_jaxpr(jax.value_and_grad(lambda p: jnp.sum(wn.apply_valid(p, x, net=net) ** 2)))(params)
+    products = [e for e in _equations(jaxpr.jaxpr) if e.primitive.name in ("dot_general", "conv_general_dilated")]
+    assert len(products) > 50
+    for eqn in products:
+        precision = eqn.params["precision"]
+        assert precision is not None, eqn.primitive.name
+        assert all(p == jax.lax.Precision.HIGHEST for p in (precision if isinstance(precision, tuple) else (precision,)))
+
+
+def test_the_accelerator_form_plays_and_trains_as_the_cpu_form(monkeypatch) -> None:
+    """On an accelerator every dilated convolution is one product per tap with JAX's own gradient
+    (XLA's GPU convolution has a weight gradient 40x slower there); outputs, gradients and a
+    vmap over stacked models equal the CPU form's."""
+    import jax.numpy as jnp
+    from tonezoo.architectures import _conv1d
+    net = wn.preset("nam-standard")
+    params = jax.tree.map(jnp.asarray, wn.init_net(net, 1))
+    stacked = jax.tree.map(lambda a: jnp.stack([a, 0.9 * a]), params)
+    x = jnp.asarray(np.random.default_rng(2).standard_normal((2, net.receptive_field + 200)) * 0.3, jnp.float32)
+
+    def run():
+        y = wn.apply_valid(params, x, net=net)
+        g = jax.grad(lambda p: jnp.sum(jnp.tanh(wn.apply_valid(p, x, net=net) * 10.0)))(params)
+        many = jax.vmap(lambda p: wn.apply_valid(p, x, net=net))(stacked)
+        return y, g, many
+
+    cpu = run()
+    monkeypatch.setattr(_conv1d, "_on_cpu", lambda: False)
+    acc = run()
+    np.testing.assert_allclose(np.asarray(acc[0]), np.asarray(cpu[0]), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(acc[2]), np.asarray(cpu[2]), rtol=0, atol=1e-6)
+    for a, b in zip(jax.tree.leaves(acc[1]), jax.tree.leaves(cpu[1])):
+        scale = float(np.max(np.abs(np.asarray(b)))) or 1.0
+        np.testing.assert_allclose(np.asarray(a) / scale, np.asarray(b) / scale, rtol=0, atol=1e-5)
+
+
 def test_nam_recipe_is_nams() -> None:
     from tonezoo.train import recipe
     tcfg = recipe(wn.model_config("nam-standard"))

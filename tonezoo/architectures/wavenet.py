@@ -55,6 +55,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ._conv1d import conv as _conv
+from ._conv1d import matmul as _mm
 from .base import Architecture
 from .training import window_epoch as _window_epoch
 
@@ -393,22 +394,22 @@ def apply_valid(params: Params, x: jax.Array, *, net: WaveNetConfig) -> jax.Arra
     head = None
     for la, arr in zip(net.layers, params["arrays"]):
         t_final = h.shape[-2] - (la.receptive_field - 1)
-        h = h @ arr["rechannel"]
+        h = _mm(h, arr["rechannel"])
         c = la.channels
         s = None
         for lay, k, d, act_name in zip(arr["layers"], la.kernel_sizes, la.dilations, la.activations):
             z = _conv(h, lay["conv_w"], lay["conv_b"], d)
             t_out = z.shape[-2]
-            z = z + cond[..., cond.shape[-2] - t_out:, :] @ lay["mix_w"]
+            z = z + _mm(cond[..., cond.shape[-2] - t_out:, :], lay["mix_w"])
             act = ACTIVATIONS[act_name]
             a = act(z[..., :c]) * jax.nn.sigmoid(z[..., c:]) if la.gated else act(z)
-            h = h[..., h.shape[-2] - t_out:, :] + (a @ lay["out_w"] + lay["out_b"])
+            h = h[..., h.shape[-2] - t_out:, :] + (_mm(a, lay["out_w"]) + lay["out_b"])
             a_tail = a[..., t_out - t_final:, :]
             if s is None:
                 s = a_tail if head is None else head[..., head.shape[-2] - t_final:, :] + a_tail
             else:
                 s = s + a_tail
-        head = s @ arr["head_w"]
+        head = _mm(s, arr["head_w"])
         if la.head_bias:
             head = head + arr["head_b"]
     scale = jax.lax.stop_gradient(params["head_scale"])

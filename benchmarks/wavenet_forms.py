@@ -1,0 +1,154 @@
+"""Where a WaveNet training step spends its time on JAX's default backend, per convolution form.
+
+For NAM's feather and standard presets: one training epoch of 11 mini-batches (16 windows of 8,192
+scored samples plus the receptive field, NAM's loss, a plain gradient step) compiled as one
+``lax.scan``, timed per step, and the forward pass of one mini-batch, for
+
+* ``tonezoo``: the library's own choice (:func:`tonezoo.architectures._conv1d.conv`: on the CPU
+  broadcast products and XLA's convolution with a hand-written gradient, on an accelerator one
+  product per tap);
+* ``xla``: XLA's convolution with XLA's own gradient;
+* ``taps``: one product per tap with JAX's own gradient;
+* ``cpu-form``: the CPU's form forced on any backend (XLA's convolution for every layer and the
+  hand-written weight gradient),
+
+each at full float32 precision (what tonezoo asks for) and, with ``--tf32``, at the backend's default
+precision (TensorFloat-32 products on a recent NVIDIA GPU). It also plays the shared fixtures' NAM
+WaveNets on the reference input and prints the largest difference to NAM's own output.
+
+Usage::
+
+    python benchmarks/wavenet_forms.py [--presets nam-feather nam-standard] [--tf32] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from tonezoo.architectures import _conv1d
+from tonezoo.architectures import wavenet as wn
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+_NWC = ("NWC", "WIO", "NWC")
+
+
+def _xla(h, w, b, d):
+    if w.shape[0] == 1:
+        return _conv1d.matmul(h, w[0]) + b
+    lead = h.shape[:-2]
+    z = jax.lax.conv_general_dilated(h.reshape((-1, *h.shape[-2:])), w, (1,), "VALID", rhs_dilation=(d,),
+                                     dimension_numbers=_NWC, precision=_conv1d.PRECISION)
+    return z.reshape((*lead, *z.shape[-2:])) + b
+
+
+def _taps(h, w, b, d):
+    return _conv1d.tap_conv(h, w, d) + b
+
+
+def _cpu_form(h, w, b, d):
+    return _conv1d.dilated(h.reshape((-1, *h.shape[-2:])), w, d).reshape(
+        (*h.shape[:-2], -1, w.shape[-1])) + b if w.shape[0] > 1 else _conv1d.matmul(h, w[0]) + b
+
+
+FORMS = {"tonezoo": _conv1d.conv, "xla": _xla, "taps": _taps, "cpu-form": _cpu_form}
+
+
+def time_form(preset: str, form: str, precision: str, batches: int = 11) -> dict:
+    """Seconds per training step and per forward pass of one mini-batch."""
+    net = wn.preset(preset)
+    params = jax.tree.map(jnp.asarray, wn.init_net(net, 0))
+    n = 8192 + net.receptive_field - 1
+    rng = np.random.default_rng(0)
+    xb = jnp.asarray(rng.standard_normal((batches, 16, n)).astype(np.float32) * 0.3)
+    yb = jnp.tanh(3.0 * xb)
+    old = wn._conv
+    wn._conv = FORMS[form]
+    try:
+        def loss(p, x, y):
+            y_hat = wn.apply_valid(p, x, net=net)
+            return wn.nam_loss(y[:, -y_hat.shape[1]:], y_hat, jnp.ones_like(y_hat))[0]
+
+        grad = jax.value_and_grad(loss)
+
+        @jax.jit
+        def epoch(p, xb, yb):
+            def step(p, b):
+                value, g = grad(p, *b)
+                return jax.tree.map(lambda a, c: a - 1e-4 * c, p, g), value
+            return jax.lax.scan(step, p, (xb, yb))
+
+        forward = jax.jit(lambda p, x: wn.apply_valid(p, x, net=net))
+        with jax.default_matmul_precision(None if precision == "default" else "highest"):
+            t = time.perf_counter()
+            jax.block_until_ready(epoch(params, xb, yb))
+            compile_s = time.perf_counter() - t
+            steps = []
+            for _ in range(3):
+                t = time.perf_counter()
+                jax.block_until_ready(epoch(params, xb, yb))
+                steps.append((time.perf_counter() - t) / batches)
+            jax.block_until_ready(forward(params, xb[0]))
+            fwd = []
+            for _ in range(5):
+                t = time.perf_counter()
+                jax.block_until_ready(forward(params, xb[0]))
+                fwd.append(time.perf_counter() - t)
+    finally:
+        wn._conv = old
+    return {"preset": preset, "form": form, "precision": precision, "compile_s": round(compile_s, 2),
+            "step_ms": round(min(steps) * 1000, 2), "forward_ms": round(min(fwd) * 1000, 2)}
+
+
+def fixture_exactness() -> list[dict]:
+    """Largest |tonezoo - NAM| on the reference input for each shared-fixture WaveNet (if present)."""
+    from tonezoo.formats import import_model
+    rows = []
+    ref_dir = FIXTURES / "reference"
+    if not ref_dir.is_dir():
+        print(f"shared fixtures not found at {FIXTURES}: exactness skipped", file=sys.stderr)
+        return rows
+    x = np.load(ref_dir / "input.npy").astype(np.float32)
+    for name in ("namcore_standard", "t3k_dumble_feather", "namcore_wavenet"):
+        model = import_model(FIXTURES / "models" / "nam" / f"{name}.nam")
+        diff = float(np.max(np.abs(model.process(x) - np.load(ref_dir / f"nam_{name}.npy"))))
+        rows.append({"model": f"{name}.nam", "max_abs_diff": diff})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presets", nargs="+", default=["nam-feather", "nam-standard"], choices=sorted(wn.PRESETS))
+    ap.add_argument("--forms", nargs="+", default=list(FORMS), choices=list(FORMS))
+    ap.add_argument("--tf32", action="store_true", help="also time each form at the backend's default precision")
+    ap.add_argument("--json", default=None, metavar="FILE")
+    args = ap.parse_args(argv)
+    dev = jax.devices()[0]
+    print(f"JAX {jax.__version__} on {dev.platform} ({dev.device_kind})", flush=True)
+    rows = []
+    for preset in args.presets:
+        for form in args.forms:
+            for precision in ("highest", "default") if args.tf32 else ("highest",):
+                row = time_form(preset, form, precision)
+                rows.append(row)
+                print(f"{preset:13s} {form:9s} {precision:8s} step {row['step_ms']:8.2f} ms  forward "
+                      f"{row['forward_ms']:7.2f} ms  (compile {row['compile_s']:.1f} s)", flush=True)
+    exact = fixture_exactness()
+    for row in exact:
+        print(f"{row['model']:24s} max |tonezoo - NAM| {row['max_abs_diff']:.1e}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"jax": jax.__version__, "backend": dev.platform,
+                                               "device": dev.device_kind, "forms": rows, "exactness": exact},
+                                              indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
