@@ -129,18 +129,20 @@ def _tonezoo_side(preset: str, x: np.ndarray, y: np.ndarray, epochs: int, ny: in
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0] + " Needs the bench extra: "
+                                "pip install '.[bench]' (torch and neural-amp-modeler).")
     p.add_argument("--presets", nargs="+", default=["standard", "feather"],
-                   choices=["standard", "lite", "feather", "nano"])
-    p.add_argument("--seconds", type=float, default=30.0)
+                   choices=["standard", "lite", "feather", "nano"], help="NAM presets (default: standard feather)")
+    p.add_argument("--seconds", type=float, default=30.0, help="audio at 48 kHz (default 30)")
     p.add_argument("--epochs", type=int, default=3,
-                   help="timed epochs per side (tonezoo runs two more: one compiles, the last is validated)")
-    p.add_argument("--window", type=int, default=8192)
-    p.add_argument("--batch", type=int, default=16)
+                   help="timed epochs per side (default 3; tonezoo runs two more: one compiles, the last is validated)")
+    p.add_argument("--window", type=int, default=8192,
+                   help="scored samples per training window, after the receptive field's context (default 8192)")
+    p.add_argument("--batch", type=int, default=16, help="windows per mini-batch (default 16)")
     p.add_argument("--nam-device", default="cpu", choices=["cpu", "cuda"],
-                   help="where NAM's PyTorch side runs (cpu: one thread, NAM's CPU default); tonezoo runs on "
+                   help="where NAM's PyTorch side runs (default cpu: one thread, NAM's CPU default); tonezoo runs on "
                         "JAX's default backend")
-    p.add_argument("--json", default=None, metavar="FILE")
+    p.add_argument("--json", default=None, metavar="FILE", help="write the figures (and each epoch's time) here")
     args = p.parse_args(argv)
     try:
         import nam  # noqa: F401

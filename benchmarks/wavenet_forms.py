@@ -1,24 +1,28 @@
 """Where a WaveNet training step spends its time on JAX's default backend, per convolution form.
 
-For NAM's feather and standard presets: one training epoch of 11 mini-batches (16 windows of 8,192
-scored samples plus the receptive field, NAM's loss, a plain gradient step) compiled as one
-``lax.scan``, timed per step, and the forward pass of one mini-batch, for
+For NAM's presets (feather and standard by default): one training epoch of 11 mini-batches (16
+windows of 8,192 scored samples plus the receptive field, NAM's loss or ``--loss mse``, a plain
+gradient step) compiled as one ``lax.scan``, timed per step (best of 3), and the forward pass of one
+mini-batch (best of 5), for each form (``--forms``):
 
 * ``tonezoo``: the library's own choice (:func:`tonezoo.architectures._conv1d.conv`: on the CPU
-  broadcast products and XLA's convolution with a hand-written gradient, on an accelerator one
-  product per tap);
+  broadcast products for narrow layers and XLA's convolution with a hand-written gradient for wide
+  ones, on an accelerator one product per tap);
 * ``xla``: XLA's convolution with XLA's own gradient;
 * ``taps``: one product per tap with JAX's own gradient;
-* ``cpu-form``: the CPU's form forced on any backend (XLA's convolution for every layer and the
-  hand-written weight gradient),
+* ``cpu-form``: the CPU's form on any backend (what the library ran everywhere before it chose
+  tap products on accelerators);
+* ``cpu-form-no-broadcast``: the same with XLA's convolution for narrow layers too.
 
-each at full float32 precision (what tonezoo asks for) and, with ``--tf32``, at the backend's default
-precision (TensorFloat-32 products on a recent NVIDIA GPU). It also plays the shared fixtures' NAM
-WaveNets on the reference input and prints the largest difference to NAM's own output.
+Every product asks for full float32 precision, as the library does; ``--tf32`` also times each
+form with the precision left to the backend (TensorFloat-32 products on a recent NVIDIA GPU; no
+change on a CPU). Then the shared fixtures' NAM WaveNets (``../shared/fixtures``, skipped when
+absent) play the reference input, and the largest difference to NAM's own output is printed.
 
 Usage::
 
-    python benchmarks/wavenet_forms.py [--presets nam-feather nam-standard] [--tf32] [--json FILE]
+    python benchmarks/wavenet_forms.py [--presets feather standard] [--forms ...] [--tf32]
+                                       [--loss nam|mse] [--json FILE]
 """
 
 from __future__ import annotations
@@ -54,26 +58,44 @@ def _taps(h, w, b, d):
 
 
 def _cpu_form(h, w, b, d):
-    return _conv1d.dilated(h.reshape((-1, *h.shape[-2:])), w, d).reshape(
-        (*h.shape[:-2], -1, w.shape[-1])) + b if w.shape[0] > 1 else _conv1d.matmul(h, w[0]) + b
+    if w.shape[0] == 1:
+        return _conv1d.matmul(h, w[0]) + b
+    z = _conv1d.dilated(h.reshape((-1, *h.shape[-2:])), w, d)
+    return z.reshape((*h.shape[:-2], *z.shape[-2:])) + b
 
 
-FORMS = {"tonezoo": _conv1d.conv, "xla": _xla, "taps": _taps, "cpu-form": _cpu_form}
+def _cpu_form_no_broadcast(h, w, b, d):
+    old = _conv1d.BROADCAST_MAX_CHANNELS
+    _conv1d.BROADCAST_MAX_CHANNELS = 0                   # read while tracing: XLA's convolution everywhere
+    try:
+        return _cpu_form(h, w, b, d)
+    finally:
+        _conv1d.BROADCAST_MAX_CHANNELS = old
 
 
-def time_form(preset: str, form: str, precision: str, batches: int = 11) -> dict:
-    """Seconds per training step and per forward pass of one mini-batch."""
+FORMS = {"tonezoo": _conv1d.conv, "xla": _xla, "taps": _taps, "cpu-form": _cpu_form,
+         "cpu-form-no-broadcast": _cpu_form_no_broadcast}
+
+
+def time_form(preset: str, form: str, precision: str, batches: int = 11, loss_kind: str = "nam") -> dict:
+    """Milliseconds per training step and per forward pass of one mini-batch.
+
+    ``precision``: ``"highest"`` (the library's) or ``"default"`` (left to the backend).
+    """
     net = wn.preset(preset)
     params = jax.tree.map(jnp.asarray, wn.init_net(net, 0))
     n = 8192 + net.receptive_field - 1
     rng = np.random.default_rng(0)
     xb = jnp.asarray(rng.standard_normal((batches, 16, n)).astype(np.float32) * 0.3)
     yb = jnp.tanh(3.0 * xb)
-    old = wn._conv
+    old_conv, old_precision = wn._conv, _conv1d.PRECISION
     wn._conv = FORMS[form]
+    _conv1d.PRECISION = _conv1d.PRECISION if precision == "highest" else None    # read while tracing
     try:
         def loss(p, x, y):
             y_hat = wn.apply_valid(p, x, net=net)
+            if loss_kind == "mse":
+                return jnp.mean((y[:, -y_hat.shape[1]:] - y_hat) ** 2)
             return wn.nam_loss(y[:, -y_hat.shape[1]:], y_hat, jnp.ones_like(y_hat))[0]
 
         grad = jax.value_and_grad(loss)
@@ -86,25 +108,25 @@ def time_form(preset: str, form: str, precision: str, batches: int = 11) -> dict
             return jax.lax.scan(step, p, (xb, yb))
 
         forward = jax.jit(lambda p, x: wn.apply_valid(p, x, net=net))
-        with jax.default_matmul_precision(None if precision == "default" else "highest"):
+        t = time.perf_counter()
+        jax.block_until_ready(epoch(params, xb, yb))
+        compile_s = time.perf_counter() - t
+        steps = []
+        for _ in range(3):
             t = time.perf_counter()
             jax.block_until_ready(epoch(params, xb, yb))
-            compile_s = time.perf_counter() - t
-            steps = []
-            for _ in range(3):
-                t = time.perf_counter()
-                jax.block_until_ready(epoch(params, xb, yb))
-                steps.append((time.perf_counter() - t) / batches)
+            steps.append((time.perf_counter() - t) / batches)
+        jax.block_until_ready(forward(params, xb[0]))
+        fwd = []
+        for _ in range(5):
+            t = time.perf_counter()
             jax.block_until_ready(forward(params, xb[0]))
-            fwd = []
-            for _ in range(5):
-                t = time.perf_counter()
-                jax.block_until_ready(forward(params, xb[0]))
-                fwd.append(time.perf_counter() - t)
+            fwd.append(time.perf_counter() - t)
     finally:
-        wn._conv = old
-    return {"preset": preset, "form": form, "precision": precision, "compile_s": round(compile_s, 2),
-            "step_ms": round(min(steps) * 1000, 2), "forward_ms": round(min(fwd) * 1000, 2)}
+        wn._conv, _conv1d.PRECISION = old_conv, old_precision
+    return {"preset": preset, "form": form, "precision": precision, "loss": loss_kind,
+            "compile_s": round(compile_s, 2), "step_ms": round(min(steps) * 1000, 2),
+            "forward_ms": round(min(fwd) * 1000, 2)}
 
 
 def fixture_exactness() -> list[dict]:
@@ -124,11 +146,21 @@ def fixture_exactness() -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--presets", nargs="+", default=["nam-feather", "nam-standard"], choices=sorted(wn.PRESETS))
-    ap.add_argument("--forms", nargs="+", default=list(FORMS), choices=list(FORMS))
-    ap.add_argument("--tf32", action="store_true", help="also time each form at the backend's default precision")
-    ap.add_argument("--json", default=None, metavar="FILE")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    presets = [name.removeprefix("nam-") for name in wn.PRESETS]
+    ap.add_argument("--presets", nargs="+", default=["feather", "standard"], choices=presets,
+                    help="NAM presets to time (default: feather standard)")
+    ap.add_argument("--forms", nargs="+", default=list(FORMS)[:4], choices=list(FORMS),
+                    help="convolution forms (default: tonezoo xla taps cpu-form): tonezoo = the library's "
+                         "choice for the backend; xla = XLA's convolution and gradient; taps = one product per "
+                         "tap; cpu-form = the CPU's form on any backend; cpu-form-no-broadcast = the same with "
+                         "XLA's convolution for narrow layers too")
+    ap.add_argument("--tf32", action="store_true",
+                    help="also time each form with the precision left to the backend (TensorFloat-32 on a recent "
+                         "NVIDIA GPU; the library asks for full float32)")
+    ap.add_argument("--loss", choices=["nam", "mse"], default="nam",
+                    help="NAM's loss (MSE + pre-emphasised multi-resolution STFT; default) or MSE alone")
+    ap.add_argument("--json", default=None, metavar="FILE", help="write the rows and the exactness figures here")
     args = ap.parse_args(argv)
     dev = jax.devices()[0]
     print(f"JAX {jax.__version__} on {dev.platform} ({dev.device_kind})", flush=True)
@@ -136,9 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     for preset in args.presets:
         for form in args.forms:
             for precision in ("highest", "default") if args.tf32 else ("highest",):
-                row = time_form(preset, form, precision)
+                row = time_form(f"nam-{preset}", form, precision, loss_kind=args.loss)
                 rows.append(row)
-                print(f"{preset:13s} {form:9s} {precision:8s} step {row['step_ms']:8.2f} ms  forward "
+                print(f"{preset:9s} {form:21s} {precision:8s} step {row['step_ms']:8.2f} ms  forward "
                       f"{row['forward_ms']:7.2f} ms  (compile {row['compile_s']:.1f} s)", flush=True)
     exact = fixture_exactness()
     for row in exact:

@@ -260,6 +260,10 @@ def test_empty_truncated_corrupt_missing(tmp_path, di):
     empty = write(tmp_path / "empty.wav", np.zeros(0, np.float32))
     with pytest.raises(EmptyAudioError, match=r"empty\.wav.*no samples"):
         load_capture(x, empty)
+    nothing = tmp_path / "nothing.wav"
+    nothing.write_bytes(b"")                                    # not even a header
+    with pytest.raises(EmptyAudioError, match=r"nothing\.wav.*is empty \(0 bytes\)"):
+        load_capture(x, nothing)
     truncated = tmp_path / "truncated.wav"
     truncated.write_bytes(good.read_bytes()[:30])
     with pytest.raises(UnreadableAudioError, match=r"truncated\.wav.*cannot be read"):

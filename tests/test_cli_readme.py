@@ -34,7 +34,8 @@ def test_readme_use_it_sequence_runs_as_written(tmp_path):
     assert [c[1] for c in cmds] == ["capture-signal", "suggest", "train", "process", "export", "push"]
     server = HubServer(token="hf_dummy_readme_token").start()
     env = {**os.environ, "HF_ENDPOINT": server.url, "HF_HOME": str(tmp_path / "hf"), "HF_TOKEN": server.token,
-           "HF_HUB_DISABLE_TELEMETRY": "1", "COLUMNS": "100"}
+           "HF_HUB_DISABLE_TELEMETRY": "1", "COLUMNS": "100",
+           "TONEZOO_CACHE": str(tmp_path / "compile-cache")}   # a user's later commands reuse compiled programs
     env.pop("HF_HUB_OFFLINE", None)
     try:
         for cmd in cmds:

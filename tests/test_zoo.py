@@ -206,9 +206,17 @@ def test_transfer_beats_scratch_on_a_short_budget(default_zoo):
 def test_transfer_races_the_top_suggestions_within_the_budget(default_zoo):
     cap = render_capture("ht40-like", seconds=4.0, seed=3)
     sugg = default_zoo.suggest(cap, top=3)
+    events: list = []                                             # the race is announced before the winner carries on
     raced = default_zoo.transfer(cap, race_epochs=1, suggestions=sugg, max_epochs=3, patience=10, progress=False,
-                                 target_esr=1e-9)           # train-only options reach the winner's run only
+                                 target_esr=1e-9,           # train-only options reach the winner's run only
+                                 on_race=lambda rows, winner: events.append(("race", rows, winner)),
+                                 epoch_callback=lambda epoch, _rows: events.append(("epoch", epoch)))
     rows = raced.model.metadata["race"]
+    announced = [e for e in events if e[0] == "race"]
+    assert len(announced) == 1 and announced[0][1] == rows and announced[0][2] == raced.source
+    at = events.index(announced[0])
+    # the race's epoch, then the winner's epochs 2-3, then the from-scratch contender's 1-3
+    assert [e[1] for e in events[:at]] == [1] and [e[1] for e in events[at + 1:]] == [2, 3, 1, 2, 3]
     assert [r["id"] for r in rows] == [s.id for s in sugg]            # the default race is the top 3
     winner = min(rows, key=lambda r: r["val_esr"])
     assert raced.source == raced.model.metadata["base_model"] == winner["id"]
@@ -301,3 +309,9 @@ def test_cli_build_and_demo(tmp_path, capsys):
     assert len(race) == 3 and result["pick"] in [r["id"] for r in race] and "race: " in out
     assert (tmp_path / "demo" / "loss.png").exists() and (tmp_path / "demo" / "transfer" / "config.json").exists()
     assert main(["demo", "--device", "boost"]) == 2                          # in the zoo: refused
+    # the demo replaces only its own files: a folder holding others is refused before anything is written
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    assert main(["demo", "--seconds", "4", "--epochs", "1", "--out", str(tmp_path / "mine"), "--quiet"]) == 2
+    assert "notes.txt" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]

@@ -227,6 +227,9 @@ def _read(path: Path, label: str, channel: int | None, option: str = "channel"
         raise AudioFileNotFoundError(f"{label} file {str(path)!r} does not exist: check the path")
     if path.is_dir():
         raise UnreadableAudioError(f"{label} file {str(path)!r} is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise EmptyAudioError(f"{label} file {str(path)!r} is empty (0 bytes): the recording or export failed; "
+                              f"export it again")
     try:
         with sf.SoundFile(str(path)) as f:
             sample_rate, subtype, fmt, channels = f.samplerate, f.subtype, f.format, f.channels

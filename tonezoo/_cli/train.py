@@ -76,7 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "models are candidates")
     p.add_argument("--category", default=None, metavar="KIND",
                    help="what kind of device the capture is (written to the model and its card): overdrive, "
-                        "distortion, fuzz, boost, compressor, amp-clean, amp-crunch or amp-highgain")
+                        "distortion, fuzz, boost, compressor, amp-clean, amp-crunch or amp-highgain (default: "
+                        "the bundled classifier's guess, recorded as a guess)")
     p.add_argument("--pre-emphasis", type=float, default=None, help="pre-emphasis coefficient of the LSTM's ESR loss, in [0, 1) (default none; 0.85 is usual)")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: the architecture's recipe, 5e-3 LSTM, 4e-3 WaveNet)")
@@ -444,11 +445,11 @@ def run_train(args: argparse.Namespace) -> int:
             stop.check()
             with stop.deferred():
                 result = zoo.transfer(capture, race=args.race, race_epochs=args.race_epochs, config=tcfg,
-                                      progress=progress, suggestions=sugg, epoch_callback=callback)
+                                      progress=progress, suggestions=sugg, epoch_callback=callback,
+                                      on_race=lambda rows, winner: print(race_line(rows, winner), flush=True))
             source = result.source
             if result.model.metadata.get("race"):
                 extra["race"] = result.model.metadata["race"]
-                print(race_line(extra["race"], source), flush=True)
         elif args.source:
             init = load_model_arg(args.source, args.zoo)
             if args.arch is not None and arch_name(init.config) != args.arch:

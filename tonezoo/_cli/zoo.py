@@ -87,7 +87,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--seconds", type=float, default=12.0, help="capture length (default 12)")
     d.add_argument("--epochs", type=int, default=25, help="epochs for each run (default 25)")
     d.add_argument("--zoo", default=None, help="zoo directory (default: the bundled zoo)")
-    d.add_argument("--out", default="tonezoo-demo", help="output directory (models, plot, summary)")
+    d.add_argument("--out", default="tonezoo-demo",
+                   help="output directory for the capture, both models, loss.png and summary.json (default "
+                        "tonezoo-demo; a rerun replaces the demo's own files there, and a folder holding other "
+                        "files is refused)")
     d.add_argument("--json", action="store_true", help="end with one JSON line of the results")
     d.add_argument("--quiet", action="store_true", help="no progress bars")
     d.set_defaults(func=run_demo)
@@ -327,6 +330,10 @@ def run_pull(args: argparse.Namespace) -> int:
 
 
 # -- demo -------------------------------------------------------------------------------------------
+#: What ``tonezoo demo`` writes into its ``--out`` folder (a rerun replaces these and nothing else).
+DEMO_FILES = frozenset({"capture", "transfer", "scratch", "loss.png", "summary.json"})
+
+
 def run_demo(args: argparse.Namespace) -> int:
     """The demo through the user's path: the capture is written as WAV files and read back with
     ``load_capture`` (alignment on), and both models are also scored on fresh audio (another
@@ -346,6 +353,12 @@ def run_demo(args: argparse.Namespace) -> int:
                           f"(e.g. ht40-like, mt2-like, fuzz-dark)")
     con = _console()
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} is a file; name a folder for the demo's outputs")
+    others = sorted(p.name for p in out.iterdir() if p.name not in DEMO_FILES) if out.is_dir() else []
+    if others:
+        raise ConfigError(f"--out {str(out)!r} holds files the demo did not write ({', '.join(others[:3])}"
+                          f"{', ...' if len(others) > 3 else ''}); name a new folder with --out")
     out.mkdir(parents=True, exist_ok=True)
     rendered = render_capture(dev, seconds=args.seconds, seed=7)
     (out / "capture").mkdir(exist_ok=True)
@@ -368,14 +381,13 @@ def run_demo(args: argparse.Namespace) -> int:
     budget = dict(max_epochs=args.epochs, patience=max(args.epochs, 25), progress=not args.quiet)
     # the race and the winner's run; the demo's own scratch run is the comparison (``train --from auto``
     # also races a scratch contender in a final and keeps the better on validation)
-    transfer = zoo.transfer(capture, suggestions=sugg, scratch=False, **budget)
-    scratch = train(capture, **budget)
+    transfer = zoo.transfer(capture, suggestions=sugg, scratch=False, **budget,
+                            on_race=lambda rows, winner: con.print(race_line(rows, winner)))
+    race = transfer.model.metadata.get("race", [])
+    scratch = train(capture, label="scratch", **budget)
     t = Table(title=f"{dev.name}: same budget ({args.epochs} epochs, {capture.train_seconds:.1f} s of training audio)")
     for col in ("run", "first val ESR", "best val ESR", "fresh-audio ESR", "best epoch", "seconds"):
         t.add_column(col, justify="right" if col != "run" else "left")
-    race = transfer.model.metadata.get("race", [])
-    if race:
-        con.print(race_line(race, transfer.source))
     rows = {f"transfer from {transfer.source}": transfer, "scratch": scratch}
     fresh = {"transfer": fresh_esr(transfer.model), "scratch": fresh_esr(scratch.model)}
     for (label, r), f in zip(rows.items(), fresh.values()):

@@ -1,27 +1,29 @@
-"""Dilated 1-D convolutions along time for the WaveNet, each written in the form that runs fastest
-on XLA's CPU backend for its shape (timings in ``docs/speed.md``).
+"""Dilated 1-D convolutions along time for the WaveNet, each in the form that runs fastest for its
+shape on the backend it runs on (timings in ``docs/speed.md``).
 
 Layout is time-major, channels last: ``h`` [shape=(N, T, C)], weights [shape=(K, C, O)], the
 ``K`` taps ``d`` (the dilation) samples apart; every convolution is *valid* (no padding).
 
-* Narrow layers (``C <=`` :data:`BROADCAST_MAX_CHANNELS`, NAM's feather and nano presets and the
-  8-channel second array of the standard one): a sum of ``K C`` broadcast products, which XLA
+On the CPU:
+
+* Narrow layers (``C <=`` :data:`BROADCAST_MAX_CHANNELS`: NAM's feather and nano presets, and
+  the second array of the standard and lite ones): a sum of ``K C`` broadcast products, which XLA
   fuses into one elementwise loop. XLA's convolution runs 2-20x slower on so few channels.
 * Wider layers: one XLA convolution (``lax.conv_general_dilated``), with a hand-written gradient
   (:func:`dilated`), because XLA's own gradient of the weights runs about 12x slower inside a
   training epoch's ``lax.scan`` than outside it. Under ``jax.vmap`` over stacked models a
   convolution would become a grouped one, 2-3x slower than one batched product of the shifted
   taps, so its batching rules take that product instead.
-* On an accelerator (any JAX backend but the CPU): one product per tap (:func:`tap_conv`), with
-  JAX's own gradient. On a GPU, XLA's convolution of these shapes has a weight gradient that
-  took about 100 ms of a training step's 101 ms (an H200, feather and standard alike; the
-  hand-written gradient above is no better there); with the tap products a step took 2.5 ms
-  (feather) and 4.2 ms (standard).
 
-Every product runs at full float32 precision (:data:`PRECISION`): on a GPU, XLA's default
-precision rounds float32 products to TensorFloat-32, and the imported NAM files then played up to
-5e-3 away from NAM's own output (1e-5 with full precision, as on the CPU, where the setting
-changes nothing).
+On an accelerator (any JAX backend but the CPU): one product per tap (:func:`tap_conv`), with
+JAX's own gradient, for every layer. On a GPU (an H200), XLA's convolution of these shapes spent
+about 100 ms of a 101-103 ms training step in its weight gradient, the hand-written one included;
+with the tap products at full precision a step took 2.9 ms (feather) and 4.4 ms (standard).
+
+Every product runs at full float32 precision (:data:`PRECISION`): on a recent NVIDIA GPU, XLA's
+default precision rounds float32 products to TensorFloat-32, and the imported NAM files then played
+up to 5.3e-3 away from NAM's own output (within 1e-5 with full precision, as on the CPU, where the
+setting changes nothing).
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -484,6 +484,7 @@ class Zoo:
 
     def transfer(self, capture: "Capture", *, race: int = 3, race_epochs: int | None = None, top: int = 5,
                  shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,
+                 on_race: Callable[[list[dict[str, Any]], str], None] | None = None,
                  **train_overrides: Any) -> "TrainResult":
         """Suggest a starting model for ``capture`` and fine-tune from it (:func:`tonezoo.zoo.transfer.transfer`).
 
@@ -491,13 +492,14 @@ class Zoo:
         default a fifth of ``max_epochs``, at most 6: :func:`tonezoo.zoo.transfer.race_length`)
         and the one with the best validation ESR carries on up to ``max_epochs`` in all. ``race=0``
         or 1 fine-tunes the first suggestion directly. ``suggestions`` reuses a ranking;
-        ``**train_overrides`` go to :func:`tonezoo.train.train`. Returns the winner's
+        ``on_race(rows, winner_id)`` is called when the race is decided, before the winner carries
+        on; ``**train_overrides`` go to :func:`tonezoo.train.train`. Returns the winner's
         :class:`~tonezoo.train.TrainResult` (``metadata`` records ``base_model``, ``suggestions``
         and the ``race``).
         """
         from .transfer import transfer
         return transfer(self, capture, race=race, race_epochs=race_epochs, top=top, shortlist=shortlist,
-                        progress=progress, suggestions=suggestions, **train_overrides)
+                        progress=progress, suggestions=suggestions, on_race=on_race, **train_overrides)
 
     def start_model(self, model_id: str, capture: "Capture") -> Model:
         """Zoo model ``model_id`` adapted to the capture's knobs and sample rate (:func:`tonezoo.zoo.transfer.adapt_model`)."""

@@ -10,7 +10,7 @@ knob inputs and sample rate), with the same output.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..errors import ConfigError, ZooError
 from ..knobs import fold_knobs
@@ -62,7 +62,9 @@ def race_length(max_epochs: int, race_epochs: int | None = None) -> int:
 
 def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | None = None, top: int = 5,
              shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,
-             scratch: bool = True, refit: bool = True, **train_overrides: Any) -> TrainResult:
+             scratch: bool = True, refit: bool = True,
+             on_race: Callable[[list[dict[str, Any]], str], None] | None = None,
+             **train_overrides: Any) -> TrainResult:
     """Suggest a starting model from ``zoo`` for ``capture`` and fine-tune from it (:meth:`tonezoo.zoo.Zoo.transfer`).
 
     The policy, in three steps:
@@ -110,6 +112,10 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | 
         Race a from-scratch model against the winner for the whole budget and keep the better.
     refit : bool
         Start every contender with its output layer refit to the capture by least squares.
+    on_race : callable, optional
+        Called once the race is decided, before the winner carries on, with the race's rows (as
+        ``metadata["race"]`` records them: ``id``, ``val_esr``, ``epochs``) and the winner's id,
+        so a caller can say who won while the winner trains.
     **train_overrides
         Passed to :func:`tonezoo.train.train` (``max_epochs=...``, ``patience=...``, ``config=...``).
 
@@ -173,6 +179,8 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | 
         best = min(race_rows, key=lambda r: r["val_esr"])
         chosen = next(s for s in sugg if s.id == best["id"])
         tcfg = recipe_for(best["result"].model.config)
+        if on_race is not None:
+            on_race(_race_metadata(race_rows), chosen.id)
     if race_rows and best["result"].stop_reason == "interrupted":
         result = best["result"]          # Ctrl-C during the race: keep its best, start nothing more
     elif race_rows:
@@ -197,11 +205,16 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | 
     md["suggestions"] = [{k: s.to_dict()[k] for k in ("rank", "id", "name", "category", "distance",
                                                        "zero_shot_esr", "reason")} for s in sugg]
     if race_rows:
-        md["race"] = [{"id": r["id"], "val_esr": r["val_esr"], "epochs": r["result"].epochs} for r in race_rows]
+        md["race"] = _race_metadata(race_rows)
     if final:
         md["final"] = final
     result.source = "scratch" if scratch_won else chosen.id
     return result
+
+
+def _race_metadata(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The race as ``metadata["race"]`` records it: each contender's id, best validation ESR and epochs."""
+    return [{"id": r["id"], "val_esr": r["val_esr"], "epochs": r["result"].epochs} for r in rows]
 
 
 def start_model(zoo: Any, model_id: str, capture: "Capture") -> Model:
