@@ -275,7 +275,7 @@ def test_the_accelerator_form_plays_and_trains_as_the_cpu_form(monkeypatch) -> N
     vmap over stacked models equal the CPU form's."""
     import jax.numpy as jnp
     from tonezoo.architectures import _conv1d
-    net = wn.preset("nam-standard")
+    net = wn._a1(12, 4, (1, 2, 4), (1, 8))                              # a wide array (12) and a narrow one (4)
     params = jax.tree.map(jnp.asarray, wn.init_net(net, 1))
     stacked = jax.tree.map(lambda a: jnp.stack([a, 0.9 * a]), params)
     x = jnp.asarray(np.random.default_rng(2).standard_normal((2, net.receptive_field + 200)) * 0.3, jnp.float32)
