@@ -28,10 +28,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import jax
 import jax.numpy as jnp
@@ -53,28 +55,16 @@ def _xla(h, w, b, d):
     return z.reshape((*lead, *z.shape[-2:])) + b
 
 
-def _taps(h, w, b, d):
-    return _conv1d.tap_conv(h, w, d) + b
-
-
-def _cpu_form(h, w, b, d):
-    if w.shape[0] == 1:
-        return _conv1d.matmul(h, w[0]) + b
-    z = _conv1d.dilated(h.reshape((-1, *h.shape[-2:])), w, d)
-    return z.reshape((*h.shape[:-2], *z.shape[-2:])) + b
-
-
-def _cpu_form_no_broadcast(h, w, b, d):
-    old = _conv1d.BROADCAST_MAX_CHANNELS
-    _conv1d.BROADCAST_MAX_CHANNELS = 0                   # read while tracing: XLA's convolution everywhere
-    try:
-        return _cpu_form(h, w, b, d)
-    finally:
-        _conv1d.BROADCAST_MAX_CHANNELS = old
-
-
-FORMS = {"tonezoo": _conv1d.conv, "xla": _xla, "taps": _taps, "cpu-form": _cpu_form,
-         "cpu-form-no-broadcast": _cpu_form_no_broadcast}
+# Each form is the library's own code with some of its module settings replaced while the programs are
+# traced and run: which backend's form ``_conv1d.conv`` takes, the channel count up to which narrow
+# layers are broadcast products, and (``xla``) the WaveNet's convolution itself.
+FORMS: dict[str, dict] = {
+    "tonezoo": {},
+    "xla": {"conv": _xla},
+    "taps": {"_on_cpu": lambda: False},
+    "cpu-form": {"_on_cpu": lambda: True},
+    "cpu-form-no-broadcast": {"_on_cpu": lambda: True, "BROADCAST_MAX_CHANNELS": 0},
+}
 
 
 def time_form(preset: str, form: str, precision: str, batches: int = 11, loss_kind: str = "nam") -> dict:
@@ -88,10 +78,13 @@ def time_form(preset: str, form: str, precision: str, batches: int = 11, loss_ki
     rng = np.random.default_rng(0)
     xb = jnp.asarray(rng.standard_normal((batches, 16, n)).astype(np.float32) * 0.3)
     yb = jnp.tanh(3.0 * xb)
-    old_conv, old_precision = wn._conv, _conv1d.PRECISION
-    wn._conv = FORMS[form]
-    _conv1d.PRECISION = _conv1d.PRECISION if precision == "highest" else None    # read while tracing
-    try:
+    settings = {k: v for k, v in FORMS[form].items() if k != "conv"}
+    if precision != "highest":
+        settings["PRECISION"] = None                                   # the backend's default
+    with contextlib.ExitStack() as patched:
+        for name, value in settings.items():
+            patched.enter_context(mock.patch.object(_conv1d, name, value))
+        patched.enter_context(mock.patch.object(wn, "_conv", FORMS[form].get("conv", wn._conv)))
         def loss(p, x, y):
             y_hat = wn.apply_valid(p, x, net=net)
             if loss_kind == "mse":
@@ -122,8 +115,6 @@ def time_form(preset: str, form: str, precision: str, batches: int = 11, loss_ki
             t = time.perf_counter()
             jax.block_until_ready(forward(params, xb[0]))
             fwd.append(time.perf_counter() - t)
-    finally:
-        wn._conv, _conv1d.PRECISION = old_conv, old_precision
     return {"preset": preset, "form": form, "precision": precision, "loss": loss_kind,
             "compile_s": round(compile_s, 2), "step_ms": round(min(steps) * 1000, 2),
             "forward_ms": round(min(fwd) * 1000, 2)}

@@ -12,7 +12,8 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["check_file_output", "check_model_dir_output", "is_model_dir", "MODEL_FILES", "AUDIO_SUFFIXES"]
+__all__ = ["check_file_output", "check_model_dir_output", "check_own_dir_output", "is_model_dir", "MODEL_FILES",
+           "AUDIO_SUFFIXES"]
 
 MODEL_FILES = frozenset({"config.json", "model.safetensors", "README.md"})
 AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".aif", ".aiff", ".mp3", ".ogg"})
@@ -136,4 +137,29 @@ def check_model_dir_output(path: str | os.PathLike, flag: str = "-o", *, overwri
         if not os.access(p, os.W_OK | os.X_OK):
             raise _error(f"{flag} {path}: no write permission")
     _check_parent(p, flag, create=True)
+    return p
+
+
+def check_own_dir_output(path: str | os.PathLike, flag: str, own: frozenset[str], *, command: str) -> Path:
+    """Check a folder a command fills with files of fixed names (``render --capture``, ``demo --out``).
+
+    Accepted: a new or empty folder, or one holding only names in ``own`` (what an earlier run of
+    ``command`` wrote, which a new run replaces). Refused: an existing file, or a folder with
+    anything else in it.
+
+    Raises
+    ------
+    ConfigError
+        Naming up to four of the other files and what to do.
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise _error(f"{flag} {path}: exists and is a file; give a folder name")
+    if p.is_dir():
+        other = sorted(c.name for c in p.iterdir() if c.name not in own)
+        if other:
+            names = sorted(own)
+            raise _error(f"{flag} {path}: folder holds other files ({', '.join(other[:4])}"
+                         f"{', ...' if len(other) > 4 else ''}); {command} replaces only "
+                         f"{', '.join(names[:-1])} and {names[-1]}. Choose a new folder")
     return p

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ._common import parse_knobs
-from ._outputs import check_file_output
+from ._outputs import check_file_output, check_own_dir_output
 
 __all__ = ["register"]
 
@@ -69,19 +69,8 @@ def run_devices(args: argparse.Namespace) -> int:
     return 0
 
 
-_CAPTURE_FILES = {"input.wav", "target.wav", "device.json"}
-
-
-def _check_capture_dir(out: Path) -> None:
-    """--capture DIR: a new or empty folder, or one holding only an earlier render's three files."""
-    from ..errors import ConfigError
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--capture {out}: exists and is a file; give a folder name")
-    if out.is_dir():
-        other = sorted(p.name for p in out.iterdir() if p.name not in _CAPTURE_FILES)
-        if other:
-            raise ConfigError(f"--capture {out}: folder holds other files ({', '.join(other[:4])}); render "
-                              "replaces only input.wav, target.wav and device.json. Choose a new folder")
+#: What ``tonezoo render --capture DIR`` writes (a rerun replaces these and nothing else).
+_CAPTURE_FILES = frozenset({"input.wav", "target.wav", "device.json"})
 
 
 def run_render(args: argparse.Namespace) -> int:
@@ -106,7 +95,7 @@ def run_render(args: argparse.Namespace) -> int:
             raise ConfigError(f"--sr must be a sample rate in [8000, 384000] Hz, got {args.sr}")
         if args.input or args.output:
             raise ConfigError("give either IN.wav OUT.wav or --capture DIR, not both")
-        _check_capture_dir(Path(args.capture))
+        check_own_dir_output(args.capture, "--capture", _CAPTURE_FILES, command="render")
         x, y, val_start = render_pair(device, seconds=args.seconds, sample_rate=args.sr, seed=args.seed,
                                       knobs=knobs, signal=args.signal)
         out = Path(args.capture)

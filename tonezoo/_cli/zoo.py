@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ._common import capture_options, load_capture_args, race_line
+from ._outputs import check_own_dir_output
 
 __all__ = ["register"]
 
@@ -352,13 +353,7 @@ def run_demo(args: argparse.Namespace) -> int:
         raise ConfigError(f"{dev.name!r} is in the zoo; the demo needs a device the zoo has not seen "
                           f"(e.g. ht40-like, mt2-like, fuzz-dark)")
     con = _console()
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {str(out)!r} is a file; name a folder for the demo's outputs")
-    others = sorted(p.name for p in out.iterdir() if p.name not in DEMO_FILES) if out.is_dir() else []
-    if others:
-        raise ConfigError(f"--out {str(out)!r} holds files the demo did not write ({', '.join(others[:3])}"
-                          f"{', ...' if len(others) > 3 else ''}); name a new folder with --out")
+    out = check_own_dir_output(args.out, "--out", DEMO_FILES, command="the demo")
     out.mkdir(parents=True, exist_ok=True)
     rendered = render_capture(dev, seconds=args.seconds, seed=7)
     (out / "capture").mkdir(exist_ok=True)
