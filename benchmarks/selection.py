@@ -595,7 +595,8 @@ def merge_results(paths: list[Path], *, categories: Path | None = None) -> dict:
         size = re.match(r"(\d+)-model zoo", d["setup"])
         for x in d["rows"]:
             x.setdefault("zoo_models", int(size.group(1)) if size else None)
-            x["race_policy"] = f"{int(got['race'])}x{int(got['race_epochs'])}"
+            # a merged file's rows already say which race they ran; its settings hold only the first file's
+            x.setdefault("race_policy", f"{int(got['race'])}x{int(got['race_epochs'])}")
             by_name[x["name"]] = x
     policies: dict[str, str] = {}
     for x in by_name.values():

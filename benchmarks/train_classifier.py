@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/train_classifier.py [--per-family 50] [--heldout-per-family 25] [--out zoo_index/classifier.json]
+    python benchmarks/train_classifier.py [--per-family 50] [--heldout-per-family 25] [--zoo-renders 8]
+                                          [--out zoo_index/classifier.json]
                                           [--audio-cache /tmp/tonezoo_clf_audio] [--cv] [--quick]
 
 1. **Training set**: ``--per-family`` draws of every training family of :mod:`tonezoo.families`
@@ -10,13 +11,15 @@ Usage::
    unless ``--no-chains``), each played from a synthetic DI of its own
    (:func:`augmented_di`: random performance, peak level log-uniform in 0.1-0.95, a random pickup
    and cable colour, 44.1 or 48 kHz): thousands of renders, DSP only.
-   :func:`tonezoo.classify.features` of each.
+   :func:`tonezoo.classify.features` of each. With them, ``--zoo-renders`` renders of every
+   bundled zoo model (:func:`zoo_model_pairs`): neural models of draws of the same families, as the
+   captures people share are models of their devices.
 2. A scikit-learn :class:`~sklearn.neural_network.MLPClassifier` on standardised features, or an
    ensemble of them (``--members``, averaged probabilities); stored as data (JSON arrays) with
    :meth:`tonezoo.classify.Classifier.save`.
 3. **Model selection** (``--cv``): leave-one-family-out cross-validation over the *training*
-   families only -- each training generator left out in turn, the classifier trained on the rest and
-   scored on the left-out one. Features and hyperparameters are decided on this figure, never on the
+   families only -- each training generator left out in turn (its zoo models with it), the classifier
+   trained on the rest and scored on the left-out one's device renders, and apart on its zoo models. Features and hyperparameters are decided on this figure, never on the
    held-out families or the real fixtures.
 4. **Validation** on what it never saw: ``--heldout-per-family`` draws of every held-out family
    (whole generators left out), and the real third-party fixture models (``benchmarks/_targets.py``)
@@ -165,6 +168,62 @@ def real_pairs(seconds: float, cache: Path | None, log: Log) -> Iterator[tuple[n
             yield x, y, sr, cats, real_name(rel), di
 
 
+def zoo_family(entry) -> str:
+    """The generator family a bundled zoo model was trained on, from its ``source``.
+
+    ``"tonezoo family NAME (seed N)..."`` is a draw of family NAME; ``"tonezoo virtual device X (DESIGN)..."``
+    a setting of the bench design DESIGN, whose family is the ``bench-*`` one drawing its knobs.
+
+    Raises
+    ------
+    ValueError
+        A source that names neither (a model this script cannot assign to a family for cross-validation).
+    """
+    import re
+    m = re.match(r"tonezoo family (\S+) \(seed", entry.source)
+    if m and m.group(1) in {f.name for f in list_families(zoo_only=False)}:
+        return m.group(1)
+    m = re.match(r"tonezoo virtual device \S+ \((\S+)\)", entry.source)
+    bench = {f.base: f.name for f in list_families() if f.base is not None}
+    if m and m.group(1) in bench:
+        return bench[m.group(1)]
+    raise ValueError(f"zoo model {entry.id!r}: no generator family in its source {entry.source!r}")
+
+
+def zoo_model_pairs(per_model: int, *, seconds: float, log: Log | None
+                    ) -> Iterator[tuple[np.ndarray, np.ndarray, int, str, str]]:
+    """``(x, y, sample_rate, category, family)``: every bundled zoo model played on ``per_model`` augmented DIs.
+
+    A neural model of a device is not the device: it smooths some of what the device does and adds
+    errors of its own, and the captures people share (and import with ``tonezoo zoo add``) are such
+    models. The bundled models were trained on draws of the training families, so each render carries
+    its entry's category and the family it came from (:func:`zoo_family`), and cross-validation leaves
+    it out with that family. No held-out family has a zoo model.
+    """
+    from tonezoo.zoo import Zoo
+    zoo = Zoo.default()
+    t0 = time.perf_counter()
+    for i, entry in enumerate(zoo.list()):
+        fam = zoo_family(entry)
+        if fam in HELD_OUT_FAMILIES:
+            raise ValueError(f"zoo model {entry.id!r} comes from the held-out family {fam!r}")
+        model = zoo.get(entry.id)
+        sr = int(model.config.sample_rate)
+        knobs = ({k: float(entry.knob_values.get(k, 0.5)) for k in model.config.knobs}
+                 if model.config.knobs else None)
+        for j in range(per_model):
+            x = augmented_di(np.random.default_rng([i, j, 4242]), seconds, sr)
+            yield x, np.asarray(model.process(x, knobs), np.float32), sr, entry.category, fam
+        if log and (i + 1) % 20 == 0:
+            log(f"  zoo model renders: {(i + 1) * per_model} ({time.perf_counter() - t0:.0f} s)")
+
+
+def _zoo_key() -> str:
+    """A digest of the bundled zoo's index (model renders are only reused for the same zoo)."""
+    import hashlib
+    return hashlib.sha1((ROOT / "zoo_index" / "index.json").read_bytes()).hexdigest()[:10]
+
+
 def _feature_key() -> str:
     """A digest of the feature code (a cache of features is only reused for the same code)."""
     import hashlib
@@ -225,25 +284,44 @@ def score(clf: Classifier, X: np.ndarray, accepted: list) -> dict:
 
 
 def lofo_cv(X: np.ndarray, cats: list, fams: list, *, seed: int, hidden: tuple[int, ...], alpha: float,
-            members: int, drop: tuple[str, ...] = (), log: Log | None = None) -> dict:
+            members: int, drop: tuple[str, ...] = (), log: Log | None = None,
+            models: tuple[np.ndarray, list, list] | None = None) -> dict:
     """Leave-one-family-out cross-validation over the training families: top-1/top-3 per left-out family.
 
+    ``models``: ``(X, categories, families)`` of zoo model renders (:func:`zoo_model_pairs`), trained on
+    with the device renders; a left-out family's models are left out with it, and scored apart
+    (``models_top1``: how well a *model* of a design never seen is recognised).
     The summary is the mean over families (each generator weighs the same) and the worst family.
     """
     per = {}
     fams_arr = np.array(fams)
+    mfams = np.array(models[2]) if models is not None else np.array([], str)
     for fam in sorted(set(fams)):
-        out = fams_arr == fam
-        clf = fit(X[~out], [c for c, o in zip(cats, out) if not o], seed=seed, hidden=hidden, alpha=alpha,
-                  members=members, drop=drop)
+        out, mout = fams_arr == fam, mfams == fam
+        Xf, yf = X[~out], [c for c, o in zip(cats, out) if not o]
+        if models is not None:
+            Xf = np.vstack([Xf, models[0][~mout]])
+            yf = yf + [c for c, o in zip(models[1], mout) if not o]
+        clf = fit(Xf, yf, seed=seed, hidden=hidden, alpha=alpha, members=members, drop=drop)
         s = score(clf, X[out], [(c,) for c, o in zip(cats, out) if o])
         per[fam] = {"top1": s["top1"], "top3": s["top3"],
                     "predicted": {c: s["predicted"].count(c) for c in CATEGORIES if c in s["predicted"]}}
+        line = f"  cv {fam:18s} top-1 {s['top1']:.2f} top-3 {s['top3']:.2f}"
+        if mout.any():
+            sm = score(clf, models[0][mout], [(c,) for c, o in zip(models[1], mout) if o])
+            per[fam].update(models_n=sm["n"], models_top1=sm["top1"], models_top3=sm["top3"])
+            line += f" (its zoo models {sm['top1']:.2f})"
         if log:
-            log(f"  cv {fam:18s} top-1 {s['top1']:.2f} top-3 {s['top3']:.2f}  {per[fam]['predicted']}")
+            log(f"{line}  {per[fam]['predicted']}")
     top1 = [r["top1"] for r in per.values()]
-    return {"top1": float(np.mean(top1)), "top3": float(np.mean([r["top3"] for r in per.values()])),
-            "worst": min(per, key=lambda f: per[f]["top1"]), "worst_top1": float(min(top1)), "per_family": per}
+    out = {"top1": float(np.mean(top1)), "top3": float(np.mean([r["top3"] for r in per.values()])),
+           "worst": min(per, key=lambda f: per[f]["top1"]), "worst_top1": float(min(top1)), "per_family": per}
+    with_models = [r for r in per.values() if "models_top1" in r]
+    if with_models:
+        out["models_top1"] = float(np.mean([r["models_top1"] for r in with_models]))
+        out["models_top3"] = float(np.mean([r["models_top3"] for r in with_models]))
+        out["models_families"] = len(with_models)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,11 +346,14 @@ def main(argv: list[str] | None = None) -> int:
                     "random-chain families")
     ap.add_argument("--colour-copies", type=int, default=0, help="copies of each training render with the output "
                     "coloured and a noise floor added (coloured_output)")
+    ap.add_argument("--zoo-renders", type=int, default=8, help="renders of every bundled zoo model (each on its own "
+                    "augmented DI) added to the training set; 0: devices only")
     ap.add_argument("--drop", nargs="*", default=[], help="feature names left out of the classifier's input")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
     if args.quick:
         args.per_family, args.heldout_per_family, args.seconds, args.real_seconds = 6, 2, 3.0, 4.0
+        args.zoo_renders = min(args.zoo_renders, 1)
     scratch = Path(tempfile.gettempdir()) / "tonezoo-classifier-quick"
     args.out = args.out or str(scratch / "classifier.json" if args.quick else ROOT / "zoo_index" / "classifier.json")
     args.report = args.report or str(scratch / "report.json" if args.quick
@@ -291,14 +372,21 @@ def main(argv: list[str] | None = None) -> int:
                     f"train-{args.per_family}-{args.seconds:g}-{args.seed}-{'zoo' if args.no_chains else 'chains'}"
                     f"-c{args.colour_copies}")
     ct, ft = [m[0] for m in mt], [m[1] for m in mt]
+    models = None
+    if args.zoo_renders:
+        log(f"{args.zoo_renders} renders of every bundled zoo model")
+        Xz, mz = _feats(zoo_model_pairs(args.zoo_renders, seconds=args.seconds, log=log), cache,
+                        f"zoo-{_zoo_key()}-{args.zoo_renders}-{args.seconds:g}")
+        models = (Xz, [m[0] for m in mz], [m[1] for m in mz])
     t_train = time.perf_counter() - t0
     cv = None
     if args.cv or args.cv_only:
         log("leave-one-family-out cross-validation over the training families")
         cv = lofo_cv(Xt, ct, ft, seed=args.seed, hidden=hidden, alpha=args.alpha, members=args.members,
-                     drop=tuple(args.drop), log=log)
+                     drop=tuple(args.drop), log=log, models=models)
         log(f"cv: top-1 {cv['top1']:.3f} (mean over families), top-3 {cv['top3']:.3f}, worst {cv['worst']} "
-            f"{cv['worst_top1']:.2f}")
+            f"{cv['worst_top1']:.2f}" + (f"; zoo models of the left-out families top-1 {cv['models_top1']:.3f} "
+                                         f"({cv['models_families']} families)" if "models_top1" in cv else ""))
         if args.cv_only:
             return 0
     log(f"{args.heldout_per_family} x {len(HELD_OUT_FAMILIES)} held-out devices")
@@ -313,7 +401,10 @@ def main(argv: list[str] | None = None) -> int:
             "training_renders": int(len(Xt)), "feature_version": FEATURE_VERSION,
             "hidden": list(hidden), "alpha": args.alpha, "members": args.members, "seconds": args.seconds,
             "dropped_features": list(args.drop), "colour_copies": args.colour_copies,
+            "zoo_model_renders": 0 if models is None else int(len(models[0])),
             "recipe": "benchmarks/train_classifier.py"}
+    if models is not None:
+        Xt, ct = np.vstack([Xt, models[0]]), ct + models[1]
     clf = fit(Xt, ct, seed=args.seed, hidden=hidden, alpha=args.alpha, members=args.members, drop=tuple(args.drop),
               metadata=meta)
     train_acc = score(clf, Xt, [(c,) for c in ct])

@@ -45,3 +45,21 @@ def test_refit_output_fixes_level_and_polarity(zoo: Zoo, cap) -> None:
     np.testing.assert_array_equal(np.asarray(r.params["layers"][0]["w_hh"]),   # only the output layer changes
                                   np.asarray(m.params["layers"][0]["w_hh"]))
     assert refit_output(r, cap).metadata["output_refit"]["esr_after"] <= md["esr_after"] * 1.0001
+
+
+def test_a_refit_the_validation_audio_rejects_is_not_kept(zoo: Zoo, cap) -> None:
+    from tonezoo.capture import Capture
+    m = zoo.start_model("boost", cap)
+    x = np.concatenate([cap.train_x, cap.val_x])
+    y = 0.5 * np.asarray(m.process(x, cap.knobs), np.float64)     # (this boost peaks above full scale)
+    n_tr = len(cap.train_x)
+    # the fitted audio is the model's output inverted, the validation audio is not: least
+    # squares flips the output layer, which fits the training audio and misses validation
+    c = Capture.from_arrays(x, np.concatenate([-y[:n_tr], y[n_tr:]]).astype(np.float32), cap.sample_rate,
+                            knobs=cap.knobs, align=False, val_start=n_tr)
+    assert refit_output(m, c) is m
+    inverted = Capture.from_arrays(x, (-y).astype(np.float32), cap.sample_rate, knobs=cap.knobs, align=False,
+                                   val_start=n_tr)
+    r = refit_output(m, inverted)                       # validation agrees with the fit: kept
+    md = r.metadata["output_refit"]
+    assert r is not m and md["val_esr_after"] < 0.1 * md["val_esr_before"]

@@ -129,7 +129,8 @@ def hidden_states(model: "Model", x: np.ndarray, knobs: np.ndarray | None = None
     return np.asarray(out).T
 
 
-def refit_output(model: "Model", capture: "Capture", *, seconds: float = 3.0, ridge: float = 1e-3) -> "Model":
+def refit_output(model: "Model", capture: "Capture", *, seconds: float = 3.0, ridge: float = 1e-3,
+                 val_seconds: float = 10.0) -> "Model":
     """A copy of ``model`` whose output layer is the least-squares fit to the capture's training audio.
 
     Parameters
@@ -137,9 +138,15 @@ def refit_output(model: "Model", capture: "Capture", *, seconds: float = 3.0, ri
     model : Model
         A starting model (already adapted to the capture's sample rate and knobs).
     capture : Capture
-        Its ``train_x`` / ``train_y`` (the first ``seconds``) are fitted; validation audio is not used.
+        Its ``train_x`` / ``train_y`` (the first ``seconds``) are fitted; its validation audio (up to
+        ``val_seconds``) decides whether the fit is kept.
     seconds : float
         Audio used for the fit.
+    val_seconds : float
+        Validation audio the fitted layer is checked on: it is kept only when its ESR there is lower
+        than the model's own. The fitted audio cannot say that (least squares always lowers the error
+        on the audio it fits); on a short capture a fit that follows its few seconds too closely can
+        start fine-tuning further from the device than the model as it was.
     ridge : float
         Ridge penalty relative to the mean squared hidden activation (keeps the weights modest
         when units are nearly collinear).
@@ -147,9 +154,10 @@ def refit_output(model: "Model", capture: "Capture", *, seconds: float = 3.0, ri
     Returns
     -------
     Model
-        A new model (metadata ``output_refit`` records the ESR before/after on the fitted audio);
-        ``model`` itself when it has neither a dense output layer nor a WaveNet head, or when the
-        fit does not lower the error.
+        A new model (metadata ``output_refit`` records the ESR before/after on the fitted audio and
+        on the validation audio); ``model`` itself when it has neither a dense output layer nor a
+        WaveNet head, or when the fit does not lower the error on the validation audio (on the
+        fitted audio when the capture has none).
     """
     wavenet = _wavenet_head(model)
     if not (wavenet or _dense_keys(model)):
@@ -160,16 +168,17 @@ def refit_output(model: "Model", capture: "Capture", *, seconds: float = 3.0, ri
     if wavenet:
         last = model.params["arrays"][-1]
         scale = float(np.asarray(model.params["head_scale"]))
-        h = head_features(model, x).astype(np.float64) * scale
+        features = lambda a: head_features(model, a).astype(np.float64) * scale  # noqa: E731
         w_ref, b_ref = last["head_w"], last.get("head_b")
         w_old = np.asarray(w_ref, np.float64)[:, 0]           # output = (scale * s) . w + scale * b
         b_old = 0.0 if b_ref is None else float(np.asarray(b_ref).reshape(-1)[0]) * scale
     else:
         knobs = model.knob_vector(capture.knobs) if model.config.knobs else None
-        h = hidden_states(model, x, knobs).astype(np.float64)
+        features = lambda a: hidden_states(model, a, knobs).astype(np.float64)  # noqa: E731
         w_ref, b_ref = model.params["dense"]["w"], model.params["dense"]["b"]
         w_old = np.asarray(w_ref, np.float64)
         b_old = float(np.asarray(b_ref))
+    h = features(x)
     bias = b_ref is not None
     target = y - (x if model.config.skip else 0.0)
     design = np.concatenate([h, np.ones((n, 1))], axis=1) if bias else h
@@ -182,11 +191,22 @@ def refit_output(model: "Model", capture: "Capture", *, seconds: float = 3.0, ri
     after = target - design @ coef
     denom = float(np.mean(y ** 2)) + 1e-5
     esr_before, esr_after = float(np.mean(before ** 2) / denom), float(np.mean(after ** 2) / denom)
+    record = {"esr_before": esr_before, "esr_after": esr_after, "seconds": n / capture.sample_rate}
+    nv = int(min(len(capture.val_x), val_seconds * capture.sample_rate))
+    if nv > 0:
+        xv = np.asarray(capture.val_x[:nv], np.float64)
+        yv = np.asarray(capture.val_y[:nv], np.float64)
+        hv = features(xv)
+        tv = yv - (xv if model.config.skip else 0.0)
+        dv = float(np.mean(yv ** 2)) + 1e-5
+        fitted = (np.concatenate([hv, np.ones((nv, 1))], axis=1) if bias else hv) @ coef
+        record.update(val_esr_before=float(np.mean((tv - hv @ w_old - b_old) ** 2) / dv),
+                      val_esr_after=float(np.mean((tv - fitted) ** 2) / dv), val_seconds=nv / capture.sample_rate)
+        esr_before, esr_after = record["val_esr_before"], record["val_esr_after"]
     if not esr_after < esr_before:
         return model
     w_new, b_new = (coef[:-1], coef[-1]) if bias else (coef, None)
-    out = model.copy(output_refit={"esr_before": esr_before, "esr_after": esr_after,
-                                   "seconds": n / capture.sample_rate})
+    out = model.copy(output_refit=record)
     if wavenet:
         arr = dict(out.params["arrays"][-1],
                    head_w=np.asarray(w_new[:, None], np.asarray(w_ref).dtype))
