@@ -44,6 +44,7 @@ def test_output_paths_are_checked_before_any_work(recordings, tmp_path):
     di, amp = recordings / "di.wav", recordings / "amp.wav"
     (tmp_path / "a_directory").mkdir()
     (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "take.wav").write_bytes(b"RIFF-mine")
     cases = [
         (["train", di, amp, "-o", recordings], "holds other files"),
         (["train", di, amp, "-o", recordings, "--overwrite"], "holds other files"),
@@ -61,6 +62,12 @@ def test_output_paths_are_checked_before_any_work(recordings, tmp_path):
         (["capture-signal", "a_directory"], "is a folder"),
         (["capture-signal", "notes.txt"], "ending in"),
         (["render", "screamer", "--capture", recordings], "holds other files"),
+        (["render", "screamer", di, "take.wav"], "already exists; pass --overwrite"),
+        (["capture-signal", "take.wav"], "already exists; pass --overwrite"),
+        (["process", "any-model", di, "take.wav"], "already exists; pass --overwrite"),
+        (["suggest", di, amp, "--plot", "ranking.txt"], "ending in .png"),
+        (["train", di, amp, "-o", "m", "--checkpoint", "notes.txt"], "is a file"),
+        (["train", di, amp, "-o", "m", "--checkpoint", recordings], "holds other files"),
     ]
     for args, why in cases:
         t0 = time.perf_counter()
@@ -69,7 +76,8 @@ def test_output_paths_are_checked_before_any_work(recordings, tmp_path):
         assert why in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
         assert time.perf_counter() - t0 < 20, args                 # refused up front, not after training
     assert _snapshot(recordings) == before                           # the recordings survive
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_directory", "notes.txt"]   # nothing half-written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_directory", "notes.txt", "take.wav"]  # nothing half-written
+    assert (tmp_path / "take.wav").read_bytes() == b"RIFF-mine"
     assert list((tmp_path / "a_directory").iterdir()) == []
 
 

@@ -554,3 +554,11 @@ def test_cli_format_choices_are_the_registry():
     assert set(options["--player"].choices) == {p for f in list_formats() for p in format_spec(f).players}
     from tonezoo.formats import agam
     assert format_spec("agam").players == tuple(agam.PLAYERS)     # the lazy registration names the real players
+
+
+@needs_fixtures
+def test_cli_import_names_each_files_architecture(tmp_path: Path, capsys) -> None:
+    assert main(["import", str(NAM_WAVENET), str(NAM_LSTM), "-o", str(tmp_path / "zoo")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any("namcore_wavenet" in ln and "(nam: WaveNet" in ln for ln in lines), lines
+    assert any("namcore_lstm" in ln and "(nam: LSTM-" in ln for ln in lines), lines

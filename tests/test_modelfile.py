@@ -93,3 +93,20 @@ def test_checkpoint_round_trip_and_mismatch(tmp_path):
         load_checkpoint(tmp_path / "ck", {"a": jnp.zeros(3), "b": jnp.zeros(1)})
     with pytest.raises(TrainingError, match="cannot read"):
         load_checkpoint(tmp_path / "none", tree)
+
+
+def test_saved_files_get_the_users_usual_permissions(tmp_path):
+    import os
+    import stat
+    m = _model()
+    old = os.umask(0o022)
+    try:
+        m.save(tmp_path / "amp")
+        atomic_write(tmp_path / "notes.json", lambda tmp: tmp.write_text("{}"))
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert mode(tmp_path / "amp") == 0o755           # as mkdir gives it, not a temporary folder's 0o700
+    assert {p.name: mode(p) for p in (tmp_path / "amp").iterdir()} == {
+        "config.json": 0o644, "model.safetensors": 0o644, "README.md": 0o644}
+    assert mode(tmp_path / "notes.json") == 0o644

@@ -386,7 +386,7 @@ class Classifier:
         from .modelfile import atomic_write
 
         text = json.dumps(self.to_dict(), separators=(",", ":")) + "\n"
-        return atomic_write(path, lambda tmp: tmp.write_text(text), mode=0o666)
+        return atomic_write(path, lambda tmp: tmp.write_text(text))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, where: str = "classifier") -> "Classifier":

@@ -133,7 +133,14 @@ def save_model_dir(model: Any, directory: str | os.PathLike, *, card: bool = Tru
     return write_dir_atomically(target, lambda tmp: write_model_files(model, tmp, card=card))
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *, mode: int | None = None) -> Path:
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *, mode: int = 0o666) -> Path:
     """Write one file atomically: ``write(tmp)`` fills a temporary file beside ``path``, then ``os.replace``.
 
     The one file writer of tonezoo (model configs, zoo index files, exported formats,
@@ -141,17 +148,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *, mode
     ``path`` as it was and no temporary file behind. Directories: :func:`write_dir_atomically`.
 
     ``mode``: the new file's permissions less the process's umask, as ``open`` would give them
-    (``0o666`` for a file other programs read); by default the temporary file's own ``0o600``.
+    (default ``0o666``: a model, a WAV or an index is read by other programs and users, as any
+    file the user writes; the temporary file itself is created ``0o600``).
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
-        if mode is not None:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, mode & ~umask)
+        os.chmod(tmp, mode & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -163,13 +168,20 @@ def write_dir_atomically(target: Path, fill) -> Path:
     """Fill a temporary directory beside ``target`` with ``fill(tmp)``, then rename it into place.
 
     An existing ``target`` is replaced only once the new directory is complete; on any error the
-    temporary directory is removed and ``target`` is left as it was.
+    temporary directory is removed and ``target`` is left as it was. The directory and its files get
+    the permissions ``mkdir`` and ``open`` would give them (``0o777`` / ``0o666`` less the umask), not
+    the temporary folder's ``0o700`` or a writer's private ``0o600``.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         fill(tmp)
+        mask = _umask()
+        for f in tmp.rglob("*"):      # some writers (safetensors) create their files 0o600
+            if f.is_file() and not f.is_symlink():
+                os.chmod(f, 0o666 & ~mask)
+        os.chmod(tmp, 0o777 & ~mask)
         if target.exists():
             old = target.parent / f".{target.name}.old-{os.getpid()}"
             os.replace(target, old)

@@ -13,10 +13,14 @@ import os
 from pathlib import Path
 
 __all__ = ["check_file_output", "check_model_dir_output", "check_own_dir_output", "is_model_dir", "MODEL_FILES",
-           "AUDIO_SUFFIXES"]
+           "AUDIO_SUFFIXES", "PLOT_SUFFIXES", "CHECKPOINT_FILES"]
 
 MODEL_FILES = frozenset({"config.json", "model.safetensors", "README.md"})
 AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".aif", ".aiff", ".mp3", ".ogg"})
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+CHECKPOINT_FILES = frozenset({"state.json", "state.safetensors"})
+"""What a training checkpoint folder holds (:func:`tonezoo.modelfile.save_checkpoint`)."""
+"""File endings a ``--plot`` may have (the formats matplotlib writes that people open)."""
 
 
 def _error(message: str) -> Exception:
@@ -43,7 +47,7 @@ def _check_parent(path: Path, flag: str, *, create: bool) -> None:
 
 
 def check_file_output(path: str | os.PathLike, flag: str, *, suffixes: tuple[str, ...] = (),
-                      create_parent: bool = False) -> Path:
+                      create_parent: bool = False, overwrite: bool | None = None) -> Path:
     """Check that ``path`` can be written as a file: not a folder, its folder exists and is writable.
 
     Parameters
@@ -56,6 +60,9 @@ def check_file_output(path: str | os.PathLike, flag: str, *, suffixes: tuple[str
         Accepted file name endings (lower case, with the dot); empty accepts any.
     create_parent : bool
         Accept a missing parent folder (the command creates it).
+    overwrite : bool, optional
+        For a command with an ``--overwrite`` option: its value. An existing file is refused unless
+        it is true. ``None`` (the default) leaves existing files to the caller.
 
     Returns
     -------
@@ -64,14 +71,16 @@ def check_file_output(path: str | os.PathLike, flag: str, *, suffixes: tuple[str
     Raises
     ------
     ConfigError
-        ``path`` is an existing folder, ends in a path separator, has the wrong ending, or its folder
-        is missing (unless ``create_parent``) or not writable.
+        ``path`` is an existing folder, ends in a path separator, has the wrong ending, exists while
+        ``overwrite`` is false, or its folder is missing (unless ``create_parent``) or not writable.
     """
     p = Path(path)
     if str(path).endswith((os.sep, "/")) or p.is_dir() or p.name in ("", ".", ".."):
         raise _error(f"{flag} {path}: is a folder; give a file name, e.g. {Path(path) / ('out' + (suffixes[0] if suffixes else ''))}")
     if suffixes and p.suffix.lower() not in suffixes:
         raise _error(f"{flag} {path}: expected a file name ending in {' or '.join(suffixes)}")
+    if p.exists() and overwrite is False:
+        raise _error(f"{flag} {path}: already exists; pass --overwrite to replace it, or choose another name")
     if p.exists() and not os.access(p, os.W_OK):
         raise _error(f"{flag} {path}: exists and is not writable")
     _check_parent(p, flag, create=create_parent)

@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=None, metavar="N",
                    help="total length in seconds (default 120, at least 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the guitar phrases and noise (default 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT.wav if it exists")
     p.set_defaults(func=run_capture_signal)
 
     q = sub.add_parser("check-capture", parents=[capture_options()],
@@ -38,16 +39,15 @@ def _write_wav_atomic(path: Path, audio, sample_rate: int) -> None:
 
     from ..modelfile import atomic_write
     path.parent.mkdir(parents=True, exist_ok=True)
-    # a WAV is read by other programs: the user's usual permissions, not the temporary file's private ones
-    atomic_write(path, lambda tmp: sf.write(str(tmp), audio, sample_rate, subtype="PCM_24", format="WAV"),
-                 mode=0o666)
+    atomic_write(path, lambda tmp: sf.write(str(tmp), audio, sample_rate, subtype="PCM_24", format="WAV"))
 
 
 def run_capture_signal(args: argparse.Namespace) -> int:
     from ..signals import capture_signal, signal_layout
 
     from ._outputs import check_file_output
-    out = check_file_output(args.output, "OUT.wav", suffixes=(".wav",), create_parent=True)
+    out = check_file_output(args.output, "OUT.wav", suffixes=(".wav",), create_parent=True,
+                            overwrite=args.overwrite)
     layout = signal_layout(args.sr, args.seconds)        # validates the length first
     audio = capture_signal(args.sr, args.seconds, seed=args.seed)
     _write_wav_atomic(out, audio, args.sr)

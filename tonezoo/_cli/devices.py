@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--ir", default=None, metavar="IR.wav",
                    help="amp designs: convolve with this cabinet impulse response instead of the cabinet model")
     q.add_argument("--capture", default=None, metavar="DIR", help="write DIR/input.wav and DIR/target.wav")
+    q.add_argument("--overwrite", action="store_true", help="replace OUT.wav if it exists")
     q.add_argument("--seconds", type=float, default=30.0, metavar="N", help="--capture length (default 30)")
     q.add_argument("--sr", type=int, default=44100, metavar="RATE", help="--capture sample rate (default 44100)")
     q.add_argument("--seed", type=int, default=0, help="--capture seed of the synthetic input (default 0)")
@@ -113,10 +114,10 @@ def run_render(args: argparse.Namespace) -> int:
 
     if not args.input or not args.output:
         raise ConfigError("render needs IN.wav and OUT.wav, or --capture DIR")
-    out = check_file_output(args.output, "OUT.wav")
     src = Path(args.input)
-    if out.resolve() == src.resolve():
-        raise ConfigError(f"OUT.wav {out} is the input file; choose another name")
+    if Path(args.output).resolve() == src.resolve():
+        raise ConfigError(f"OUT.wav {args.output}: is the input file; choose another name")
+    out = check_file_output(args.output, "OUT.wav", overwrite=args.overwrite)
     try:
         info = sf.info(str(src))
         audio, sr = sf.read(str(src), dtype="float64", always_2d=True)

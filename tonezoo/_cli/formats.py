@@ -54,9 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _describe(model) -> str:
     cfg = model.config
     rate = f"{cfg.sample_rate} Hz{' assumed' if model.metadata.get('sample_rate_assumed') else ''}"
-    layers = f"{cfg.num_layers}x" if cfg.num_layers > 1 else ""
     knobs = f", knobs {', '.join(cfg.knobs)}" if cfg.knobs else ""
-    return (f"{model.metadata.get('source_format')}: {layers}{cfg.cell.upper()}-{cfg.hidden_size}"
+    return (f"{model.metadata.get('source_format')}: {cfg.describe()}"
             f"{', skip' if cfg.skip else ''}{knobs}, {rate}")
 
 
@@ -93,9 +92,7 @@ def run_export(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..formats import export_model
     from ..model import Model
-    out = check_file_output(args.output, "-o", suffixes=_SUFFIXES[args.format])
-    if out.exists() and not args.overwrite:
-        raise ConfigError(f"-o {out}: already exists; pass --overwrite to replace it, or choose another name")
+    out = check_file_output(args.output, "-o", suffixes=_SUFFIXES[args.format], overwrite=args.overwrite)
     model = Model.load(args.model)
     knobs = parse_knobs(args.knob) or None
     rate = model.config.sample_rate

@@ -17,7 +17,8 @@ from typing import Any
 from ._common import (as_cli_error, capture_options, epochs_text, load_capture_args, parse_knobs, printed_warnings,
                       race_line)
 from ._interrupt import Interrupts
-from ._outputs import check_file_output, check_model_dir_output
+from ._outputs import (CHECKPOINT_FILES, PLOT_SUFFIXES, check_file_output, check_model_dir_output,
+                       check_own_dir_output)
 
 __all__ = ["register", "describe_trained_model", "start_note", "DEFAULT_EPOCHS_TRANSFER", "DEFAULT_EPOCHS_SCRATCH"]
 
@@ -26,7 +27,6 @@ __all__ = ["register", "describe_trained_model", "start_note", "DEFAULT_EPOCHS_T
 # trainer defaults to 100 epochs. Early stopping (--patience) usually ends a run sooner.
 DEFAULT_EPOCHS_TRANSFER = 100
 DEFAULT_EPOCHS_SCRATCH = 300
-PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 # metadata keys that describe the trained capture or its lineage; everything else a starting
 # model carried (its device, description, design, author, best epoch, ...) is about another device
@@ -407,6 +407,12 @@ def run_train(args: argparse.Namespace) -> int:
     out = check_model_dir_output(args.output, "-o", overwrite=args.overwrite)
     plot_path = check_file_output(args.plot, "--plot", suffixes=PLOT_SUFFIXES, create_parent=True) \
         if args.plot else None
+    if args.checkpoint:
+        from ..errors import ConfigError
+        check_own_dir_output(args.checkpoint, "--checkpoint", CHECKPOINT_FILES, command="a checkpoint")
+        if Path(args.checkpoint).resolve() == out.resolve():
+            raise ConfigError(f"--checkpoint {args.checkpoint}: is the model folder (-o); give the checkpoint a "
+                              "folder of its own")
 
     from ..audio import peak_dbfs
     from ..errors import ConfigError
@@ -476,6 +482,9 @@ def run_train(args: argparse.Namespace) -> int:
         guess_category(capture)
     result.model.metadata = describe_trained_model(result, capture, name=out.name, category=category,
                                                    category_source=category_source)
+    if args.source not in (None, "auto") and result.model.metadata.get("base_model"):   # for the model card
+        from ..card import base_model_source
+        result.model.metadata["base_model_source"] = base_model_source(args.source, result.model.metadata["base_model"])
     if confidence is not None:
         result.model.metadata["category_confidence"] = round(confidence, 3)
         print(f"category: {category} (a guess of the device-kind classifier, confidence {confidence:.2f}; "
@@ -513,15 +522,13 @@ def run_process(args: argparse.Namespace) -> int:
     import numpy as np
     from ..capture import read_audio
     from ..errors import CaptureError, ConfigError, InputLevelWarning
-    out = check_file_output(args.output, "OUT.wav", suffixes=(".wav",))
     try:            # the input first: a missing or unreadable input is the error to report, not the output's
         x, sr, _ = read_audio(args.input, channel=args.channel, label="input")
     except CaptureError as e:
         raise as_cli_error(e) from None
-    if out.resolve() == Path(args.input).resolve():
-        raise ConfigError(f"{out} is the input file; choose another output name")
-    if out.exists() and not args.overwrite:
-        raise ConfigError(f"{out} already exists; pass --overwrite to replace it, or choose another name")
+    if Path(args.output).resolve() == Path(args.input).resolve():
+        raise ConfigError(f"OUT.wav {args.output}: is the input file; choose another output name")
+    out = check_file_output(args.output, "OUT.wav", suffixes=(".wav",), overwrite=args.overwrite)
     knobs = parse_knobs(args.knob) or None
     model = load_model_arg(args.model)
     rate = model.sample_rate
@@ -549,5 +556,4 @@ def _write_wav(path: Path, audio, sample_rate: int) -> None:
     import soundfile as sf
 
     from ..modelfile import atomic_write
-    atomic_write(path, lambda tmp: sf.write(str(tmp), audio, sample_rate, subtype="FLOAT", format="WAV"),
-                 mode=0o666)
+    atomic_write(path, lambda tmp: sf.write(str(tmp), audio, sample_rate, subtype="FLOAT", format="WAV"))

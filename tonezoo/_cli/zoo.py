@@ -163,6 +163,10 @@ def run_suggest(args: argparse.Namespace) -> int:
         raise ConfigError(f"--top must be >= 1, got {args.top}")
     if args.shortlist < 0:
         raise ConfigError(f"--shortlist must be 0 (fingerprint distance only) or more, got {args.shortlist}")
+    plot_path = None
+    if args.plot:
+        from ._outputs import PLOT_SUFFIXES, check_file_output
+        plot_path = check_file_output(args.plot, "--plot", suffixes=PLOT_SUFFIXES, create_parent=True)
     capture = load_capture_args(args, command="suggest")
     zoo = _open_zoo(args.zoo)
     sugg = zoo.suggest(capture, top=args.top, shortlist=args.shortlist)
@@ -181,8 +185,8 @@ def run_suggest(args: argparse.Namespace) -> int:
     named = "" if pick.name in ("", pick.id) else f"{pick.name}, "
     con.print(f"pick: [bold]{pick.id}[/bold] ({named}{pick.category}); 'tonezoo train ... --from auto' races the top "
               "3 for a fifth of its epochs (at most 6) and fine-tunes the best")
-    if args.plot:
-        path = plot_transfer(zoo, capture, sugg[:min(3, len(sugg))], args.plot)
+    if plot_path is not None:
+        path = plot_transfer(zoo, capture, sugg[:min(3, len(sugg))], plot_path)
         con.print(f"plot written to {path}")
     if args.json:
         payload = {"pick": sugg[0].id, "device_kind": None if guess is None else guess.to_dict(), "candidates": [
