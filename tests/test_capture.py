@@ -395,3 +395,12 @@ def test_read_audio(tmp_path, di):
     np.testing.assert_allclose(audio, 0.5 * di, atol=1e-6)
     with pytest.raises(StereoInputError, match=r"input file .*di\.flac"):
         read_audio(path, label="input")
+
+
+def test_a_negative_latency_limit_is_refused() -> None:
+    from tonezoo.capture import Capture
+    from tonezoo.errors import CaptureError
+    x = np.random.default_rng(0).standard_normal(44100).astype(np.float32) * 0.1
+    with pytest.raises(CaptureError, match="max_latency_ms must be a number of milliseconds >= 0") as e:
+        Capture.from_arrays(x, 0.5 * x, 44100, max_latency_ms=-5)
+    assert "--max-latency-ms" in e.value.cli_message

@@ -516,7 +516,7 @@ def test_cli_import_and_export(tmp_path: Path, capsys) -> None:
     model = Model.load(zoo / "my_amp")
     assert model.config.sample_rate == 48000 and model.metadata["source_format"] == "agam"
     assert main(["import", str(good), "-o", str(zoo)]) == 2  # exists
-    assert "--force" in capsys.readouterr().err
+    assert "--overwrite" in capsys.readouterr().err
     assert main(["import", str(good), "-o", str(zoo), "--force"]) == 0
 
     assert main(["export", str(zoo / "my_amp"), "--format", "agam", "--player", "neuralpi",

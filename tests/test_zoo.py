@@ -65,8 +65,13 @@ def test_add_list_get_remove_persist(small_zoo, tmp_path):
 
 
 def test_corrupt_or_missing_index_is_a_zoo_error(small_zoo, tmp_path):
-    with pytest.raises(ZooError, match="no zoo here"):
+    with pytest.raises(ZooError, match="elsewhere: no such folder.*tonezoo zoo init"):
         Zoo.open(tmp_path / "elsewhere")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ZooError, match="is a file, not a zoo folder"):
+        Zoo.open(tmp_path / "afile")
+    with pytest.raises(ZooError, match=r"not a zoo \(no index.json\)"):
+        Zoo.open(tmp_path)
     np.save(small_zoo.directory / "fingerprints.npy", np.zeros((2, 5), np.float32))
     with pytest.raises(ZooError, match="does not match"):
         Zoo.open(small_zoo.directory)

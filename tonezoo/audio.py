@@ -24,7 +24,7 @@ from .errors import (AudioFileNotFoundError, CaptureError, ChannelChoiceWarning,
                      SampleRateMismatchError, SilentAudioError, StereoInputError, UnreadableAudioError,
                      UnsupportedSampleRateError, _error)
 
-__all__ = ["read_audio", "peak_dbfs", "MIN_SAMPLE_RATE", "SILENCE_DBFS", "LEVEL_MARGIN_DB"]
+__all__ = ["read_audio", "read_frames", "peak_dbfs", "MIN_SAMPLE_RATE", "SILENCE_DBFS", "LEVEL_MARGIN_DB"]
 
 MIN_SAMPLE_RATE = 16000
 SILENCE_DBFS = -70.0          # RMS below this is "silent"
@@ -219,10 +219,33 @@ def read_audio(path: str | os.PathLike, *, channel: int | None = None, label: st
 _CHANNEL_NAMES = {0: "left", 1: "right"}
 
 
-def _read(path: Path, label: str, channel: int | None, option: str = "channel"
-          ) -> tuple[np.ndarray, int, dict[str, Any]]:
+def read_frames(path: str | os.PathLike, label: str = "input") -> tuple[np.ndarray, int, dict[str, Any]]:
+    """Every channel of an audio file, after the checks every reader of tonezoo makes.
+
+    Parameters
+    ----------
+    path : path-like
+    label : str
+        What the file is, for messages ("input", "target").
+
+    Returns
+    -------
+    frames : np.ndarray [shape=(n, channels), dtype=float32]
+        Full scale 1.0.
+    sample_rate : int
+        Hz.
+    info : dict
+        ``format``, ``subtype`` and ``channels``.
+
+    Raises
+    ------
+    AudioFileNotFoundError, UnreadableAudioError, EmptyAudioError
+        A missing file, a folder, an empty or unreadable file, or one with no samples; each names the
+        file and what to do.
+    """
     import soundfile as sf
 
+    path = Path(path)
     if not path.exists():
         raise AudioFileNotFoundError(f"{label} file {str(path)!r} does not exist: check the path")
     if path.is_dir():
@@ -240,10 +263,17 @@ def _read(path: Path, label: str, channel: int | None, option: str = "channel"
             f"{label} file {str(path)!r} ({size} bytes) cannot be read as audio ({e}): it is corrupt, "
             f"truncated, or in a format libsndfile does not read (it reads WAV, FLAC, AIFF, OGG and MP3); "
             f"export it again (24-bit WAV is safest)") from None
-    name = f"{label} file {str(path)!r}"
     if data.shape[0] == 0:
-        raise EmptyAudioError(f"{name} holds no samples (0 frames): the recording or export failed; export it again")
-    info: dict[str, Any] = {"format": fmt, "subtype": subtype, "channels": channels}
+        raise EmptyAudioError(f"{label} file {str(path)!r} holds no samples (0 frames): the recording or export "
+                              "failed; export it again")
+    return data, sample_rate, {"format": fmt, "subtype": subtype, "channels": channels}
+
+
+def _read(path: Path, label: str, channel: int | None, option: str = "channel"
+          ) -> tuple[np.ndarray, int, dict[str, Any]]:
+    data, sample_rate, info = read_frames(path, label)
+    channels = info["channels"]
+    name = f"{label} file {str(path)!r}"
     if channels > 1:
         if channel is None:
             live = [c for c in range(channels) if np.max(np.abs(data[:, c])) > _SILENT_CHANNEL]

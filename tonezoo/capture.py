@@ -22,6 +22,7 @@ the rest for training, leaving the validation audio as it is.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -288,6 +289,8 @@ def _assemble(x: np.ndarray, y: np.ndarray, sample_rate: int, x_label: str, y_la
     unknown = set(split) - {"val_fraction", "val_start", "limit_seconds"}
     if unknown:
         raise TypeError(f"unexpected split arguments {sorted(unknown)}: use val_fraction, val_start, limit_seconds")
+    if not (isinstance(max_latency_ms, (int, float)) and math.isfinite(max_latency_ms) and max_latency_ms >= 0):
+        raise _error(CaptureError, f"<<max_latency_ms>> must be a number of milliseconds >= 0, got {max_latency_ms!r}")
     sr = sample_rate
     diff = abs(x.size - y.size)
     if diff > MAX_TRIM_SECONDS * sr:

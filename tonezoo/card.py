@@ -31,7 +31,8 @@ from typing import Any
 
 import yaml
 
-__all__ = ["card_data", "render_card", "parse_card", "hub_base_model", "esr_verdict", "TAGS"]
+__all__ = ["card_data", "render_card", "parse_card", "hub_base_model", "esr_verdict", "base_model_source",
+           "TAGS"]
 
 TAGS = ("tonezoo", "guitar-effects", "audio-to-audio")
 # A Hugging Face repo id, ``owner/name`` or ``name`` (the one pattern; tonezoo.hub uses it too)
@@ -46,7 +47,7 @@ _TEMPLATE = """---
 
 # {{ name }}
 
-A tonezoo neural capture{% if category %} of {{ "an" if category[0] in "aeiou" else "a" }} `{{ category }}` device{% if category_guess %} (the device-kind classifier's guess){% endif %}{% endif %}:
+A {{ "" if imported else "tonezoo " }}neural capture{% if category %} of {{ "an" if category[0] in "aeiou" else "a" }} `{{ category }}` device{% if category_guess %} (the device-kind classifier's guess){% endif %}{% endif %}{% if imported %}, imported into tonezoo{% endif %}:
 {% if arch == "lstm" %}{{ "an" if cell == "lstm" else "a" }} {{ cell | upper }}-{{ hidden }} recurrent network{% if layers > 1 %} ({{ layers }} layers){% endif %}{% else %}a {{ describe }} network{% endif %} with {{ params }} parameters,
 running at {{ sample_rate }} Hz{% if skip %}, with a skip connection (the dry input is added to the output){% endif %}.
 {% if knobs %}
@@ -55,17 +56,21 @@ It is conditioned on {{ knobs | length }} knob{{ "s" if knobs | length > 1 else 
 {% endif %}
 ## How it was made
 
-{% if base_model %}Fine-tuned (transfer learning) from {% if base_model_hub %}the Hub model `{{ base_model }}`{% else %}the zoo model `{{ base_model }}`{% endif %}: the weights of a model of a similar device were the starting point, then trained on this device's capture.
+{% if imported %}{{ imported }}
+{% else %}{% if base_model %}Fine-tuned (transfer learning) from {{ start }}: the weights of a model of a similar device were the starting point, then trained on this device's capture.
 {%- else %}Trained from scratch on a capture of the device.{% endif %}
 A capture is a dry guitar signal re-amped through the device and the device's output, recorded together;
 the network learns to predict the output from the input
-{%- if training_seconds or epochs %} ({% if training_seconds %}{{ training_seconds }} s of training audio{% endif %}{% if training_seconds and epochs %}, {% endif %}{% if epochs %}{{ epochs }} epochs{% endif %}){% endif %},
-with the Automated-GuitarAmpModelling recipe (error-to-signal ratio + DC loss, truncated backpropagation
+{%- if training_seconds or epochs %} ({% if training_seconds %}{{ training_seconds }} s of training audio{% endif %}{% if training_seconds and epochs %}, {% endif %}{% if epochs %}{{ epochs }} epoch{{ "" if epochs == 1 else "s" }}{% endif %}){% endif %},
+{% if recipe == "nam" %}with Neural Amp Modeler's WaveNet recipe (sdatkinson/neural-amp-modeler, `nam/train/core.py`: MSE +
+multi-resolution STFT loss of the pre-emphasised signals, Adam with an exponentially decaying learning rate,
+the best model by validation ESR kept).
+{% else %}with the Automated-GuitarAmpModelling recipe (error-to-signal ratio + DC loss, truncated backpropagation
 through time, the best model by validation loss kept).
-{% if val_esr is not none %}
+{% endif %}{% endif %}{% if val_esr is not none %}
 | metric | value |
 |---|---|
-| validation error-to-signal ratio (ESR, lower is better) | {{ "%.4g" | format(val_esr) }} ({{ verdict }}) |
+| validation error-to-signal ratio (ESR, lower is better{{ "; as the file states" if imported else "" }}) | {{ "%.4g" | format(val_esr) }} ({{ verdict }}) |
 {% if training_seconds %}| training audio | {{ training_seconds }} s |
 {% endif %}{% if input_peak_dbfs is not none %}| loudest training DI (peak) | {{ "%.1f" | format(input_peak_dbfs) }} dBFS |
 {% endif %}{% endif %}
@@ -105,13 +110,116 @@ def hub_base_model(metadata: dict[str, Any]) -> str | None:
     """The Hub id of the model this one was fine-tuned from, when there is one.
 
     ``metadata["base_model_repo"]`` wins; otherwise ``metadata["base_model"]`` counts when it is a
-    namespaced Hub id (``owner/name``). A local zoo name such as ``ts9-like`` is not a Hub id.
+    namespaced Hub id (``owner/name``). A local zoo name such as ``ts9-like`` is not a Hub id, and
+    neither is the name of a model file or zoo model that ``metadata["base_model_source"]``
+    (:func:`base_model_source`) says the model started from.
     """
-    for key in ("base_model_repo", "base_model"):
+    rec = metadata.get("base_model_source")
+    local = isinstance(rec, dict) and rec.get("model") == metadata.get("base_model") and \
+        rec.get("kind") in ("file", "zoo")
+    for key in ("base_model_repo",) if local else ("base_model_repo", "base_model"):
         value = metadata.get(key)
         if isinstance(value, str) and "/" in value and REPO_ID_RE.match(value):
             return value
     return None
+
+
+def base_model_source(source: str, base_model: str | None) -> dict[str, str]:
+    """What ``tonezoo train --from SOURCE`` started from, as the card of the trained model tells it.
+
+    ``SOURCE`` is resolved in the order the CLI loads it: an existing file is a model file (only
+    its name is kept, never its folder), an existing folder a local model, a bare name a zoo id,
+    anything else a Hub repo id. Store the result as ``metadata["base_model_source"]``;
+    :func:`render_card` trusts it only while its ``model`` is the model's ``base_model``, so a
+    record inherited from an earlier start is ignored.
+
+    Parameters
+    ----------
+    source : str
+        The ``--from`` argument (not ``"auto"``: ``Zoo.transfer`` records its own start).
+    base_model : str or None
+        ``metadata["base_model"]`` of the trained model.
+
+    Returns
+    -------
+    dict
+        ``{"kind": "file" | "folder" | "zoo" | "hub", "model": base_model}`` plus ``"file"`` (the
+        file's name), ``"id"`` (the zoo id) or ``"repo"`` (the Hub repo id).
+    """
+    from pathlib import Path
+    path = Path(source)
+    out = {"model": base_model}
+    if path.is_file():
+        return {"kind": "file", **out, "file": path.name}
+    if path.exists():
+        return {"kind": "folder", **out}
+    if "/" not in source and "\\" not in source:
+        return {"kind": "zoo", **out, "id": source}
+    return {"kind": "hub", **out, "repo": source}
+
+
+# the formats tonezoo imports (tonezoo.formats), as the card names them
+_FORMAT_NAMES = {"nam": "a Neural Amp Modeler (`.nam`) file",
+                 "agam": "an Automated-GuitarAmpModelling (NeuralPi / Proteus) JSON file",
+                 "aidax": "an AIDA-X (RTNeural) JSON file"}
+
+
+def _imported(metadata: dict[str, Any]) -> bool:
+    """Whether the model was read from another tool's file (``tonezoo.formats.import_model``), not trained here."""
+    return metadata.get("source_format") not in (None, "tonezoo")
+
+
+def _words(value: Any) -> str:
+    """A metadata value on one line of markdown (a file's author may hold anything)."""
+    return " ".join(str(value).replace("`", "'").split())
+
+
+def _imported_text(md: dict[str, Any], sample_rate: int) -> str:
+    """The "How it was made" paragraph of an imported model: where it came from, not a recipe."""
+    fmt = str(md["source_format"])
+    text = "Imported from " + _FORMAT_NAMES.get(fmt, f"a `{_words(fmt)}` model file")
+    details = []
+    if md.get("source_file"):
+        details.append(f"`{_words(md['source_file'])}`")
+    if md.get("source_format_version"):
+        details.append(f"file version {_words(md['source_format_version'])}")
+    if details:
+        text += " (" + ", ".join(details) + ")"
+    if md.get("author"):
+        text += f", made by {_words(md['author'])}"
+    if md.get("device"):
+        text += f", a capture of the {_words(md['device'])}"
+    text += (".\ntonezoo did not train it: the weights are the file's, converted as they are; the capture and the "
+             "recipe they were\ntrained with are the original author's.")
+    if md.get("sample_rate_assumed"):
+        text += f" The file does not state its sample rate; {sample_rate} Hz is assumed."
+    return text
+
+
+def _start_text(md: dict[str, Any], hub_id: str | None) -> str:
+    """Where a fine-tuned model started: a model file, a zoo model, a Hub model or a local model."""
+    base = _words(md.get("base_model"))
+    rec = md.get("base_model_source")
+    kind = rec.get("kind") if isinstance(rec, dict) and rec.get("model") == md.get("base_model") else None
+    if kind == "file" and rec.get("file"):
+        file = _words(rec["file"])
+        named = "" if base in (file, file.rsplit(".", 1)[0]) else f" ({base})"
+        return f"the model file `{file}`{named}"
+    if kind == "zoo" and rec.get("id"):
+        return f"the zoo model `{_words(rec['id'])}`"
+    if hub_id:
+        return f"the Hub model `{hub_id}`"
+    if kind == "folder":
+        return f"the local model `{base}`"
+    if kind is None and md.get("base_model_name"):
+        return f"the zoo model `{base}`"            # Zoo.transfer (--from auto) records the id and the name
+    return f"the model `{base}`"
+
+
+def _recipe_name(config: Any) -> str:
+    """``"nam"`` or ``"agam"``: the recipe :func:`tonezoo.train.recipe` trains ``config``'s architecture with."""
+    from .train import recipe
+    return "nam" if recipe(config).loss == "nam" else "agam"
 
 
 def _license(metadata: dict[str, Any]) -> tuple[str, str | None]:
@@ -119,8 +227,7 @@ def _license(metadata: dict[str, Any]) -> tuple[str, str | None]:
     raw = metadata.get("license")
     if raw is None:
         # trained with tonezoo: the user's own work; imported from elsewhere: unknown
-        imported = metadata.get("source_format") not in (None, "tonezoo")
-        return ("other", "see the original model's licence") if imported else ("mit", None)
+        return ("other", "see the original model's licence") if _imported(metadata) else ("mit", None)
     value = str(raw).strip().lower()
     if value in _LICENSES:
         return value, None
@@ -193,6 +300,13 @@ def card_data(model: Any, repo_id: str | None = None) -> dict[str, Any]:
 def render_card(model: Any, repo_id: str | None = None) -> str:
     """Render ``README.md`` for ``model``: YAML front matter + how it was made + how to play it.
 
+    "How it was made" tells the model's provenance: imported from another tool's file
+    (``metadata["source_format"]``; no recipe is claimed), or trained by tonezoo from scratch or
+    fine-tuned from a model file, a zoo model, a Hub model or a local model (``base_model`` and
+    :func:`base_model_source`'s record), with the recipe of its architecture
+    (:func:`tonezoo.train.recipe`: Automated-GuitarAmpModelling's for an LSTM/GRU, Neural Amp
+    Modeler's for a WaveNet).
+
     Parameters
     ----------
     model : tonezoo.Model
@@ -210,6 +324,7 @@ def render_card(model: Any, repo_id: str | None = None) -> str:
     data = card_data(model, repo_id)
     base_hub = data.get("base_model")
     base_any = base_hub or data.get("base_model_name")
+    imported = _imported(md)
     val_esr = md.get("val_esr")
     val_esr = None if val_esr is None else float(val_esr)
     env = jinja2.Environment(autoescape=False, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
@@ -220,7 +335,10 @@ def render_card(model: Any, repo_id: str | None = None) -> str:
         describe=model.config.describe(),
         hidden=model.config.hidden_size, layers=model.config.num_layers, params=param_count(model.config),
         sample_rate=model.config.sample_rate, skip=model.config.skip, knobs=list(model.config.knobs),
-        knob_values=data.get("knob_values") or {}, base_model=base_any, base_model_hub=bool(base_hub),
+        knob_values=data.get("knob_values") or {}, base_model=base_any,
+        start=_start_text(md, base_hub) if base_any and not imported else "",
+        imported=_imported_text(md, model.config.sample_rate) if imported else "",
+        recipe="" if imported else _recipe_name(model.config),
         training_seconds=data.get("training_data_seconds"), epochs=md.get("epochs"), val_esr=val_esr,
         verdict=esr_verdict(val_esr) if val_esr is not None else "", description=md.get("description"),
         input_peak_dbfs=None if md.get("input_peak_dbfs") is None else float(md["input_peak_dbfs"]),

@@ -164,8 +164,8 @@ _DESIGNS, _DEVICES = _new_registry()
 def _check_knobs(design: Design, knobs: Mapping[str, Any], *, where: str) -> dict[str, float]:
     unknown = sorted(set(knobs) - set(design.knobs))
     if unknown:
-        raise ConfigError(f"{where}: unknown knob(s) {unknown} for design {design.name!r}; "
-                          f"valid knobs: {list(design.knobs)}")
+        raise ConfigError(f"{where}: unknown knob(s) {', '.join(unknown)} for design {design.name!r}; "
+                          f"valid knobs: {', '.join(design.knobs)}")
     out = dict(design.knobs)
     for key, value in knobs.items():
         try:
@@ -271,7 +271,7 @@ def get_device(name: str | Device) -> Device:
     try:
         return _DEVICES[name]
     except (KeyError, TypeError):
-        raise ConfigError(f"unknown device {name!r}; valid devices: {sorted(_DEVICES)} "
+        raise ConfigError(f"unknown device {name!r}; valid devices: {', '.join(sorted(_DEVICES))} "
                           "(run `tonezoo devices` for the table)") from None
 
 

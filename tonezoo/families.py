@@ -592,7 +592,7 @@ def list_families(category: str | None = None, *, held_out: bool | None = None, 
     ``zoo_only=False`` adds the random-chain families that train the device-kind classifier only.
     """
     if category is not None and category not in CATEGORIES:
-        raise ConfigError(f"unknown category {category!r}; valid: {list(CATEGORIES)}")
+        raise ConfigError(f"unknown category {category!r}; valid: {', '.join(CATEGORIES)}")
     out = [f for f in FAMILIES if (category is None or f.category == category) and (f.zoo or not zoo_only)]
     if held_out is not None:
         out = [f for f in out if (f.name in HELD_OUT_FAMILIES) == held_out]

@@ -165,14 +165,16 @@ class Model:
         if knobs is not None and not isinstance(knobs, Mapping):
             vals = [float(v) for v in knobs]
             if len(vals) != len(names):
-                raise ConfigError(f"model {self.name!r} takes knobs {list(names)}; got {len(vals)} values")
+                raise ConfigError(f"model {self.name!r} takes knobs {', '.join(names)}; got {len(vals)} values")
             return np.asarray(vals, np.float32)
         unknown = set(knobs or {}) - set(names)
         if unknown:
-            raise ConfigError(f"model {self.name!r} has knobs {list(names)}; unknown {sorted(unknown)}")
+            raise ConfigError(f"model {self.name!r} has knobs {', '.join(names)}; "
+                              f"unknown: {', '.join(sorted(unknown))}")
         values, missing = resolve_knobs(names, knobs, self.metadata.get("knob_values"))
         if missing:
-            raise ConfigError(f"model {self.name!r} needs values for knobs {missing} (each in [0, 1])")
+            raise ConfigError(f"model {self.name!r} needs a value in [0, 1] for knob(s) {', '.join(missing)} "
+                              f"(on the command line: {' '.join(f'--knob {k}=0.5' for k in missing)})")
         return knob_array(names, values)
 
     def process(self, audio: np.ndarray, knobs: Mapping[str, float] | Sequence[float] | None = None, *,

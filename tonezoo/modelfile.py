@@ -278,7 +278,8 @@ def read_model_dir(directory: str | os.PathLike) -> ModelParts:
     try:
         flat = load_file(str(wpath))
     except (SafetensorError, OSError, ValueError) as e:
-        raise ModelFileError(f"{wpath}: not a readable safetensors file ({e})") from None
+        raise ModelFileError(f"{wpath}: not a readable safetensors file ({e}); the file is damaged: save or pull the "
+                             "model again") from None
     params = unflatten_params(flat, config, where=str(wpath))
     return ModelParts(config, params, metadata)
 

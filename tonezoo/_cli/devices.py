@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ._common import parse_knobs
+from ._common import as_cli_error, parse_knobs
 from ._outputs import check_file_output, check_own_dir_output
 
 __all__ = ["register"]
@@ -50,7 +50,7 @@ def run_devices(args: argparse.Namespace) -> int:
     devices = list_devices()
     if args.category is not None:
         if args.category not in CATEGORIES:
-            raise ConfigError(f"unknown category {args.category!r}; valid categories: {list(CATEGORIES)}")
+            raise ConfigError(f"unknown category {args.category!r}; valid categories: {', '.join(CATEGORIES)}")
         devices = [d for d in devices if d.category == args.category]
     if args.json:
         print(json.dumps([{"name": d.name, "category": d.category, "design": d.design, "knobs": d.knobs,
@@ -117,13 +117,15 @@ def run_render(args: argparse.Namespace) -> int:
     src = Path(args.input)
     if Path(args.output).resolve() == src.resolve():
         raise ConfigError(f"OUT.wav {args.output}: is the input file; choose another name")
-    out = check_file_output(args.output, "OUT.wav", overwrite=args.overwrite)
+    out = check_file_output(args.output, "OUT.wav", suffixes=(".wav",), overwrite=args.overwrite)
+    from ..audio import read_frames
+    from ..modelfile import atomic_write
     try:
-        info = sf.info(str(src))
-        audio, sr = sf.read(str(src), dtype="float64", always_2d=True)
-    except (OSError, RuntimeError, sf.LibsndfileError) as e:
-        raise CaptureError(f"cannot read {src}: {e}; give a WAV/FLAC/AIFF file") from e
-    y = np.stack([render(device, audio[:, c], sr, knobs) for c in range(audio.shape[1])], axis=1)
-    sf.write(args.output, y, sr, subtype=info.subtype)
+        audio, sr, info = read_frames(src, "input")
+    except CaptureError as e:
+        raise as_cli_error(e) from None
+    y = np.stack([render(device, audio[:, c].astype(np.float64), sr, knobs) for c in range(audio.shape[1])], axis=1)
+    subtype = info["subtype"] if info["format"] == "WAV" else "PCM_24"
+    atomic_write(out, lambda tmp: sf.write(str(tmp), y, sr, subtype=subtype, format="WAV"))
     print(f"wrote {args.output} ({audio.shape[0] / sr:.2f} s, {device.name})")
     return 0

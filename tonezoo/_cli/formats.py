@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to create the models in")
     p.add_argument("--sample-rate", type=int, default=None, metavar="SR",
                    help="training sample rate for files that do not state it (AGAM JSON; default 44100)")
-    p.add_argument("--force", action="store_true", help="replace model directories that already exist")
+    p.add_argument("--overwrite", "--force", dest="force", action="store_true",
+                   help="replace model directories that already exist (--force: the same)")
     p.set_defaults(func=run_import)
 
     q = sub.add_parser("export", help="export a model for a player (NeuralPi, Proteus, Chameleon, AIDA-X, NAM)",
@@ -74,7 +75,7 @@ def run_import(args: argparse.Namespace) -> int:
                                    "Rename one of the files")
             seen[path.stem] = str(path)
             if target.exists() and not args.force:
-                raise TonezooError(f"{target} already exists; pass --force to replace it")
+                raise TonezooError(f"{target} already exists; pass --overwrite to replace it")
             model = import_model(path, sample_rate=args.sample_rate)
             model.save(target)
         except TonezooError as e:

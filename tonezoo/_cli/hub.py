@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Download config.json, model.safetensors (and README.md) of REPO_ID, validate them, and "
                     "write a model directory. Files are cached; with HF_HUB_OFFLINE=1 the cache is used.")
     p.add_argument("repo_id", metavar="REPO_ID", help="owner/name on the Hub")
-    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output model directory")
+    p.add_argument("-o", "--output", "--out", dest="out", required=True, metavar="DIR",
+                   help="output model directory (--out: the same)")
     p.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model directory at -o")
     p.set_defaults(func=_pull)

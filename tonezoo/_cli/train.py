@@ -548,6 +548,10 @@ def run_process(args: argparse.Namespace) -> int:
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     note = f", resampled {sr} -> {rate} -> {sr} Hz" if sr != rate and args.resample else ""
     print(f"wrote {out} ({len(y) / sr:.2f} s, peak {peak:.3f}{note})")
+    if peak > 1.0:
+        print(f"tonezoo process: warning: the output peaks at {20 * np.log10(peak):+.1f} dBFS; the float WAV keeps "
+              "it, but a player or a 16/24-bit conversion clips above 0 dBFS: lower the level in your player or "
+              "editor", file=sys.stderr)
     return 0
 
 

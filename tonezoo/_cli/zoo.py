@@ -31,7 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="plot the capture's mel-band transfer against the top candidates'")
     p.set_defaults(func=run_suggest)
 
-    z = subparsers.add_parser("zoo", help="manage a zoo directory (list, add, remove, build, pull)")
+    z = subparsers.add_parser("zoo", help="manage a zoo directory (list, add, remove, init, build, refresh, pull)",
+                              description="A zoo is a folder of models with their fingerprints (index.json, "
+                                          "fingerprints.npy), which 'tonezoo suggest' and 'tonezoo train --from "
+                                          "auto' search. Without --zoo, list reads the bundled zoo.")
     zs = z.add_subparsers(dest="zoo_command", metavar="ACTION")
     zl = zs.add_parser("list", help="list the models of a zoo")
     zl.add_argument("--zoo", default=None, help="zoo directory (default: the bundled zoo)")
@@ -49,11 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     za.add_argument("--sample-rate", type=int, default=None, help="sample rate for files that do not say")
     za.set_defaults(func=run_add)
     zr = zs.add_parser("remove", help="remove models from a zoo")
-    zr.add_argument("ids", nargs="+")
-    zr.add_argument("--zoo", required=True)
+    zr.add_argument("ids", nargs="+", metavar="ID", help="entry ids ('tonezoo zoo list --zoo DIR' shows them)")
+    zr.add_argument("--zoo", required=True, help="zoo directory")
     zr.set_defaults(func=run_remove)
     zi = zs.add_parser("init", help="create an empty zoo (or a copy of the bundled one)")
-    zi.add_argument("directory")
+    zi.add_argument("directory", metavar="DIR", help="folder for the new zoo (created if missing)")
     zi.add_argument("--copy-default", action="store_true", help="start from a copy of the bundled zoo")
     zi.set_defaults(func=run_init)
     zb = zs.add_parser("build", help="train a zoo from the virtual devices (the bundled zoo's recipe)")
@@ -68,14 +71,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     zb.add_argument("--retry-epochs", type=int, default=250, help="maximum epochs in the second run")
     zb.set_defaults(func=run_build)
     zf = zs.add_parser("refresh", help="recompute every fingerprint (after upgrading tonezoo)")
-    zf.add_argument("--zoo", required=True)
+    zf.add_argument("--zoo", required=True, help="zoo directory")
     zf.set_defaults(func=run_refresh)
     zp = zs.add_parser("pull", help="add the tonezoo models listed on the Hugging Face Hub")
     zp.add_argument("--zoo", required=True, help="zoo directory (created if missing)")
     zp.add_argument("--filter", action="append", default=None, help="required tag (repeatable; default tonezoo)")
-    zp.add_argument("--search", default=None)
-    zp.add_argument("--author", default=None)
-    zp.add_argument("--limit", type=int, default=None)
+    zp.add_argument("--search", default=None, help="only repositories whose name contains this text")
+    zp.add_argument("--author", default=None, help="only repositories of this user or organisation")
+    zp.add_argument("--limit", type=int, default=None, help="at most this many repositories")
     zp.set_defaults(func=run_pull)
     z.set_defaults(func=lambda a: (z.print_help(), 2)[1])
 
@@ -88,7 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--seconds", type=float, default=12.0, help="capture length (default 12)")
     d.add_argument("--epochs", type=int, default=25, help="epochs for each run (default 25)")
     d.add_argument("--zoo", default=None, help="zoo directory (default: the bundled zoo)")
-    d.add_argument("--out", default="tonezoo-demo",
+    d.add_argument("-o", "--output", "--out", dest="out", default="tonezoo-demo", metavar="DIR",
                    help="output directory for the capture, both models, loss.png and summary.json (default "
                         "tonezoo-demo; a rerun replaces the demo's own files there, and a folder holding other "
                         "files is refused)")

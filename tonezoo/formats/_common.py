@@ -194,8 +194,10 @@ def finite_json(obj: Any) -> Any:
 def require_lstm(model: Model, fmt: str) -> None:
     """Refuse to write a model that is not of the recurrent family (``arch="lstm"``) as ``fmt``."""
     if model.config.arch != "lstm":
+        other = "; export it as a NAM file instead (format \"nam\": --format nam), which NAM's plugin plays" \
+            if model.config.arch == "wavenet" else "; keep it as a tonezoo model directory"
         raise FormatError(f"model {model.name!r} is a {model.config.describe()} ({model.config.arch}); the {fmt} "
-                          "format holds LSTM/GRU models only; save it as a tonezoo model directory instead")
+                          f"format holds LSTM/GRU models only{other}")
 
 
 def knob_names(n_inputs: int, given: Sequence[str] | None = None) -> tuple[str, ...]:

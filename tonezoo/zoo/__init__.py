@@ -191,8 +191,10 @@ class Zoo:
         directory = Path(directory)
         if not (directory / INDEX_NAME).is_file():
             if not create:
-                raise ZooError(f"{directory}: no zoo here (no {INDEX_NAME}); create one with "
-                               f"`tonezoo zoo add MODEL --zoo {directory}` or Zoo.open(dir, create=True)")
+                what = ("no such folder" if not directory.exists() else
+                        "is a file, not a zoo folder" if not directory.is_dir() else f"not a zoo (no {INDEX_NAME})")
+                raise ZooError(f"{directory}: {what}; give a zoo folder, or make one with `tonezoo zoo init DIR` "
+                               "(in Python: Zoo.open(DIR, create=True))")
             if directory.exists() and not directory.is_dir():
                 raise ZooError(f"{directory}: exists and is not a directory")
             directory.mkdir(parents=True, exist_ok=True)
@@ -287,7 +289,8 @@ class Zoo:
         for e in self._entries:
             if e.id == model_id:
                 return e
-        raise ZooError(f"no model {model_id!r} in {self.directory}; `tonezoo zoo list` shows the ids")
+        listing = "tonezoo zoo list" if self.read_only else f"tonezoo zoo list --zoo {self.directory}"
+        raise ZooError(f"no model {model_id!r} in {self.directory}; `{listing}` shows the ids")
 
     def get(self, model_id: str) -> Model:
         """The model ``model_id`` (loaded from disk on first use, then cached)."""
