@@ -152,3 +152,12 @@ def test_a_record_inherited_from_an_earlier_start_is_ignored(tmp_path):
                      base_model_source=base_model_source(str(f), "t3k_dumble_feather"))
     made = _made(render_card(model))
     assert "old.nam" not in made and "from the model `first-finetune`" in made
+
+
+def test_the_card_names_the_recipe_train_uses() -> None:
+    from tonezoo.architectures.wavenet import model_config as wavenet_config
+    from tonezoo.card import _recipe_name
+    from tonezoo.model import ModelConfig
+    from tonezoo.train import recipe
+    for config in (ModelConfig(hidden_size=8), wavenet_config("nam-nano")):
+        assert _recipe_name(config) == ("nam" if recipe(config).loss == "nam" else "agam")

@@ -217,9 +217,12 @@ def _start_text(md: dict[str, Any], hub_id: str | None) -> str:
 
 
 def _recipe_name(config: Any) -> str:
-    """``"nam"`` or ``"agam"``: the recipe :func:`tonezoo.train.recipe` trains ``config``'s architecture with."""
-    from .train import recipe
-    return "nam" if recipe(config).loss == "nam" else "agam"
+    """``"nam"`` or ``"agam"``: the recipe :func:`tonezoo.train.recipe` trains ``config``'s architecture with.
+
+    The same rule as ``recipe`` (NAM's for a WaveNet, AGAM's otherwise), not a call to it: the card
+    is written by the model files' writer, which training itself imports.
+    """
+    return "nam" if getattr(config, "arch", "lstm") == "wavenet" else "agam"
 
 
 def _license(metadata: dict[str, Any]) -> tuple[str, str | None]:
