@@ -110,3 +110,15 @@ def test_expected_time_line_counts_the_from_scratch_contender(capsys):
         timing(epoch, one)
     (line,) = capsys.readouterr().out.splitlines()
     assert "contender" not in line and "at most 2 more epochs" in line
+
+
+def test_fine_tune_a_model_of_another_sample_rate(wavs, trained_dir, tmp_path, capsys):
+    import dataclasses
+    src = Model.load(trained_dir)                       # trained at the capture's rate; relabel it 48 kHz
+    other = Model(dataclasses.replace(src.config, sample_rate=48000), src.params, dict(src.metadata))
+    other.save(tmp_path / "at48k")
+    rc = main(["train", str(wavs[0]), str(wavs[1]), "-o", str(tmp_path / "ft"), "--from", str(tmp_path / "at48k"),
+               "--epochs", "1", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    assert "trained at 48000 Hz, the capture is at" in capsys.readouterr().out
+    assert Model.load(tmp_path / "ft").config.sample_rate == src.config.sample_rate

@@ -309,6 +309,13 @@ def test_cli_render_capture_dir(tmp_path, capsys):
     np.testing.assert_allclose(y, render("mt2-like", x, 48000, {"dist": 0.6}), atol=1e-4)
     info = json.loads((out / "device.json").read_text())
     assert info["knobs"]["dist"] == 0.6 and info["device"] == "mt2-like"
+    # input.wav / target.wav might be the user's own recordings: replaced only with --overwrite
+    again = ["render", "mt2-like", "--capture", str(out), "--seconds", "1", "--sr", "48000"]
+    assert main(again) == 2 and "--overwrite" in capsys.readouterr().err
+    assert len(sf.read(out / "input.wav")[0]) == 96000
+    assert main([*again, "--overwrite"]) == 0 and len(sf.read(out / "input.wav")[0]) == 48000
+    assert main(["render", "mt2-like", "--capture", str(tmp_path / "low"), "--sr", "8000"]) == 2
+    assert "[16000, 384000]" in capsys.readouterr().err
 
 
 def test_cli_render_bad_input_exits_2(tmp_path, capsys):

@@ -171,3 +171,11 @@ def test_synth_di_very_short_still_plays_a_note(seconds):
     assert di.size == int(round(seconds * SR))
     assert np.max(np.abs(di)) == pytest.approx(0.7, abs=1e-4)
     assert np.sqrt(np.mean(di.astype(np.float64) ** 2)) > 0.03      # a pluck, not normalised hiss
+
+
+def test_the_standard_signal_has_an_upper_bound() -> None:
+    from tonezoo.errors import CaptureError
+    from tonezoo.signals import MAX_SECONDS, signal_layout
+    assert signal_layout(44100, MAX_SECONDS)[-1].stop == int(round(MAX_SECONDS * 44100))
+    with pytest.raises(CaptureError, match="at most 3600 s"):
+        signal_layout(44100, 1e7)

@@ -262,12 +262,21 @@ def test_cli_zoo_management(tmp_path, capsys, monkeypatch):
     rows = json.loads(capsys.readouterr().out)                  # JSON alone, for a pipe
     assert [r["id"] for r in rows] == ["fz"]
     assert main(["zoo", "refresh", "--zoo", str(zdir)]) == 0
+    assert main(["zoo", "remove", "fz", "nosuch", "--zoo", str(zdir)]) == 2   # an unknown id: nothing removed
+    assert "--zoo" in capsys.readouterr().err and len(Zoo.open(zdir)) == 1
     assert main(["zoo", "remove", "fz", "--zoo", str(zdir)]) == 0
     assert main(["zoo", "remove", "fz", "--zoo", str(zdir)]) == 2           # unknown id: clear error
     assert main(["zoo", "add", str(tmp_path / "missing"), "--zoo", str(zdir)]) == 2
     assert main(["zoo", "list"]) == 0
-    assert main(["zoo", "init", str(tmp_path / "copy"), "--copy-default"]) == 0
+    import os
+    import stat
+    umask = os.umask(0o022)
+    try:
+        assert main(["zoo", "init", str(tmp_path / "copy"), "--copy-default"]) == 0
+    finally:
+        os.umask(umask)
     assert len(Zoo.open(tmp_path / "copy")) == len(Zoo.default())
+    assert stat.S_IMODE((tmp_path / "copy" / "index.json").stat().st_mode) == 0o644   # not the source's mode
 
     class Report:
         added, skipped, offline = ["me/amp"], [("me/bad", "not a model")], False

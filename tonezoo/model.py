@@ -160,7 +160,8 @@ class Model:
         names = self.config.knobs
         if not names:
             if knobs:
-                raise ConfigError(f"model {self.name!r} has no knobs; got {knobs!r}")
+                raise ConfigError(f"model {self.name!r} has no knobs; got values for "
+                                  f"{', '.join(map(str, knobs)) if isinstance(knobs, Mapping) else len(knobs)}")
             return None
         if knobs is not None and not isinstance(knobs, Mapping):
             vals = [float(v) for v in knobs]

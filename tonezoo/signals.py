@@ -45,11 +45,15 @@ __all__ = [
     "synth_di",
     "DEFAULT_SECONDS",
     "MIN_SECONDS",
+    "MAX_SECONDS",
     "MARKER_THRESHOLD",
 ]
 
 DEFAULT_SECONDS = 120.0
 MIN_SECONDS = 10.0
+MAX_SECONDS = 3600.0
+"""Longest standard signal (an hour: far more than any re-amp session needs; the bound keeps a typo
+from asking for terabytes)."""
 MARKER_THRESHOLD = 0.35
 """Normalised matched-filter score above which a sync marker counts as found."""
 
@@ -433,7 +437,7 @@ def signal_layout(sample_rate: int = 44100, seconds: float | None = None) -> lis
     Parameters
     ----------
     sample_rate : int >= 16000
-    seconds : float >= MIN_SECONDS, optional
+    seconds : float in [MIN_SECONDS, MAX_SECONDS], optional
         Total length; default :data:`DEFAULT_SECONDS` (120 s). Below 120 s the sweeps and noise
         bursts shrink in proportion; above it only the phrases grow. The validation section is a
         sixth of the total, at most 30 s.
@@ -455,6 +459,9 @@ def signal_layout(sample_rate: int = 44100, seconds: float | None = None) -> lis
         raise CaptureError(
             f"the standard re-amp signal needs at least {MIN_SECONDS:g} s, got {seconds:g} s: "
             f"ask for a longer signal (the default is {DEFAULT_SECONDS:g} s)")
+    if seconds > MAX_SECONDS:
+        raise CaptureError(f"the standard re-amp signal is at most {MAX_SECONDS:g} s long, got {seconds:g} s "
+                           f"(the default is {DEFAULT_SECONDS:g} s)")
     if sample_rate < 16000:
         raise CaptureError(f"the standard re-amp signal needs a sample rate >= 16000 Hz, got {sample_rate}")
     sections = []
@@ -506,7 +513,7 @@ def capture_signal(sample_rate: int = 44100, seconds: float | None = None, *, se
     ----------
     sample_rate : int >= 16000
         44100 or 48000 in practice; record at the same rate.
-    seconds : float >= MIN_SECONDS, optional
+    seconds : float in [MIN_SECONDS, MAX_SECONDS], optional
         Total length, default 120 s (see :func:`signal_layout`).
     seed : int
         Seeds the guitar phrases and the noise bursts.

@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--ir", default=None, metavar="IR.wav",
                    help="amp designs: convolve with this cabinet impulse response instead of the cabinet model")
     q.add_argument("--capture", default=None, metavar="DIR", help="write DIR/input.wav and DIR/target.wav")
-    q.add_argument("--overwrite", action="store_true", help="replace OUT.wav if it exists")
+    q.add_argument("--overwrite", action="store_true", help="replace OUT.wav, or the files of an earlier "
+                   "--capture in DIR, if they exist")
     q.add_argument("--seconds", type=float, default=30.0, metavar="N", help="--capture length (default 30)")
     q.add_argument("--sr", type=int, default=44100, metavar="RATE", help="--capture sample rate (default 44100)")
     q.add_argument("--seed", type=int, default=0, help="--capture seed of the synthetic input (default 0)")
@@ -92,11 +93,16 @@ def run_render(args: argparse.Namespace) -> int:
     if args.capture is not None:
         if not args.seconds > 0:
             raise ConfigError(f"--seconds must be positive, got {args.seconds}")
-        if not 8000 <= args.sr <= 384000:
-            raise ConfigError(f"--sr must be a sample rate in [8000, 384000] Hz, got {args.sr}")
+        from ..audio import MIN_SAMPLE_RATE
+        if not MIN_SAMPLE_RATE <= args.sr <= 384000:
+            raise ConfigError(f"--sr must be a sample rate in [{MIN_SAMPLE_RATE}, 384000] Hz, got {args.sr}")
         if args.input or args.output:
             raise ConfigError("give either IN.wav OUT.wav or --capture DIR, not both")
-        check_own_dir_output(args.capture, "--capture", _CAPTURE_FILES, command="render")
+        folder = check_own_dir_output(args.capture, "--capture", _CAPTURE_FILES, command="render")
+        there = sorted(n for n in _CAPTURE_FILES if (folder / n).exists())
+        if there and not args.overwrite:   # input.wav / target.wav may be the user's own recordings
+            raise ConfigError(f"--capture {args.capture}: holds {', '.join(there)} already; pass --overwrite to "
+                              "replace them, or choose a new folder")
         x, y, val_start = render_pair(device, seconds=args.seconds, sample_rate=args.sr, seed=args.seed,
                                       knobs=knobs, signal=args.signal)
         out = Path(args.capture)

@@ -64,6 +64,9 @@ def run_import(args: argparse.Namespace) -> int:
     from ..errors import TonezooError
     from ..formats import import_model
     out_dir = Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        from ..errors import ConfigError
+        raise ConfigError(f"-o {args.output}: exists and is a file; -o names the folder the models are created in")
     seen: dict[str, str] = {}
     failed = 0
     for name in args.files:

@@ -463,6 +463,13 @@ def run_train(args: argparse.Namespace) -> int:
                                   f"not --arch {args.arch}; drop --arch to fine-tune it as it is")
             if args.arch not in (None, "lstm"):
                 model_config = None                       # --arch named the file's own WaveNet preset
+            if init.config.sample_rate != capture.sample_rate:
+                # as --from auto starts zoo models: the weights are kept and fine-tuning adapts them to the rate
+                from ..zoo.transfer import adapt_model
+                print(f"--from {args.source}: trained at {init.config.sample_rate} Hz, the capture is at "
+                      f"{capture.sample_rate} Hz: it is fine-tuned at {capture.sample_rate} Hz, as --from auto does "
+                      "with zoo models (its first epochs adapt it to the rate)", flush=True)
+                init = adapt_model(init, knobs=init.config.knobs, sample_rate=capture.sample_rate)
             tcfg = _recipe(init.config, args, epochs)
             print(start_line(init.name, start_note(init, capture)), flush=True)
             stop.check()

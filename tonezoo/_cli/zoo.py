@@ -259,7 +259,9 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_remove(args: argparse.Namespace) -> int:
     zoo = _open_zoo(args.zoo)
-    for mid in args.ids:
+    for mid in args.ids:                 # every id first: an unknown one changes nothing
+        zoo.entry(mid)
+    for mid in dict.fromkeys(args.ids):
         e = zoo.remove(mid)
         print(f"removed {e.id} ({e.name}) from {zoo.directory}")
     return 0

@@ -193,8 +193,7 @@ class Zoo:
             if not create:
                 what = ("no such folder" if not directory.exists() else
                         "is a file, not a zoo folder" if not directory.is_dir() else f"not a zoo (no {INDEX_NAME})")
-                raise ZooError(f"{directory}: {what}; give a zoo folder, or make one with `tonezoo zoo init DIR` "
-                               "(in Python: Zoo.open(DIR, create=True))")
+                raise ZooError(f"{directory}: {what}; give a zoo folder, or make one with `tonezoo zoo init DIR`")
             if directory.exists() and not directory.is_dir():
                 raise ZooError(f"{directory}: exists and is not a directory")
             directory.mkdir(parents=True, exist_ok=True)
@@ -220,10 +219,12 @@ class Zoo:
         if (directory / INDEX_NAME).exists():
             raise ZooError(f"{directory}: a zoo is already there; open it with Zoo.open")
         directory.mkdir(parents=True, exist_ok=True)
+        # shutil.copyfile, not copy2: the copies get the user's usual permissions, not the source's
         for e in self._entries:
-            shutil.copytree(self.directory / e.path, directory / e.path, dirs_exist_ok=True)
-        shutil.copy2(self.directory / FINGERPRINTS_NAME, directory / FINGERPRINTS_NAME)
-        shutil.copy2(self.directory / INDEX_NAME, directory / INDEX_NAME)
+            shutil.copytree(self.directory / e.path, directory / e.path, dirs_exist_ok=True,
+                            copy_function=shutil.copyfile)
+        shutil.copyfile(self.directory / FINGERPRINTS_NAME, directory / FINGERPRINTS_NAME)
+        shutil.copyfile(self.directory / INDEX_NAME, directory / INDEX_NAME)
         return Zoo(directory)
 
     # -- index I/O -------------------------------------------------------------------------
@@ -366,7 +367,7 @@ class Zoo:
             if categories[i] is None and cat not in allowed:
                 cat = "unknown"          # a free-form category in third-party metadata
             if cat not in allowed:
-                raise ZooError(f"category {cat!r} of model {label!r} is not one of {list(allowed)}")
+                raise ZooError(f"category {cat!r} of model {label!r} is not one of {', '.join(allowed)}")
             inferred = _infer_category(m) if cat == "unknown" else None
             md = dict(m.metadata, name=label, category=cat)
             if inferred is not None:     # nobody said: the device-kind classifier's guess, marked as inferred
