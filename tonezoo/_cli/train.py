@@ -181,7 +181,9 @@ def start_note(model, capture, *, seconds: float = 10.0) -> dict[str, float]:
     x, y = np.asarray(capture.val_x[:n], np.float32), np.asarray(capture.val_y[:n], np.float64)
     knobs = dict(capture.knobs) if getattr(capture, "knobs", None) and model.config.knobs else None
     y_hat = np.asarray(model.process(x, knobs, check_level=False), np.float64)
-    den = float(np.mean(y ** 2)) + 1e-5
+    from ..train import recipe
+    # the ESR training will report for this model: NAM's (no epsilon) for a WaveNet, AGAM's (+1e-5) else
+    den = float(np.mean(y ** 2)) + (0.0 if recipe(model.config).loss == "nam" else 1e-5)
     g = float(np.dot(y, y_hat) / max(float(np.dot(y_hat, y_hat)), 1e-12))
     return {"esr": float(np.mean((y - y_hat) ** 2)) / den,
             "matched_esr": float(np.mean((y - g * y_hat) ** 2)) / den,
