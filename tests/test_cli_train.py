@@ -74,6 +74,12 @@ def test_bad_inputs_exit_2_with_a_message(wavs, trained_dir, tmp_path, capsys):
     assert rc == 2
     rc = main(["train", str(wavs[0]), str(wavs[1]), "-o", str(tmp_path / "x"), "--lr-warmup", "-1", "--quiet"])
     assert rc == 2 and "--lr-warmup must be 0" in capsys.readouterr().err
+    for extra, said in ((["--race", "2"], "--race goes with --from auto"),
+                        (["--zoo", str(tmp_path)], "--zoo goes with --from auto or --from ZOO_ID"),
+                        (["--from", str(trained_dir), "--race-epochs", "2"], "--race-epochs goes with --from auto")):
+        assert main(["train", str(wavs[0]), str(wavs[1]), "-o", str(tmp_path / "x"), *extra, "--quiet"]) == 2
+        assert said in capsys.readouterr().err, extra
+    assert not (tmp_path / "x").exists()
 
 
 def test_process_runs_the_model(wavs, trained_dir, tmp_path, capsys):

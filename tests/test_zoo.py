@@ -262,6 +262,11 @@ def test_cli_zoo_management(tmp_path, capsys, monkeypatch):
     rows = json.loads(capsys.readouterr().out)                  # JSON alone, for a pipe
     assert [r["id"] for r in rows] == ["fz"]
     assert main(["zoo", "refresh", "--zoo", str(zdir)]) == 0
+    sf.write(tmp_path / "di.wav", 0.1 * np.sin(np.arange(4410) * 0.05), 44100, subtype="PCM_24")
+    wet = [str(tmp_path / "di.wav"), str(tmp_path / "wet.wav")]
+    assert main(["process", "fz", *wet]) == 2                               # not in the bundled zoo
+    assert main(["process", "fz", *wet, "--zoo", str(zdir)]) == 0 and (tmp_path / "wet.wav").exists()
+    capsys.readouterr()
     assert main(["zoo", "remove", "fz", "nosuch", "--zoo", str(zdir)]) == 2   # an unknown id: nothing removed
     assert "--zoo" in capsys.readouterr().err and len(Zoo.open(zdir)) == 1
     assert main(["zoo", "remove", "fz", "--zoo", str(zdir)]) == 0

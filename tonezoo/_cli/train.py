@@ -27,6 +27,8 @@ __all__ = ["register", "describe_trained_model", "start_note", "DEFAULT_EPOCHS_T
 # trainer defaults to 100 epochs. Early stopping (--patience) usually ends a run sooner.
 DEFAULT_EPOCHS_TRANSFER = 100
 DEFAULT_EPOCHS_SCRATCH = 300
+DEFAULT_RACE = 3
+"""Contenders in the race of --from auto (Zoo.transfer's default)."""
 
 # metadata keys that describe the trained capture or its lineage; everything else a starting
 # model carried (its device, description, design, author, best epoch, ...) is about another device
@@ -57,8 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--arch", default=None, choices=ARCHS,
                    help="architecture from scratch: lstm (the default, LSTM-20) or NAM's WaveNet presets; with "
                         "--from auto, only zoo models of this architecture are candidates")
-    p.add_argument("--zoo", default=None, help="zoo directory for --from auto (default: the bundled zoo)")
-    p.add_argument("--race", type=int, default=3, metavar="K",
+    p.add_argument("--zoo", default=None, help="zoo directory for --from auto or --from ZOO_ID (default: the "
+                   "bundled zoo)")
+    p.add_argument("--race", type=int, default=None, metavar="K",
                    help="with --from auto: fine-tune the top K suggestions together for --race-epochs epochs and "
                         "continue the best (default 3). 0 or 1: no race, start from the first suggestion; there is "
                         "no race either when --epochs is not longer than --race-epochs")
@@ -111,6 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--resample", action="store_true",
                    help="resample the input to the model's sample rate (and the output back to the input's)")
     q.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
+    q.add_argument("--zoo", default=None, help="zoo directory a zoo id is looked up in (default: the bundled zoo)")
     q.set_defaults(func=run_process)
 
 
@@ -319,6 +323,16 @@ def _check_train_args(args: argparse.Namespace) -> None:
         raise ConfigError(f"--pre-emphasis must be in [0, 1) (0.85 is usual), got {args.pre_emphasis}")
     if args.hidden is not None and args.hidden < 1:
         raise ConfigError(f"--hidden must be at least 1, got {args.hidden}")
+    if args.source != "auto":
+        given = [flag for flag, value in (("--race", args.race), ("--race-epochs", args.race_epochs)) if value is not None]
+        if args.zoo is not None and args.source is None:
+            given.append("--zoo")
+        if given:
+            raise ConfigError(f"{' and '.join(given)} go{'es' if len(given) == 1 else ''} with --from auto"
+                              f"{'' if '--zoo' not in given else ' or --from ZOO_ID'}; add it or drop "
+                              f"{'it' if len(given) == 1 else 'them'}")
+    if args.race is None:
+        args.race = DEFAULT_RACE
     if args.race < 0 or (args.race_epochs is not None and args.race_epochs < 1):
         raise ConfigError("--race must be 0 or more and --race-epochs at least 1")
     if args.seconds is not None and args.seconds <= 0:
@@ -456,6 +470,11 @@ def run_train(args: argparse.Namespace) -> int:
                                       progress=progress, suggestions=sugg, epoch_callback=callback,
                                       on_race=lambda rows, winner: print(race_line(rows, winner), flush=True))
             source = result.source
+            final = result.model.metadata.get("final")
+            if final:
+                kept = "the from-scratch model" if final["winner"] == "scratch" else f"the fine-tuned {final['winner']}"
+                print(f"final: fine-tuned {final['transfer_val_esr']:.4g} against the from-scratch contender's "
+                      f"{final['scratch_val_esr']:.4g} (validation ESR); keeping {kept}", flush=True)
             if result.model.metadata.get("race"):
                 extra["race"] = result.model.metadata["race"]
         elif args.source:
@@ -539,7 +558,7 @@ def run_process(args: argparse.Namespace) -> int:
         raise ConfigError(f"OUT.wav {args.output}: is the input file; choose another output name")
     out = check_file_output(args.output, "OUT.wav", suffixes=(".wav",), overwrite=args.overwrite)
     knobs = parse_knobs(args.knob) or None
-    model = load_model_arg(args.model)
+    model = load_model_arg(args.model, args.zoo)
     rate = model.sample_rate
     if sr != rate and not args.resample:
         print(f"tonezoo process: warning: {args.input} is at {sr} Hz but the model was trained at {rate} Hz; pass "
