@@ -408,10 +408,11 @@ def load_capture(input_path: str | os.PathLike, target_path: str | os.PathLike, 
     _check_samples(y, y_label, sr_y)
     _check_identical(x, y, x_label, y_label)
     _check_clipping(y, y_label, is_float=_is_float(y_info["subtype"]), lsb=_lsb(y_info["subtype"]))
+    y_samples = int(y.size)                     # as the file holds them, at target_rate
     y, resampled = _match_rate(y, sr_y, sr_x, resample=resample, x_label=x_label, y_label=y_label)
     meta = {"input_path": str(xp), "target_path": str(yp), "input_rate": sr_x, "target_rate": sr_y,
             "resampled": resampled, "input_file": x_info, "target_file": y_info,
-            "input_samples": int(x.size), "target_samples": int(y.size)}
+            "input_samples": int(x.size), "target_samples": y_samples}
     y = _remove_dc(y, sr_x, y_label, meta)
     split: dict[str, Any] = {} if val_fraction is None else {"val_fraction": val_fraction}
     if limit_seconds is not None:
