@@ -334,3 +334,15 @@ def test_cli_build_and_demo(tmp_path, capsys):
     assert main(["demo", "--seconds", "4", "--epochs", "1", "--out", str(tmp_path / "mine"), "--quiet"]) == 2
     assert "notes.txt" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]
+
+
+def test_the_same_model_is_not_added_twice(small_zoo, tmp_path):
+    before = len(small_zoo)
+    again = Model(small_zoo.get(small_zoo.list()[0].id).config, small_zoo.get(small_zoo.list()[0].id).params,
+                  {"name": "copy"})
+    with pytest.raises(ZooError, match="the same model as .*identical fingerprint.*nothing was added"):
+        small_zoo.add_many([tiny(10, category="boost"), again])
+    with pytest.raises(ZooError, match="already in this list"):
+        small_zoo.add_many([tiny(11), tiny(11)])
+    assert len(Zoo.open(small_zoo.directory)) == before
+    assert sorted(p.name for p in (small_zoo.directory / "models").iterdir()) == sorted(e.id for e in small_zoo.list())

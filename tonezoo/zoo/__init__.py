@@ -390,6 +390,15 @@ class Zoo:
         fps = np.asarray(fingerprints, np.float32) if fingerprints is not None else _fingerprint_all(loaded)
         if fps.shape != (n, len(embed.feature_names())):
             raise ZooError(f"fingerprints must have shape ({n}, {len(embed.feature_names())}), got {fps.shape}")
+        # the same model twice (a file added again, or twice in one call): its probe output, and so its
+        # fingerprint, is identical to the bit; refused before anything is written
+        known = [(e.id, fp, f"in {self.directory}") for e, fp in zip(self._entries, self._fps)]
+        for i, (e, fp) in enumerate(zip(entries, fps)):
+            twin = next(((kid, where) for kid, kfp, where in known if np.array_equal(kfp, fp)), None)
+            if twin is not None:
+                raise ZooError(f"{origin[i]}: the same model as {twin[0]!r}, already {twin[1]} (identical "
+                               "fingerprint); nothing was added: leave it out")
+            known.append((e.id, fp, "in this list"))
         for e, m in zip(entries, loaded):
             m.save(self.directory / e.path, card=False)
         self._entries.extend(entries)
