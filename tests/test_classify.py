@@ -141,6 +141,6 @@ def test_zoo_add_infers_a_missing_category(tmp_path: Path) -> None:
     assert e.category in Classifier.default().classes and e.category_confidence is not None
     md = zoo.get("anon").metadata
     assert md["category_source"] == "inferred" and md["category"] == e.category
-    told = zoo.add(anon, id="told", category="boost")                            # a given category is kept
+    told = Zoo.open(tmp_path / "z2", create=True).add(anon, id="told", category="boost")  # a given one is kept
     assert told.category == "boost" and told.category_confidence is None
     assert Zoo.open(tmp_path / "z").entry("anon").category_confidence == e.category_confidence
