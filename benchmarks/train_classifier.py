@@ -19,8 +19,9 @@ Usage::
    :meth:`tonezoo.classify.Classifier.save`.
 3. **Model selection** (``--cv``): leave-one-family-out cross-validation over the *training*
    families only -- each training generator left out in turn (its zoo models with it), the classifier
-   trained on the rest and scored on the left-out one's device renders, and apart on its zoo models. Features and hyperparameters are decided on this figure, never on the
-   held-out families or the real fixtures.
+   trained on the rest and scored on the left-out one's device renders, and apart on its zoo models.
+   Features and hyperparameters are decided on these figures, never on the held-out families or the
+   real fixtures.
 4. **Validation** on what it never saw: ``--heldout-per-family`` draws of every held-out family
    (whole generators left out), and the real third-party fixture models (``benchmarks/_targets.py``)
    played on each real DI recording. Top-1 / top-3 accuracy per target group, per family and per
@@ -314,14 +315,14 @@ def lofo_cv(X: np.ndarray, cats: list, fams: list, *, seed: int, hidden: tuple[i
         if log:
             log(f"{line}  {per[fam]['predicted']}")
     top1 = [r["top1"] for r in per.values()]
-    out = {"top1": float(np.mean(top1)), "top3": float(np.mean([r["top3"] for r in per.values()])),
-           "worst": min(per, key=lambda f: per[f]["top1"]), "worst_top1": float(min(top1)), "per_family": per}
+    summary = {"top1": float(np.mean(top1)), "top3": float(np.mean([r["top3"] for r in per.values()])),
+               "worst": min(per, key=lambda f: per[f]["top1"]), "worst_top1": float(min(top1)), "per_family": per}
     with_models = [r for r in per.values() if "models_top1" in r]
     if with_models:
-        out["models_top1"] = float(np.mean([r["models_top1"] for r in with_models]))
-        out["models_top3"] = float(np.mean([r["models_top3"] for r in with_models]))
-        out["models_families"] = len(with_models)
-    return out
+        summary["models_top1"] = float(np.mean([r["models_top1"] for r in with_models]))
+        summary["models_top3"] = float(np.mean([r["models_top3"] for r in with_models]))
+        summary["models_families"] = len(with_models)
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 __all__ = ["card_data", "render_card", "parse_card", "hub_base_model", "esr_verdict", "base_model_source",
-           "TAGS"]
+           "source_kind", "TAGS"]
 
 TAGS = ("tonezoo", "guitar-effects", "audio-to-audio")
 # A Hugging Face repo id, ``owner/name`` or ``name`` (the one pattern; tonezoo.hub uses it too)
@@ -115,9 +115,7 @@ def hub_base_model(metadata: dict[str, Any]) -> str | None:
     neither is the name of a model file or zoo model that ``metadata["base_model_source"]``
     (:func:`base_model_source`) says the model started from.
     """
-    rec = metadata.get("base_model_source")
-    local = isinstance(rec, dict) and rec.get("model") == metadata.get("base_model") and \
-        rec.get("kind") in ("file", "zoo")
+    local = _start_record(metadata).get("kind") in ("file", "zoo")
     for key in ("base_model_repo",) if local else ("base_model_repo", "base_model"):
         value = metadata.get(key)
         if isinstance(value, str) and "/" in value and REPO_ID_RE.match(value):
@@ -148,15 +146,30 @@ def base_model_source(source: str, base_model: str | None) -> dict[str, str]:
         file's name), ``"id"`` (the zoo id) or ``"repo"`` (the Hub repo id).
     """
     from pathlib import Path
+    kind = source_kind(source)
+    out = {"kind": kind, "model": base_model}
+    extra = {"file": {"file": Path(source).name}, "zoo": {"id": source}, "hub": {"repo": source}}
+    return {**out, **extra.get(kind, {})}
+
+
+def source_kind(source: str) -> str:
+    """What a model argument names, in the order the command line tries: ``"file"`` (an existing
+    file), ``"folder"`` (an existing folder), ``"zoo"`` (a bare name: a zoo id) or ``"hub"`` (a Hub
+    repo id, ``owner/name``)."""
+    from pathlib import Path
     path = Path(source)
-    out = {"model": base_model}
     if path.is_file():
-        return {"kind": "file", **out, "file": path.name}
+        return "file"
     if path.exists():
-        return {"kind": "folder", **out}
-    if "/" not in source and "\\" not in source:
-        return {"kind": "zoo", **out, "id": source}
-    return {"kind": "hub", **out, "repo": source}
+        return "folder"
+    return "zoo" if "/" not in source and "\\" not in source else "hub"
+
+
+def _start_record(md: dict[str, Any]) -> dict[str, Any]:
+    """``md["base_model_source"]`` when it describes the model's current ``base_model``, else ``{}``
+    (a record inherited from an earlier start)."""
+    rec = md.get("base_model_source")
+    return rec if isinstance(rec, dict) and rec.get("model") == md.get("base_model") else {}
 
 
 # the formats tonezoo imports (tonezoo.formats), as the card names them
@@ -200,8 +213,8 @@ def _imported_text(md: dict[str, Any], sample_rate: int) -> str:
 def _start_text(md: dict[str, Any], hub_id: str | None) -> str:
     """Where a fine-tuned model started: a model file, a zoo model, a Hub model or a local model."""
     base = _words(md.get("base_model"))
-    rec = md.get("base_model_source")
-    kind = rec.get("kind") if isinstance(rec, dict) and rec.get("model") == md.get("base_model") else None
+    rec = _start_record(md)
+    kind = rec.get("kind")
     if kind == "file" and rec.get("file"):
         file = _words(rec["file"])
         named = "" if base in (file, file.rsplit(".", 1)[0]) else f" ({base})"

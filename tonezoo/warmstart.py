@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .losses import esr
+
 if TYPE_CHECKING:  # pragma: no cover
     from .capture import Capture
     from .model import Model
@@ -178,31 +180,34 @@ def refit_output(model: "Model", capture: "Capture", *, seconds: float = 3.0, ri
         w_ref, b_ref = model.params["dense"]["w"], model.params["dense"]["b"]
         w_old = np.asarray(w_ref, np.float64)
         b_old = float(np.asarray(b_ref))
-    h = features(x)
     bias = b_ref is not None
-    target = y - (x if model.config.skip else 0.0)
-    design = np.concatenate([h, np.ones((n, 1))], axis=1) if bias else h
-    gram = design.T @ design
-    reg = ridge * np.mean(h ** 2) * n * np.eye(gram.shape[0])
+    skip = model.config.skip
+
+    def design(a: np.ndarray) -> np.ndarray:
+        """The least-squares design matrix of input audio ``a``: its features, and a 1 for the bias."""
+        h = features(a)
+        return np.concatenate([h, np.ones((len(a), 1))], axis=1) if bias else h
+
+    old_coef = np.append(w_old, b_old) if bias else w_old
+    d = design(x)
+    gram = d.T @ d
+    reg = ridge * np.mean(d[:, :len(w_old)] ** 2) * n * np.eye(gram.shape[0])
     if bias:
         reg[-1, -1] = 0.0
-    coef = np.linalg.solve(gram + reg, design.T @ target)
-    before = target - h @ w_old - b_old
-    after = target - design @ coef
-    denom = float(np.mean(y ** 2)) + 1e-5
-    esr_before, esr_after = float(np.mean(before ** 2) / denom), float(np.mean(after ** 2) / denom)
+    coef = np.linalg.solve(gram + reg, d.T @ (y - (x if skip else 0.0)))
+
+    def esr_of(a: np.ndarray, b: np.ndarray, dm: np.ndarray) -> tuple[float, float]:
+        """ESR of the output layer as it was and as fitted, on input ``a`` against target ``b``."""
+        base = a if skip else 0.0
+        return esr(b, base + dm @ old_coef), esr(b, base + dm @ coef)
+
+    esr_before, esr_after = esr_of(x, y, d)
     record = {"esr_before": esr_before, "esr_after": esr_after, "seconds": n / capture.sample_rate}
     nv = int(min(len(capture.val_x), val_seconds * capture.sample_rate))
     if nv > 0:
         xv = np.asarray(capture.val_x[:nv], np.float64)
-        yv = np.asarray(capture.val_y[:nv], np.float64)
-        hv = features(xv)
-        tv = yv - (xv if model.config.skip else 0.0)
-        dv = float(np.mean(yv ** 2)) + 1e-5
-        fitted = (np.concatenate([hv, np.ones((nv, 1))], axis=1) if bias else hv) @ coef
-        record.update(val_esr_before=float(np.mean((tv - hv @ w_old - b_old) ** 2) / dv),
-                      val_esr_after=float(np.mean((tv - fitted) ** 2) / dv), val_seconds=nv / capture.sample_rate)
-        esr_before, esr_after = record["val_esr_before"], record["val_esr_after"]
+        esr_before, esr_after = esr_of(xv, np.asarray(capture.val_y[:nv], np.float64), design(xv))
+        record.update(val_esr_before=esr_before, val_esr_after=esr_after, val_seconds=nv / capture.sample_rate)
     if not esr_after < esr_before:
         return model
     w_new, b_new = (coef[:-1], coef[-1]) if bias else (coef, None)

@@ -18,9 +18,9 @@ __all__ = ["check_file_output", "check_model_dir_output", "check_own_dir_output"
 MODEL_FILES = frozenset({"config.json", "model.safetensors", "README.md"})
 AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".flac", ".aif", ".aiff", ".mp3", ".ogg"})
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+"""File endings a ``--plot`` may have (the formats matplotlib writes that people open)."""
 CHECKPOINT_FILES = frozenset({"state.json", "state.safetensors"})
 """What a training checkpoint folder holds (:func:`tonezoo.modelfile.save_checkpoint`)."""
-"""File endings a ``--plot`` may have (the formats matplotlib writes that people open)."""
 
 
 def _error(message: str) -> Exception:
@@ -149,12 +149,15 @@ def check_model_dir_output(path: str | os.PathLike, flag: str = "-o", *, overwri
     return p
 
 
-def check_own_dir_output(path: str | os.PathLike, flag: str, own: frozenset[str], *, command: str) -> Path:
+def check_own_dir_output(path: str | os.PathLike, flag: str, own: frozenset[str], *, command: str,
+                         overwrite: bool | None = None) -> Path:
     """Check a folder a command fills with files of fixed names (``render --capture``, ``demo --out``).
 
     Accepted: a new or empty folder, or one holding only names in ``own`` (what an earlier run of
     ``command`` wrote, which a new run replaces). Refused: an existing file, or a folder with
-    anything else in it.
+    anything else in it; and, for a command with an ``--overwrite`` option (``overwrite`` its
+    value), a folder already holding any of ``own`` unless it is true (the files may be the user's
+    own, e.g. recordings named ``input.wav``). ``None`` replaces them without asking.
 
     Raises
     ------
@@ -171,4 +174,8 @@ def check_own_dir_output(path: str | os.PathLike, flag: str, own: frozenset[str]
             raise _error(f"{flag} {path}: folder holds other files ({', '.join(other[:4])}"
                          f"{', ...' if len(other) > 4 else ''}); {command} replaces only "
                          f"{', '.join(names[:-1])} and {names[-1]}. Choose a new folder")
+        there = sorted(c.name for c in p.iterdir())
+        if there and overwrite is False:
+            raise _error(f"{flag} {path}: holds {', '.join(there)} already; pass --overwrite to replace "
+                         f"{'it' if len(there) == 1 else 'them'}, or choose a new folder")
     return p

@@ -98,14 +98,11 @@ def run_render(args: argparse.Namespace) -> int:
             raise ConfigError(f"--sr must be a sample rate in [{MIN_SAMPLE_RATE}, 384000] Hz, got {args.sr}")
         if args.input or args.output:
             raise ConfigError("give either IN.wav OUT.wav or --capture DIR, not both")
-        folder = check_own_dir_output(args.capture, "--capture", _CAPTURE_FILES, command="render")
-        there = sorted(n for n in _CAPTURE_FILES if (folder / n).exists())
-        if there and not args.overwrite:   # input.wav / target.wav may be the user's own recordings
-            raise ConfigError(f"--capture {args.capture}: holds {', '.join(there)} already; pass --overwrite to "
-                              "replace them, or choose a new folder")
+        # input.wav / target.wav there may be the user's own recordings: replaced only with --overwrite
+        out = check_own_dir_output(args.capture, "--capture", _CAPTURE_FILES, command="render",
+                                   overwrite=args.overwrite)
         x, y, val_start = render_pair(device, seconds=args.seconds, sample_rate=args.sr, seed=args.seed,
                                       knobs=knobs, signal=args.signal)
-        out = Path(args.capture)
         out.mkdir(parents=True, exist_ok=True)
         sf.write(out / "input.wav", x, args.sr, subtype="PCM_24")
         sf.write(out / "target.wav", y, args.sr, subtype="PCM_24")

@@ -130,13 +130,15 @@ def load_model_arg(source: str, zoo_dir: str | None = None):
     ModelFileError
         A bare name that is no folder, no file and no zoo model.
     """
+    from ..card import source_kind
     from ..model import Model
-    if Path(source).is_file():
+    kind = source_kind(source)
+    if kind == "file":
         from ..formats import import_model
         return import_model(source)
-    if Path(source).exists():
+    if kind == "folder":
         return Model.load(source)
-    if "/" not in source and "\\" not in source:
+    if kind == "zoo":
         from ..errors import ModelFileError
         from ..zoo import Zoo
         zoo = Zoo.open(zoo_dir) if zoo_dir else Zoo.default()
@@ -144,7 +146,8 @@ def load_model_arg(source: str, zoo_dir: str | None = None):
             return zoo.get(source)
         raise ModelFileError(
             f"{source!r} is not a model folder, a model file (.nam, .json) or a model of the zoo "
-            f"({'--zoo ' + zoo_dir if zoo_dir else 'the bundled zoo'}; `tonezoo zoo list` shows its ids); "
+            f"({'--zoo ' + zoo_dir if zoo_dir else 'the bundled zoo'}; "
+            f"`tonezoo zoo list{' --zoo ' + zoo_dir if zoo_dir else ''}` shows its ids); "
             f"for a Hugging Face Hub model give its owner/name")
     return Model.from_pretrained(source)
 
@@ -419,19 +422,18 @@ def _auto_start(zoo, capture, args: argparse.Namespace):
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
     _check_train_args(args)
     out = check_model_dir_output(args.output, "-o", overwrite=args.overwrite)
     plot_path = check_file_output(args.plot, "--plot", suffixes=PLOT_SUFFIXES, create_parent=True) \
         if args.plot else None
     if args.checkpoint:
-        from ..errors import ConfigError
         check_own_dir_output(args.checkpoint, "--checkpoint", CHECKPOINT_FILES, command="a checkpoint")
         if Path(args.checkpoint).resolve() == out.resolve():
             raise ConfigError(f"--checkpoint {args.checkpoint}: is the model folder (-o); give the checkpoint a "
                               "folder of its own")
 
     from ..audio import peak_dbfs
-    from ..errors import ConfigError
     from ..model import ModelConfig
     from ..train import plot_history, train
     knobs = parse_knobs(args.knob)

@@ -259,7 +259,7 @@ def transfer_curves(zoo: Any, capture: "Capture", suggestions: Sequence[Suggesti
         y_hat = model.process(xs, None if kv is None else list(kv), check_level=False)
         c, g = embed.mel_transfer(xs, y_hat, model.sample_rate)
         # the figure the ranking sorts by: the level/polarity-matched zero-shot ESR when stage 2 ran
-        esr = (f"ESR matched {s.matched_esr:.3g}" if getattr(s, "matched_esr", None) is not None else
+        esr = (f"ESR matched {s.matched_esr:.3g}" if s.matched_esr is not None else
                f"ESR {s.zero_shot_esr:.3g}" if s.zero_shot_esr is not None else "ESR -")
         models.append((f"#{s.rank} {s.id} ({s.category}, {esr})", c + g))
     return centres, (f"capture ({capture.name})", curve + gain), models
