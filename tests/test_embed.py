@@ -96,3 +96,40 @@ def test_feature_weights_favour_discriminative_features():
     w = embed.feature_weights(x, labels)
     assert w[0] > w[1] and w[0] > w[2]
     np.testing.assert_array_equal(embed.feature_weights(x, ["a"] * 20), np.ones(3))
+
+
+def test_input_level_db_reads_the_playing_level():
+    t = np.arange(SR) / SR
+    sine = np.sin(2 * np.pi * 440 * t).astype(np.float32)
+    assert embed.input_level_db(sine) == pytest.approx(-3.01, abs=0.05)
+    assert embed.input_level_db(0.1 * sine) == pytest.approx(-23.01, abs=0.05)
+    # leading silence and rests do not lower it; silence reads -120
+    padded = np.concatenate([np.zeros(3 * SR, np.float32), sine, np.zeros(SR, np.float32), sine])
+    assert embed.input_level_db(padded) == pytest.approx(-3.01, abs=0.3)
+    assert embed.input_level_db(np.zeros(SR, np.float32)) == -120.0
+    assert embed.probe_level_db(SR) == pytest.approx(embed.input_level_db(embed.standard_probe(SR)))
+
+
+def test_interpolate_levels_is_linear_in_db_and_clamped():
+    rng = np.random.default_rng(0)
+    fps = rng.normal(size=(3, len(embed.PROBE_GAINS_DB), 5)).astype(np.float32)
+    gains = embed.PROBE_GAINS_DB
+    for g, gain in enumerate(gains):
+        np.testing.assert_allclose(embed.interpolate_levels(fps, gains, gain), fps[:, g], atol=1e-6)
+    mid = 0.5 * (gains[0] + gains[1])
+    np.testing.assert_allclose(embed.interpolate_levels(fps, gains, mid), 0.5 * (fps[:, 0] + fps[:, 1]), atol=1e-6)
+    np.testing.assert_allclose(embed.interpolate_levels(fps, gains, -100.0), fps[:, 0], atol=1e-6)
+    np.testing.assert_allclose(embed.interpolate_levels(fps, gains, +100.0), fps[:, -1], atol=1e-6)
+    per_model = embed.interpolate_levels(fps, gains, np.array([gains[0], gains[1], gains[-1]]))
+    np.testing.assert_allclose(per_model, fps[[0, 1, 2], [0, 1, len(gains) - 1]], atol=1e-6)
+    with pytest.raises(Exception, match="level fingerprints must have shape"):
+        embed.interpolate_levels(fps[:, :2], gains, 0.0)
+
+
+def test_probe_fingerprints_follow_the_probe_level():
+    model = Model.create(ModelConfig(hidden_size=4), seed=3)
+    fps = embed.probe_fingerprints([model], gains_db=(-12.0, 0.0))
+    assert fps.shape == (1, 2, len(embed.feature_names()))
+    np.testing.assert_allclose(fps[0, 1], embed.fingerprint_model(model), rtol=1e-5, atol=1e-5)
+    quiet = embed.standard_probe(SR) * np.float32(10 ** (-12 / 20))
+    np.testing.assert_allclose(fps[0, 0], embed.fingerprint_model(model, quiet), rtol=1e-5, atol=1e-5)

@@ -166,6 +166,28 @@ def test_suggest_ranks_the_rendering_model_first(default_zoo):
     assert all(s.score == s.matched_esr <= s.zero_shot_esr + 1e-9 for s in sugg)
 
 
+def test_a_quiet_di_is_compared_at_its_own_level(default_zoo):
+    """A nonlinear device does less to a quiet DI: stage 1 compares the capture with the zoo's
+    fingerprints at the capture's level, so the model that rendered it stays near the top."""
+    index = default_zoo.index()
+    entries = default_zoo.list()
+    ranks_std, ranks_lvl = [], []
+    for k in range(0, len(entries), 10):
+        model = default_zoo.get(entries[k].id)
+        x = synth_di(4.0, model.sample_rate, seed=300 + k, peak=0.1)   # 17 dB quieter than the probe
+        level = embed.input_level_db(x)
+        assert level < embed.probe_level_db(model.sample_rate) - 12
+        fp = embed.fingerprint(x, model.process(x), model.sample_rate)
+        d_std = default_zoo.distances(fp)
+        d_lvl = default_zoo.distances(fp, level_db=level)
+        ranks_std.append(int((d_std < d_std[k]).sum()) + 1)
+        ranks_lvl.append(int((d_lvl < d_lvl[k]).sum()) + 1)
+        _, idx = index.kneighbors(fp, 3, candidates=default_zoo.fingerprints_at(level))
+        assert np.array_equal(np.sort(d_lvl)[:3], np.sort(d_lvl[idx]))
+    assert np.mean(ranks_lvl) < 0.5 * np.mean(ranks_std), (ranks_lvl, ranks_std)
+    assert np.mean(np.array(ranks_lvl) <= 16) >= 0.8, ranks_lvl
+
+
 def test_leave_one_out_picks_the_same_category(default_zoo):
     """For each zoo device, with its own model excluded, the picks come from its category.
 

@@ -1,11 +1,11 @@
-"""The progress display of a training run (epoch, loss, best validation ESR, learning rate, time left)."""
+"""Progress displays: a training run (epoch, loss, best validation ESR, learning rate, time left), counted items."""
 
 from __future__ import annotations
 
 import sys
 import time
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "Counter"]
 
 
 class Progress:
@@ -47,4 +47,41 @@ class Progress:
 
     def close(self) -> None:
         if self.enabled and self.live:
+            self.bar.stop()
+
+
+class Counter:
+    """Progress of work counted in items (models fingerprinted): a rich bar on a terminal, lines otherwise.
+
+    Use as a context manager; call it with the number of items just done.
+    """
+
+    def __init__(self, enabled: bool, total: int, label: str):
+        self.enabled, self.total, self.label, self.done = enabled and total > 0, total, label, 0
+        self.bar = None
+        if self.enabled:
+            from rich.console import Console
+            console = Console(stderr=True)
+            if console.is_terminal:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+                self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                    TimeRemainingColumn(), transient=True, console=console)
+                self.task = self.bar.add_task(label, total=total)
+
+    def __enter__(self) -> "Counter":
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __call__(self, n: int) -> None:
+        if not self.enabled:
+            return
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done)
+        else:
+            print(f"{self.label}: {self.done}/{self.total}", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
             self.bar.stop()

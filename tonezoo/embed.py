@@ -20,6 +20,10 @@ Feature groups (``feature_names()`` lists them in order):
 * ``d_skewness``, ``peak_asymmetry``: output asymmetry (even-harmonic proxy);
 * envelope behaviour: ``env_corr``, ``env_lag_ms``, ``env_attack_slope``, ``env_release_slope``.
 
+Zoo models are fingerprinted on a fixed synthetic probe (:func:`standard_probe`) at several levels
+(:data:`PROBE_GAINS_DB`, :func:`probe_fingerprints`): a capture made with a quiet DI is compared with
+the zoo's fingerprints at its own level (:func:`input_level_db`, :func:`interpolate_levels`).
+
 Everything here is a pure numpy/librosa/scipy function; the scaler and the optional feature
 weights are fitted on a zoo's fingerprints with scikit-learn (:func:`fit_scaler`,
 :func:`feature_weights`).
@@ -27,7 +31,7 @@ weights are fitted on a zoo's fingerprints with scikit-learn (:func:`fit_scaler`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -49,6 +53,11 @@ __all__ = [
     "feature_names",
     "feature_groups",
     "standard_probe",
+    "PROBE_GAINS_DB",
+    "input_level_db",
+    "probe_level_db",
+    "probe_fingerprints",
+    "interpolate_levels",
     "select_excerpt",
     "mel_transfer",
     "fit_scaler",
@@ -69,6 +78,13 @@ ACTIVE_DB = -45.0            # frames within this many dB of the loudest input f
 EPS = 1e-10
 PROBE_SECONDS = 8.0
 PROBE_SEED = 20240611
+#: Gains (dB) of the standard probe that zoo models are fingerprinted at: a nonlinear device does
+#: different things to a quiet DI and a hot one, so a zoo keeps one fingerprint per level and a
+#: capture is compared with the zoo's fingerprints interpolated to its own DI level
+#: (:func:`interpolate_levels`). 0 is the probe as made, about -20 dBFS (:func:`input_level_db`);
+#: the four levels cover DIs of about -36 to -12 dBFS (the real DI recordings of the test fixtures: -19 to -30).
+PROBE_GAINS_DB = (-16.0, -8.0, 0.0, 8.0)
+LEVEL_RANGE_DB = 40.0        # input_level_db: frames within this many dB of the loudest count
 
 
 def feature_groups() -> dict[str, list[str]]:
@@ -439,6 +455,108 @@ def fingerprint_models(models: Sequence["Model"], probe: np.ndarray | None = Non
         for j, i in enumerate(idx):
             out[i] = fingerprint(x, ys[j], rate)
     return out
+
+
+def input_level_db(x: np.ndarray) -> float:
+    """The playing level of a DI: the mean power of its active frames, in dBFS.
+
+    Frames of 2048 samples (hop 512) within ``LEVEL_RANGE_DB`` (40 dB) of the loudest count, so
+    rests between phrases and leading silence do not lower the figure. A full-scale sine reads -3 dBFS.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n,)]
+        Dry input (DI), float in [-1, 1].
+
+    Returns
+    -------
+    level : float, dBFS (-120 for silence)
+    """
+    import librosa
+    x = np.asarray(x, np.float32)
+    if x.size == 0:
+        return -120.0
+    if x.size < N_FFT:
+        power = np.array([np.mean(np.square(x, dtype=np.float64))])
+    else:   # whole frames only: a padded edge frame would read low
+        power = librosa.feature.rms(y=x, frame_length=N_FFT, hop_length=HOP, center=False)[0].astype(np.float64) ** 2
+    if power.max() <= 1e-12:
+        return -120.0
+    active = power > power.max() * 10.0 ** (-LEVEL_RANGE_DB / 10.0)
+    return float(10.0 * np.log10(power[active].mean()))
+
+
+def probe_level_db(sample_rate: int = 44100) -> float:
+    """:func:`input_level_db` of :func:`standard_probe` at ``sample_rate`` (about -20 dBFS)."""
+    return input_level_db(standard_probe(sample_rate))
+
+
+def probe_fingerprints(models: Sequence["Model"], *, gains_db: Sequence[float] = PROBE_GAINS_DB,
+                       knobs: Sequence[dict[str, float] | None] | None = None,
+                       progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """Fingerprints of models on the standard probe played at each of ``gains_db``.
+
+    Models of one architecture and sample rate run together (:func:`fingerprint_models`), once per gain.
+
+    Parameters
+    ----------
+    models : sequence of Model (any mix of architectures and rates)
+    gains_db : sequence of float
+        Gains applied to :func:`standard_probe`, dB (default :data:`PROBE_GAINS_DB`).
+    knobs : sequence of dict or None, optional
+        Knob values per model (see :func:`fingerprint_model`).
+    progress : callable, optional
+        Called with the number of fingerprints just computed (``len(models) * len(gains_db)`` in all).
+
+    Returns
+    -------
+    fps : np.ndarray [shape=(len(models), len(gains_db), len(feature_names()))], float32
+    """
+    knobs = list(knobs) if knobs is not None else [None] * len(models)
+    out = np.zeros((len(models), len(gains_db), len(feature_names())), np.float32)
+    groups: dict[tuple[Any, int], list[int]] = {}
+    for i, m in enumerate(models):
+        groups.setdefault((m.config, m.sample_rate), []).append(i)
+    for (_, rate), idx in groups.items():
+        probe = standard_probe(rate)
+        for g, gain in enumerate(gains_db):
+            out[idx, g] = fingerprint_models([models[i] for i in idx], probe * np.float32(10.0 ** (gain / 20.0)),
+                                             knobs=[knobs[i] for i in idx])
+            if progress is not None:
+                progress(len(idx))
+    return out
+
+
+def interpolate_levels(level_fps: np.ndarray, gains_db: Sequence[float], offset_db: np.ndarray | float
+                       ) -> np.ndarray:
+    """Fingerprints at a probe gain between the stored ones (linear in dB, clamped at the ends).
+
+    Parameters
+    ----------
+    level_fps : np.ndarray [shape=(n, G, F)]
+        Fingerprints of ``n`` models at the ``G`` probe gains ``gains_db`` (ascending).
+    gains_db : sequence of float [len G]
+    offset_db : float or np.ndarray [shape=(n,)]
+        The wanted gain per model, dB relative to the standard probe (the capture's
+        :func:`input_level_db` minus the probe's :func:`probe_level_db` at the model's rate).
+
+    Returns
+    -------
+    fps : np.ndarray [shape=(n, F)]
+    """
+    fps = np.asarray(level_fps, np.float32)
+    gains = np.asarray(gains_db, np.float64)
+    if fps.ndim != 3 or fps.shape[1] != gains.size:
+        raise ConfigError(f"level fingerprints must have shape (n, {gains.size}, F); got {fps.shape}")
+    off = np.broadcast_to(np.asarray(offset_db, np.float64), (fps.shape[0],))
+    if gains.size == 1:
+        return fps[:, 0].copy()
+    off = np.clip(off, gains[0], gains[-1])
+    hi = np.clip(np.searchsorted(gains, off, side="right"), 1, gains.size - 1)
+    lo = hi - 1
+    w = ((off - gains[lo]) / (gains[hi] - gains[lo]))[:, None]
+    rows = np.arange(fps.shape[0])
+    return ((1.0 - w) * fps[rows, lo] + w * fps[rows, hi]).astype(np.float32)
 
 
 # -- scaling and weighting (scikit-learn) -----------------------------------------------------

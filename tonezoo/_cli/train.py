@@ -378,7 +378,7 @@ def _skip_free_zoo(zoo, ids: list[str]):
     entries = {e.id: e for e in zoo.list()}
     out.add_many(models, ids=list(ids), names=[entries[i].name for i in ids],
                  categories=[entries[i].category for i in ids],
-                 fingerprints=zoo.fingerprints[[rows[i] for i in ids]])
+                 fingerprints=zoo.level_fingerprints[[rows[i] for i in ids]])
     out._skip_free_tmp = tmp                # removed with the zoo object
     return out
 

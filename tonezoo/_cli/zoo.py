@@ -249,7 +249,7 @@ def run_add(args: argparse.Namespace) -> int:
     zoo = _open_zoo(args.zoo, create=True)
     n = len(args.models)
     entries = zoo.add_many(args.models, ids=[args.id] * n, names=[args.name] * n,
-                           categories=[args.category] * n, sample_rate=args.sample_rate)
+                           categories=[args.category] * n, sample_rate=args.sample_rate, progress=True)
     for e in entries:
         cat = e.category if e.category_confidence is None else \
             f"{e.category}, inferred by the device-kind classifier at {e.category_confidence:.0%}"
@@ -315,7 +315,7 @@ def run_build(args: argparse.Namespace) -> int:
 
 def run_refresh(args: argparse.Namespace) -> int:
     zoo = _open_zoo(args.zoo)
-    zoo.refresh()
+    zoo.refresh(progress=True)
     print(f"recomputed {len(zoo)} fingerprints in {zoo.directory}")
     return 0
 

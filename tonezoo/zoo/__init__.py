@@ -2,10 +2,12 @@
 
 A zoo is a directory::
 
-    index.json          {"format": "tonezoo-zoo", "format_version": 1, "feature_version": 1,
-                         "feature_names": [...], "entries": [{"id", "name", "category", "knob_values",
+    index.json          {"format": "tonezoo-zoo", "format_version": 1, "feature_version": 2,
+                         "feature_names": [...], "probe_gains_db": [-16, -8, 0, 8],
+                         "entries": [{"id", "name", "category", "knob_values",
                          "source", "sample_rate", "architecture", "val_esr", "path", "added"}, ...]}
-    fingerprints.npy    float32 (n_entries, n_features); row i belongs to entries[i]
+    fingerprints.npy    float32 (n_entries, n_gains, n_features); row i belongs to entries[i], its
+                        fingerprints on the standard probe at each of ``probe_gains_db``
     models/<id>/        one tonezoo model directory per entry, loaded only when needed
 
 Both files are written atomically (temporary file + ``os.replace``), fingerprints first; a row
@@ -13,7 +15,9 @@ count mismatch or unreadable file raises :class:`~tonezoo.errors.ZooError`.
 
 Choosing a starting model (:meth:`Zoo.suggest`) has two stages:
 
-1. *fingerprint neighbours*: the capture's fingerprint (:mod:`tonezoo.embed`) is standardised with
+1. *fingerprint neighbours*: the capture's fingerprint (:mod:`tonezoo.embed`) is compared with the
+   zoo's fingerprints at the capture's DI level (interpolated between the stored probe gains). It is
+   standardised with
    the zoo's scaler (scikit-learn ``StandardScaler``), optionally weighted per feature, and the
    ``shortlist`` nearest zoo entries are found with scikit-learn ``NearestNeighbors``;
 2. *zero-shot re-rank*: every shortlisted model runs on up to ``stage2_seconds`` of the capture's
@@ -138,12 +142,13 @@ def _slug(text: str) -> str:
 
 
 def _write_index(directory: Path, entries: Sequence["ZooEntry"], fps: np.ndarray) -> None:
-    """Write fingerprints.npy then index.json, each atomically."""
+    """Write fingerprints.npy [shape=(n, len(PROBE_GAINS_DB), F)] then index.json, each atomically."""
     d = {
         "format": "tonezoo-zoo",
         "format_version": ZOO_FORMAT_VERSION,
         "feature_version": embed.FEATURE_VERSION,
         "feature_names": embed.feature_names(),
+        "probe_gains_db": list(embed.PROBE_GAINS_DB),
         "entries": [e.to_dict() for e in entries],
     }
 
@@ -173,7 +178,8 @@ class Zoo:
         self.directory = Path(directory)
         self.read_only = read_only
         self._entries: list[ZooEntry] = []
-        self._fps = np.zeros((0, len(embed.feature_names())), np.float32)
+        self._fps = _no_fingerprints()
+        self._probe_levels: dict[int, float] = {}
         self._models: dict[str, Model] = {}
         self._index_cache: tuple | None = None
         self._load()
@@ -197,7 +203,7 @@ class Zoo:
             if directory.exists() and not directory.is_dir():
                 raise ZooError(f"{directory}: exists and is not a directory")
             directory.mkdir(parents=True, exist_ok=True)
-            _write_index(directory, [], np.zeros((0, len(embed.feature_names())), np.float32))
+            _write_index(directory, [], _no_fingerprints())
         return cls(directory)
 
     @classmethod
@@ -249,15 +255,18 @@ class Zoo:
         except (OSError, ValueError) as e:
             raise ZooError(f"{fpath}: unreadable fingerprints ({e}); run `tonezoo zoo refresh --zoo "
                            f"{self.directory}`") from None
-        nf = len(embed.feature_names())
+        nf, ng = len(embed.feature_names()), len(embed.PROBE_GAINS_DB)
         if fps is None and not self._entries:
-            fps = np.zeros((0, nf), np.float32)
-        if fps is None or fps.ndim != 2 or fps.shape[0] != len(self._entries):
+            fps = _no_fingerprints()
+        if fps is not None and fps.ndim == 2:      # written before fingerprints had levels
+            fps = fps[:, None, :]
+        if fps is None or fps.ndim != 3 or fps.shape[0] != len(self._entries):
             found = "missing" if fps is None else f"shape {fps.shape}"
             raise ZooError(f"{fpath}: {found} does not match the {len(self._entries)} index entries; the zoo is "
                            f"inconsistent: run `tonezoo zoo refresh --zoo {self.directory}`")
-        self._stale = d.get("feature_version") != embed.FEATURE_VERSION or fps.shape[1] != nf
-        self._fps = fps.astype(np.float32) if not self._stale else np.zeros((len(self._entries), nf), np.float32)
+        self._stale = (d.get("feature_version") != embed.FEATURE_VERSION or fps.shape[1:] != (ng, nf)
+                       or d.get("probe_gains_db") != list(embed.PROBE_GAINS_DB))
+        self._fps = fps.astype(np.float32) if not self._stale else np.zeros((len(self._entries), ng, nf), np.float32)
         self._index_cache = None
 
     def _write(self) -> None:
@@ -305,9 +314,32 @@ class Zoo:
 
     @property
     def fingerprints(self) -> np.ndarray:
-        """All fingerprints, [shape=(len(zoo), n_features)] (row i = ``list()[i]``)."""
+        """All fingerprints on the standard probe, [shape=(len(zoo), n_features)] (row i = ``list()[i]``)."""
+        self._check_fresh()
+        return self._fps[:, embed.PROBE_GAINS_DB.index(0.0)]
+
+    @property
+    def level_fingerprints(self) -> np.ndarray:
+        """All fingerprints at every probe gain, [shape=(len(zoo), len(embed.PROBE_GAINS_DB), n_features)]."""
         self._check_fresh()
         return self._fps
+
+    def fingerprints_at(self, level_db: float) -> np.ndarray:
+        """Fingerprints as if the probe had been played at a DI level of ``level_db`` dBFS.
+
+        Each entry's fingerprints are interpolated between the stored probe gains
+        (:func:`tonezoo.embed.interpolate_levels`), the gain being ``level_db`` minus the probe's
+        own level at the entry's sample rate (:func:`tonezoo.embed.probe_level_db`).
+
+        Returns
+        -------
+        fps : np.ndarray [shape=(len(zoo), n_features)]
+        """
+        fps = self.level_fingerprints
+        for rate in {e.sample_rate for e in self._entries} - set(self._probe_levels):
+            self._probe_levels[rate] = embed.probe_level_db(rate)
+        offset = np.array([float(level_db) - self._probe_levels[e.sample_rate] for e in self._entries])
+        return embed.interpolate_levels(fps, embed.PROBE_GAINS_DB, offset)
 
     def _check_fresh(self) -> None:
         if self._stale and self._entries:
@@ -320,8 +352,9 @@ class Zoo:
             source: str | None = None, fingerprint: np.ndarray | None = None, sample_rate: int | None = None) -> ZooEntry:
         """Add a model (a :class:`Model`, a model directory or any file :func:`tonezoo.import_model` reads).
 
-        The model is copied into ``models/<id>/`` and fingerprinted on the standard probe (unless
-        ``fingerprint`` is given). Returns the new entry.
+        The model is copied into ``models/<id>/`` and fingerprinted on the standard probe at each of
+        :data:`tonezoo.embed.PROBE_GAINS_DB` (unless ``fingerprint`` is given: shape (n_features,),
+        used at every level, or (len(PROBE_GAINS_DB), n_features)). Returns the new entry.
         """
         return self.add_many([model_or_path], ids=[id], names=[name], categories=[category],
                              knob_values=[knob_values], sources=[source],
@@ -332,8 +365,8 @@ class Zoo:
                  names: Sequence[str | None] | None = None, categories: Sequence[str | None] | None = None,
                  knob_values: Sequence[Mapping[str, float] | None] | None = None,
                  sources: Sequence[str | None] | None = None, fingerprints: np.ndarray | None = None,
-                 sample_rate: int | None = None) -> list[ZooEntry]:
-        """Add several models at once (fingerprinted together, one index write)."""
+                 sample_rate: int | None = None, progress: bool = False) -> list[ZooEntry]:
+        """Add several models at once (fingerprinted together, one index write; ``progress``: show it)."""
         self._check_writable()
         self._check_fresh()
         n = len(models)
@@ -387,9 +420,12 @@ class Zoo:
                 description=str(m.metadata.get("description", ""))[:200],
                 hub_repo=str(m.metadata.get("hub_repo", "") or ""),
                 category_confidence=None if inferred is None else round(inferred.confidence, 3)))
-        fps = np.asarray(fingerprints, np.float32) if fingerprints is not None else _fingerprint_all(loaded)
-        if fps.shape != (n, len(embed.feature_names())):
-            raise ZooError(f"fingerprints must have shape ({n}, {len(embed.feature_names())}), got {fps.shape}")
+        nf, ng = len(embed.feature_names()), len(embed.PROBE_GAINS_DB)
+        fps = np.asarray(fingerprints, np.float32) if fingerprints is not None else _fingerprint_all(loaded, progress)
+        if fps.shape == (n, nf):          # one fingerprint per model: used at every probe level
+            fps = np.repeat(fps[:, None], ng, axis=1)
+        if fps.shape != (n, ng, nf):
+            raise ZooError(f"fingerprints must have shape ({n}, {nf}) or ({n}, {ng}, {nf}), got {fps.shape}")
         # the same model twice (a file added again, or twice in one call): its probe output, and so its
         # fingerprint, is identical to the bit; refused before anything is written
         known = [(e.id, fp, f"in {self.directory}") for e, fp in zip(self._entries, self._fps)]
@@ -418,10 +454,10 @@ class Zoo:
         shutil.rmtree(self.directory / e.path, ignore_errors=True)
         return e
 
-    def refresh(self) -> None:
-        """Recompute every fingerprint with this tonezoo version (after an upgrade)."""
+    def refresh(self, *, progress: bool = False) -> None:
+        """Recompute every fingerprint with this tonezoo version (after an upgrade; ``progress``: show it)."""
         self._check_writable()
-        self._fps = _fingerprint_all([self.get(e.id) for e in self._entries])
+        self._fps = _fingerprint_all([self.get(e.id) for e in self._entries], progress)
         self._write()
 
     # -- ranking and transfer (tonezoo.zoo.select, tonezoo.zoo.transfer) ---------------------
@@ -449,10 +485,15 @@ class Zoo:
         self._index_cache = (key, index)
         return index
 
-    def distances(self, fp: np.ndarray, *, weighting: bool = True) -> np.ndarray:
-        """Distance of fingerprint ``fp`` to every entry, in standardised (weighted) feature space."""
+    def distances(self, fp: np.ndarray, *, weighting: bool = True, level_db: float | None = None) -> np.ndarray:
+        """Distance of fingerprint ``fp`` to every entry, in standardised (weighted) feature space.
+
+        ``level_db``: compare with the entries' fingerprints at this DI level (dBFS,
+        :meth:`fingerprints_at`) instead of the standard probe's.
+        """
         index = self.index(weighting=weighting)
-        return np.linalg.norm(index.transform(self.fingerprints) - index.transform(np.asarray(fp)[None]), axis=1)
+        ref = self.fingerprints if level_db is None else self.fingerprints_at(level_db)
+        return np.linalg.norm(index.transform(ref) - index.transform(np.asarray(fp)[None]), axis=1)
 
     def suggest(self, capture: "Capture", top: int = 5, *, shortlist: int = 16, stage2_seconds: float = 10.0,
                 weighting: bool = True, fingerprint: np.ndarray | None = None,
@@ -532,16 +573,17 @@ def _load_any(path: Path, sample_rate: int | None) -> Model:
     return import_model(path, sample_rate=sample_rate)
 
 
-def _fingerprint_all(models: Sequence[Model]) -> np.ndarray:
+def _no_fingerprints() -> np.ndarray:
+    return np.zeros((0, len(embed.PROBE_GAINS_DB), len(embed.feature_names())), np.float32)
+
+
+def _fingerprint_all(models: Sequence[Model], progress: bool = False) -> np.ndarray:
+    """Fingerprints at every probe gain [shape=(n, len(PROBE_GAINS_DB), n_features)]."""
     if not models:
-        return np.zeros((0, len(embed.feature_names())), np.float32)
-    out = np.zeros((len(models), len(embed.feature_names())), np.float32)
-    groups: dict[ModelConfig, list[int]] = {}
-    for i, m in enumerate(models):
-        groups.setdefault(m.config, []).append(i)
-    for idx in groups.values():
-        out[idx] = embed.fingerprint_models([models[i] for i in idx])
-    return out
+        return _no_fingerprints()
+    from .._progress import Counter
+    with Counter(progress, len(models) * len(embed.PROBE_GAINS_DB), "fingerprints (models x probe levels)") as counter:
+        return embed.probe_fingerprints(models, progress=counter)
 
 
 def entries_table(entries: Iterable[ZooEntry]) -> list[dict[str, Any]]:

@@ -221,7 +221,7 @@ def merge_zoos(directory: str | os.PathLike, parts: Sequence[str | os.PathLike],
         entry = src.entry(mid)
         row = [e.id for e in src.list()].index(mid)
         zoo.add(src.get(mid), id=mid, category=entry.category, source=entry.source,
-                fingerprint=src.fingerprints[row])
+                fingerprint=src.level_fingerprints[row])
     return zoo
 
 

@@ -2,7 +2,9 @@
 
 Stage 1, :class:`FingerprintIndex`: fingerprints (:mod:`tonezoo.embed`) are standardised with a
 scikit-learn ``StandardScaler``, optionally weighted per feature by how well it separates the
-zoo's categories (:func:`tonezoo.embed.feature_weights`), and searched with ``NearestNeighbors``.
+zoo's categories (:func:`tonezoo.embed.feature_weights`), and searched with ``NearestNeighbors``;
+:func:`suggest` searches the zoo's fingerprints at the capture's DI level instead
+(:meth:`tonezoo.zoo.Zoo.fingerprints_at`), in the same standardised space.
 It follows scikit-learn's conventions: ``__init__`` only stores its settings, :meth:`fit` learns
 ``scaler_``, ``weights_``, ``nn_`` and ``n_samples_fit_``, queries on an unfitted index raise.
 
@@ -109,11 +111,25 @@ class FingerprintIndex:
         self._check_fitted()
         return self.scaler_.transform(np.asarray(X, np.float64)) * self.weights_
 
-    def kneighbors(self, fp: np.ndarray, n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
-        """Distances and row indices of the ``n_neighbors`` nearest indexed fingerprints, each (n_neighbors,)."""
+    def kneighbors(self, fp: np.ndarray, n_neighbors: int, *, candidates: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Distances and row indices of the ``n_neighbors`` nearest fingerprints, each (n_neighbors,).
+
+        ``candidates`` [shape=(n_samples_fit_, n_features)]: search these rows instead of the indexed
+        ones (the same entries' fingerprints at another probe level), in the same standardised space.
+        """
         self._check_fitted()
-        dist, idx = self.nn_.kneighbors(self.transform(np.asarray(fp)[None]), n_neighbors=n_neighbors)
-        return dist[0], idx[0]
+        z = self.transform(np.asarray(fp)[None])
+        if candidates is None:
+            dist, idx = self.nn_.kneighbors(z, n_neighbors=n_neighbors)
+            return dist[0], idx[0]
+        candidates = np.asarray(candidates)
+        if candidates.shape != (self.n_samples_fit_, z.shape[1]):
+            raise ConfigError(f"candidates must have shape ({self.n_samples_fit_}, {z.shape[1]}); "
+                              f"got {candidates.shape}")
+        d = np.linalg.norm(self.transform(candidates) - z, axis=1)
+        idx = np.argsort(d, kind="stable")[:n_neighbors]
+        return d[idx], idx
 
 
 # -- stage 2 ----------------------------------------------------------------------------------------------
@@ -199,15 +215,17 @@ def suggest(zoo: Any, capture: "Capture", top: int = 5, *, shortlist: int = 16, 
         raise ConfigError(f"top must be >= 1, got {top}")
     fp = embed.fingerprint_capture(capture) if fingerprint is None else np.asarray(fingerprint)
     index = zoo.index(weighting=weighting)
+    # the zoo's fingerprints as if its probe had been played as loud as this capture's DI
+    ref = zoo.fingerprints_at(embed.input_level_db(capture.x))
     skip = {i for i, e in enumerate(entries) if e.id in set(exclude)}
     if len(skip) >= len(entries):
         raise ZooError("every zoo entry is excluded; nothing left to suggest")
     k = min(len(entries), max(shortlist, top) + len(skip))
-    dist, idx = index.kneighbors(fp, n_neighbors=k)
+    dist, idx = index.kneighbors(fp, n_neighbors=k, candidates=ref)
     keep = [j for j in range(k) if idx[j] not in skip][:max(shortlist, top)]
     dist, idx = dist[keep], idx[keep]
     k = len(idx)
-    groups = group_diffs(index.transform(np.asarray(fp)[None])[0], index.transform(zoo.fingerprints[idx]))
+    groups = group_diffs(index.transform(np.asarray(fp)[None])[0], index.transform(ref[idx]))
     cand = [entries[i] for i in idx]
     esr = np.full(k, np.nan)
     matched = np.full(k, np.nan)
