@@ -83,6 +83,24 @@ def test_corrupt_or_missing_index_is_a_zoo_error(small_zoo, tmp_path):
         Zoo.open(small_zoo.directory)
 
 
+def test_a_zoo_without_level_fingerprints_asks_for_a_refresh(small_zoo):
+    d = small_zoo.directory
+    levels = small_zoo.level_fingerprints
+    assert levels.shape == (3, len(embed.PROBE_GAINS_DB), len(embed.feature_names()))
+    np.testing.assert_array_equal(small_zoo.fingerprints, levels[:, embed.PROBE_GAINS_DB.index(0.0)])
+    # a zoo written before fingerprints had levels: one 2-D fingerprint per entry, no probe_gains_db
+    np.save(d / "fingerprints.npy", small_zoo.fingerprints)
+    doc = json.loads((d / "index.json").read_text())
+    del doc["probe_gains_db"]
+    (d / "index.json").write_text(json.dumps(doc))
+    old = Zoo.open(d)
+    assert [e.id for e in old.list()] == ["tiny0", "tiny1", "tiny2"]
+    with pytest.raises(ZooError, match="tonezoo zoo refresh --zoo"):
+        old.fingerprints_at(-30.0)
+    old.refresh()
+    np.testing.assert_allclose(Zoo.open(d).level_fingerprints, levels, rtol=1e-5, atol=1e-5)
+
+
 def test_default_zoo_is_read_only_and_covers_every_category(default_zoo, tmp_path):
     from tonezoo.devices import CATEGORIES
     assert len(default_zoo) >= 24

@@ -174,8 +174,11 @@ def run_suggest(args: argparse.Namespace) -> int:
     zoo = _open_zoo(args.zoo)
     sugg = zoo.suggest(capture, top=args.top, shortlist=args.shortlist)
     con = _console()
+    from ..embed import input_level_db
+    level = input_level_db(capture.x)       # stage 1 compared the zoo's fingerprints at this level
     con.print(_suggestion_table(sugg, f"starting models for {Path(args.target).name} "
-                                      f"({capture.duration:.1f} s, {capture.sample_rate} Hz) from {zoo!r}"))
+                                      f"({capture.duration:.1f} s, {capture.sample_rate} Hz, DI at {level:.0f} dBFS) "
+                                      f"from {zoo!r}"))
     con.print("why:")
     for line in _reason_lines(sugg):
         con.print("  " + line, markup=False)

@@ -101,6 +101,7 @@ class ZooEntry:
     description: str = ""
     hub_repo: str = ""
     category_confidence: float | None = None   # set when the category was inferred by the device-kind classifier
+    probe_level_db: float | None = None        # the standard probe's level at sample_rate (embed.probe_level_db)
 
     @property
     def config(self) -> ModelConfig:
@@ -336,15 +337,21 @@ class Zoo:
         fps : np.ndarray [shape=(len(zoo), n_features)]
         """
         fps = self.level_fingerprints
-        for rate in {e.sample_rate for e in self._entries} - set(self._probe_levels):
-            self._probe_levels[rate] = embed.probe_level_db(rate)
-        offset = np.array([float(level_db) - self._probe_levels[e.sample_rate] for e in self._entries])
+        offset = np.array([float(level_db) - self._probe_level(e) for e in self._entries])
         return embed.interpolate_levels(fps, embed.PROBE_GAINS_DB, offset)
 
     def _check_fresh(self) -> None:
         if self._stale and self._entries:
             raise ZooError(f"{self.directory}: the fingerprints were computed by another tonezoo version; "
                            f"run `tonezoo zoo refresh --zoo {self.directory}` (Zoo.refresh())")
+
+    def _probe_level(self, e: ZooEntry) -> float:
+        """The probe's level for entry ``e`` (recorded when it was fingerprinted, else computed once)."""
+        if e.probe_level_db is not None:
+            return float(e.probe_level_db)
+        if e.sample_rate not in self._probe_levels:
+            self._probe_levels[e.sample_rate] = embed.probe_level_db(e.sample_rate)
+        return self._probe_levels[e.sample_rate]
 
     # -- changing ----------------------------------------------------------------------------
     def add(self, model_or_path: Model | str | os.PathLike, *, id: str | None = None, name: str | None = None,
@@ -420,6 +427,8 @@ class Zoo:
                 description=str(m.metadata.get("description", ""))[:200],
                 hub_repo=str(m.metadata.get("hub_repo", "") or ""),
                 category_confidence=None if inferred is None else round(inferred.confidence, 3)))
+        for e in entries:
+            e.probe_level_db = round(self._probe_level(e), 3)
         nf, ng = len(embed.feature_names()), len(embed.PROBE_GAINS_DB)
         fps = np.asarray(fingerprints, np.float32) if fingerprints is not None else _fingerprint_all(loaded, progress)
         if fps.shape == (n, nf):          # one fingerprint per model: used at every probe level
@@ -458,6 +467,10 @@ class Zoo:
         """Recompute every fingerprint with this tonezoo version (after an upgrade; ``progress``: show it)."""
         self._check_writable()
         self._fps = _fingerprint_all([self.get(e.id) for e in self._entries], progress)
+        self._probe_levels = {}
+        for e in self._entries:
+            e.probe_level_db = None
+            e.probe_level_db = round(self._probe_level(e), 3)
         self._write()
 
     # -- ranking and transfer (tonezoo.zoo.select, tonezoo.zoo.transfer) ---------------------
