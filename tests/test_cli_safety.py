@@ -155,6 +155,11 @@ def test_zoo_pull_without_network_fails_fast(tmp_path):
         assert r.returncode == 2 and "cannot reach the Hugging Face Hub" in r.stderr, r.stderr
         assert time.perf_counter() - t0 < 10
     assert not (tmp_path / "z").exists() and not (tmp_path / "m").exists()
+    # a malformed repo id is the user's mistake, said before any network error
+    m = _model_dir(tmp_path / "amp", hidden=4, sample_rate=44100)
+    for args in (["push", m, "me/amp/v2"], ["pull", "me//amp", "-o", tmp_path / "m"]):
+        r = tz(*args, env=env)
+        assert r.returncode == 2 and "is not a Hub repo id" in r.stderr, r.stderr
 
 
 def _model_dir(path: Path, *, hidden: int, sample_rate: int) -> Path:

@@ -71,9 +71,10 @@ def check_hub_reachable(timeout: float = 4.0) -> None:
 
 def _push(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..hub import push_dir
+    from ..hub import _check_repo_id, push_dir
     if not os.path.isdir(args.model_dir):
         raise ConfigError(f"MODEL_DIR {args.model_dir}: no such model directory")
+    _check_repo_id(args.repo_id)        # a malformed id is the user's, not the network's
     check_hub_reachable()
     url = push_dir(args.model_dir, args.repo_id, private=args.private, commit_message=args.message)
     print(f"pushed {args.model_dir} to {url}")
@@ -81,7 +82,8 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from ..hub import pull
+    from ..hub import _check_repo_id, pull
+    _check_repo_id(args.repo_id)
     check_model_dir_output(args.out, "-o", overwrite=args.overwrite)
     check_hub_reachable()
     out = pull(args.repo_id, args.out, revision=args.revision)
