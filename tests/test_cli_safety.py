@@ -271,3 +271,16 @@ def test_process_warns_about_input_louder_than_the_capture(tmp_path):
     assert "-20.0 dBFS" in r.stderr and (tmp_path / "wet_hot.wav").exists()
     r = tz("process", m, tmp_path / "ok.wav", tmp_path / "wet_ok.wav")
     assert r.returncode == 0 and "dB above" not in r.stderr, r.stderr
+
+
+def test_an_output_that_is_the_input_is_refused(tmp_path):
+    import soundfile as sf
+    from tonezoo.signals import synth_di
+    wav = tmp_path / "di.wav"
+    sf.write(wav, synth_di(0.5, 44100, seed=1), 44100, subtype="PCM_24")
+    before = wav.read_bytes()
+    m = _model_dir(tmp_path / "amp", hidden=4, sample_rate=44100)
+    for args in (["process", m, wav, wav, "--overwrite"], ["render", "ts9-like", wav, wav, "--overwrite"]):
+        r = tz(*args)
+        assert r.returncode == 2 and "is the input file" in r.stderr, r.stderr
+    assert wav.read_bytes() == before

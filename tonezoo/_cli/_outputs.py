@@ -47,7 +47,8 @@ def _check_parent(path: Path, flag: str, *, create: bool) -> None:
 
 
 def check_file_output(path: str | os.PathLike, flag: str, *, suffixes: tuple[str, ...] = (),
-                      create_parent: bool = False, overwrite: bool | None = None) -> Path:
+                      create_parent: bool = False, overwrite: bool | None = None,
+                      not_input: str | os.PathLike | None = None) -> Path:
     """Check that ``path`` can be written as a file: not a folder, its folder exists and is writable.
 
     Parameters
@@ -63,6 +64,8 @@ def check_file_output(path: str | os.PathLike, flag: str, *, suffixes: tuple[str
     overwrite : bool, optional
         For a command with an ``--overwrite`` option: its value. An existing file is refused unless
         it is true. ``None`` (the default) leaves existing files to the caller.
+    not_input : path-like, optional
+        The command's input file: the output must not be it, even with ``overwrite``.
 
     Returns
     -------
@@ -71,10 +74,13 @@ def check_file_output(path: str | os.PathLike, flag: str, *, suffixes: tuple[str
     Raises
     ------
     ConfigError
-        ``path`` is an existing folder, ends in a path separator, has the wrong ending, exists while
-        ``overwrite`` is false, or its folder is missing (unless ``create_parent``) or not writable.
+        ``path`` is an existing folder, ends in a path separator, has the wrong ending, is
+        ``not_input``, exists while ``overwrite`` is false, or its folder is missing (unless
+        ``create_parent``) or not writable.
     """
     p = Path(path)
+    if not_input is not None and p.resolve() == Path(not_input).resolve():
+        raise _error(f"{flag} {path}: is the input file; choose another output name")
     if str(path).endswith((os.sep, "/")) or p.is_dir() or p.name in ("", ".", ".."):
         raise _error(f"{flag} {path}: is a folder; give a file name, e.g. {Path(path) / ('out' + (suffixes[0] if suffixes else ''))}")
     if suffixes and p.suffix.lower() not in suffixes:

@@ -118,9 +118,7 @@ def run_render(args: argparse.Namespace) -> int:
     if not args.input or not args.output:
         raise ConfigError("render needs IN.wav and OUT.wav, or --capture DIR")
     src = Path(args.input)
-    if Path(args.output).resolve() == src.resolve():
-        raise ConfigError(f"OUT.wav {args.output}: is the input file; choose another name")
-    out = check_file_output(args.output, "OUT.wav", suffixes=(".wav",), overwrite=args.overwrite)
+    out = check_file_output(args.output, "OUT.wav", suffixes=(".wav",), overwrite=args.overwrite, not_input=src)
     from ..audio import read_frames
     from ..modelfile import atomic_write
     try:

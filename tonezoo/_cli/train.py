@@ -556,9 +556,8 @@ def run_process(args: argparse.Namespace) -> int:
         x, sr, _ = read_audio(args.input, channel=args.channel, label="input")
     except CaptureError as e:
         raise as_cli_error(e) from None
-    if Path(args.output).resolve() == Path(args.input).resolve():
-        raise ConfigError(f"OUT.wav {args.output}: is the input file; choose another output name")
-    out = check_file_output(args.output, "OUT.wav", suffixes=(".wav",), overwrite=args.overwrite)
+    out = check_file_output(args.output, "OUT.wav", suffixes=(".wav",), overwrite=args.overwrite,
+                            not_input=args.input)
     knobs = parse_knobs(args.knob) or None
     model = load_model_arg(args.model, args.zoo)
     rate = model.sample_rate
