@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from tonezoo.errors import ConfigError, ModelFileError
-from tonezoo.model import (Model, ModelConfig, RecurrentModel, apply, init, param_count, stack_params,
-                           unstack_params)
+from tonezoo.model import (Model, ModelConfig, RecurrentModel, apply, init, initial_state, param_count,
+                           stack_params, unstack_params)
+from tonezoo.signals import synth_di
 
 
 def _x(n=3000, seed=0):
@@ -160,3 +161,22 @@ def test_load_refuses_nan_weights(tmp_path):
     d = m.save(tmp_path / "nan")
     with pytest.raises(ModelFileError, match="NaN"):
         Model.load(d)
+
+
+def test_prewarm_starts_a_recurrent_model_at_rest():
+    from tonezoo.zoo import Zoo
+    zoo = Zoo.default()
+    model = zoo.get("dist-cascade-s1")              # its zero state answers silence with a loud click
+    sr = model.sample_rate
+    silence = np.zeros(sr // 10, np.float32)
+    cold = model.process(silence, check_level=False)
+    warm = model.process(silence, check_level=False, prewarm=True)
+    rest = model.process(np.zeros(sr, np.float32), check_level=False)[-1]      # where it settles
+    assert np.max(np.abs(cold - rest)) > 0.1
+    assert np.max(np.abs(warm - rest)) < 1e-4
+    # on audio the two starts agree once the zero state has settled; a given state wins over prewarm
+    x = synth_di(0.5, sr, seed=2)
+    a, b = model.process(x, check_level=False), model.process(x, check_level=False, prewarm=True, block_size=4096)
+    np.testing.assert_allclose(a[sr // 5:], b[sr // 5:], atol=1e-4)
+    s0 = initial_state(model.params, config=model.config)
+    np.testing.assert_array_equal(model.process(x, state=s0, prewarm=True, check_level=False), a)

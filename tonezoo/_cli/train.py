@@ -102,7 +102,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     q = sub.add_parser("process", help="run a model over a WAV file",
                        description="Play a WAV file through a model and write the result; warns when the input "
-                                   "peaks more than 6 dB above the loudest DI the model was trained on.")
+                                   "peaks more than 6 dB above the loudest DI the model was trained on. The model "
+                                   "starts at rest (0.5 s of silence first), so the output starts without a click.")
     q.add_argument("model", help="a model directory, a zoo id (as `tonezoo suggest` prints), a .nam / NeuralPi / "
                                  "AIDA-X file, or a Hub repo id (owner/name)")
     q.add_argument("input", help="input WAV")
@@ -569,10 +570,10 @@ def run_process(args: argparse.Namespace) -> int:
     with printed_warnings("process", about={InputLevelWarning: args.input}):
         if sr != rate and args.resample:
             import librosa
-            y = model.process(librosa.resample(np.asarray(x, np.float32), orig_sr=sr, target_sr=rate), knobs)
+            y = model.process(librosa.resample(np.asarray(x, np.float32), orig_sr=sr, target_sr=rate), knobs, prewarm=True)
             y = librosa.resample(np.asarray(y, np.float32), orig_sr=rate, target_sr=sr)[: len(x)]
         else:
-            y = model.process(x, knobs)
+            y = model.process(x, knobs, prewarm=True)
     _write_wav(out, np.asarray(y, np.float32), sr)
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     note = f", resampled {sr} -> {rate} -> {sr} Hz" if sr != rate and args.resample else ""
