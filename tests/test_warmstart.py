@@ -63,3 +63,29 @@ def test_a_refit_the_validation_audio_rejects_is_not_kept(zoo: Zoo, cap) -> None
     r = refit_output(m, inverted)                       # validation agrees with the fit: kept
     md = r.metadata["output_refit"]
     assert r is not m and md["val_esr_after"] < 0.1 * md["val_esr_before"]
+
+
+def test_when_the_fit_follows_the_fitted_audio_the_level_alone_is_kept(zoo: Zoo, cap) -> None:
+    from tonezoo.capture import Capture
+    m = zoo.start_model("boost", cap)
+    kv = m.knob_vector(cap.knobs) if m.config.knobs else None
+    x = np.concatenate([cap.train_x, cap.val_x]).astype(np.float32)
+    n_tr = len(cap.train_x)
+    skip = x.astype(np.float64) if m.config.skip else 0.0
+    w, b = np.asarray(m.params["dense"]["w"], np.float64), float(np.asarray(m.params["dense"]["b"]))
+    h = hidden_states(m, x, kv).astype(np.float64)
+    part = h @ w + b                                     # the output layer's share of the output
+    # the fitted audio: the model 6 dB down plus one hidden unit's activation, made orthogonal to the
+    # model's output there (so the best single gain is exactly 0.5) and loud; validation: the model
+    # 6 dB down. Least squares fits the unit, which is not in the validation audio
+    unit = h[:, int(np.argmax(np.var(h[:n_tr], axis=0)))]
+    tr = slice(0, n_tr)
+    unit = unit - (unit[tr] @ part[tr]) / (part[tr] @ part[tr]) * part
+    unit *= 3.0 * np.linalg.norm(0.5 * part[tr]) / np.linalg.norm(unit[tr])
+    y = skip + 0.5 * part + np.where(np.arange(len(x)) < n_tr, unit, 0.0)
+    c = Capture.from_arrays(x, y.astype(np.float32), cap.sample_rate, knobs=cap.knobs, align=False, val_start=n_tr)
+    r = refit_output(m, c, seconds=len(cap.train_x) / cap.sample_rate)
+    md = r.metadata["output_refit"]
+    assert md["fit"] == "gain" and md["gain"] == pytest.approx(0.5, rel=1e-3)
+    assert md["val_esr_after"] < 1e-3 < md["val_esr_before"]
+    np.testing.assert_allclose(np.asarray(r.params["dense"]["w"]), 0.5 * w, rtol=1e-3)

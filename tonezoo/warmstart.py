@@ -157,9 +157,16 @@ def refit_output(model: "Model", capture: "Capture", *, seconds: float = 3.0, ri
     -------
     Model
         A new model (metadata ``output_refit`` records the ESR before/after on the fitted audio and
-        on the validation audio); ``model`` itself when it has neither a dense output layer nor a
-        WaveNet head, or when the fit does not lower the error on the validation audio (on the
-        fitted audio when the capture has none).
+        on the validation audio, and ``fit``: ``"least squares"`` or ``"gain"``); ``model`` itself
+        when it has neither a dense output layer nor a WaveNet head, or when neither fit lowers the
+        error on the validation audio (on the fitted audio when the capture has none).
+
+    Notes
+    -----
+    When the least-squares layer does not lower the validation error, the layer as it was, scaled
+    by the single gain that fits the training audio best (its sign sets the polarity: the level
+    and polarity matching of stage 2's zero-shot score), is tried the same way: it cannot follow
+    the fitted audio's details, only its level.
     """
     wavenet = _wavenet_head(model)
     if not (wavenet or _dense_keys(model)):
@@ -196,20 +203,31 @@ def refit_output(model: "Model", capture: "Capture", *, seconds: float = 3.0, ri
         reg[-1, -1] = 0.0
     coef = np.linalg.solve(gram + reg, d.T @ (y - (x if skip else 0.0)))
 
-    def esr_of(a: np.ndarray, b: np.ndarray, dm: np.ndarray) -> tuple[float, float]:
-        """ESR of the output layer as it was and as fitted, on input ``a`` against target ``b``."""
-        base = a if skip else 0.0
-        return esr(b, base + dm @ old_coef), esr(b, base + dm @ coef)
+    # the fallback: the layer as it was, scaled by the one gain (sign: polarity) that fits best
+    part = d @ old_coef
+    gain = float(part @ (y - (x if skip else 0.0)) / max(float(part @ part), 1e-30))
 
-    esr_before, esr_after = esr_of(x, y, d)
-    record = {"esr_before": esr_before, "esr_after": esr_after, "seconds": n / capture.sample_rate}
+    def esr_of(a: np.ndarray, b: np.ndarray, dm: np.ndarray) -> tuple[float, float, float]:
+        """ESR of the output layer as it was, as fitted and as scaled, on input ``a`` against target ``b``."""
+        base = a if skip else 0.0
+        return esr(b, base + dm @ old_coef), esr(b, base + dm @ coef), esr(b, base + gain * (dm @ old_coef))
+
+    fitted = esr_of(x, y, d)
+    record = {"esr_before": fitted[0], "esr_after": fitted[1], "seconds": n / capture.sample_rate}
+    esr_before, esr_after, esr_gain = fitted
     nv = int(min(len(capture.val_x), val_seconds * capture.sample_rate))
     if nv > 0:
         xv = np.asarray(capture.val_x[:nv], np.float64)
-        esr_before, esr_after = esr_of(xv, np.asarray(capture.val_y[:nv], np.float64), design(xv))
+        esr_before, esr_after, esr_gain = esr_of(xv, np.asarray(capture.val_y[:nv], np.float64), design(xv))
         record.update(val_esr_before=esr_before, val_esr_after=esr_after, val_seconds=nv / capture.sample_rate)
+    record["fit"] = "least squares"
     if not esr_after < esr_before:
-        return model
+        # the fit followed the fitted audio too closely: the layer as it was, at the capture's level and
+        # polarity, when that alone lowers the error on the validation audio
+        if not esr_gain < esr_before:
+            return model
+        coef = gain * old_coef
+        record.update(fit="gain", gain=gain, esr_after=fitted[2], **({"val_esr_after": esr_gain} if nv > 0 else {}))
     w_new, b_new = (coef[:-1], coef[-1]) if bias else (coef, None)
     out = model.copy(output_refit=record)
     if wavenet:

@@ -215,7 +215,9 @@ def start_line(name: str, note: dict[str, float], refit: dict[str, float] | None
         why = f" ({'worse than silence: ' if note['esr'] > 1 else ''}its output is {' and '.join(parts)})"
     line = f"starting from {name}: validation ESR {note['esr']:.4g} as it is{why}"
     if refit is not None and refit["esr"] < note["esr"]:
-        return line + f"; {refit['esr']:.4g} once its output layer is refit to the capture, where training starts"
+        how = "turned to the capture's level and polarity" if refit.get("fit") == "gain" else \
+            "once its output layer is refit to the capture"
+        return line + f"; {refit['esr']:.4g} {how}, where training starts"
     if why:
         line += (f"; {note['matched_esr']:.4g} with level and polarity matched, which fine-tuning does in its "
                  "first epochs")
@@ -229,7 +231,8 @@ def _refit_note(model, capture) -> dict[str, float] | None:
     if "refit" not in inspect.signature(transfer).parameters:
         return None
     from ..warmstart import refit_output
-    return start_note(refit_output(model, capture), capture)
+    refit = refit_output(model, capture)
+    return dict(start_note(refit, capture), fit=(refit.metadata.get("output_refit") or {}).get("fit", ""))
 
 
 def describe_trained_model(result, capture, *, name: str, category: str | None = None,
