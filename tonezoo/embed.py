@@ -82,8 +82,8 @@ PROBE_SEED = 20240611
 #: different things to a quiet DI and a hot one, so a zoo keeps one fingerprint per level and a
 #: capture is compared with the zoo's fingerprints interpolated to its own DI level
 #: (:func:`interpolate_levels`). 0 is the probe as made, about -20 dBFS (:func:`input_level_db`);
-#: the four levels cover DIs of about -36 to -12 dBFS (the real DI recordings of the test fixtures: -19 to -30).
-PROBE_GAINS_DB = (-16.0, -8.0, 0.0, 8.0)
+#: the five levels cover DIs of about -44 to -12 dBFS (the real DI recordings of the test fixtures: -19 to -30).
+PROBE_GAINS_DB = (-24.0, -16.0, -8.0, 0.0, 8.0)
 LEVEL_RANGE_DB = 40.0        # input_level_db: frames within this many dB of the loudest count
 
 

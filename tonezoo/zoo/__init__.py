@@ -3,7 +3,7 @@
 A zoo is a directory::
 
     index.json          {"format": "tonezoo-zoo", "format_version": 1, "feature_version": 2,
-                         "feature_names": [...], "probe_gains_db": [-16, -8, 0, 8],
+                         "feature_names": [...], "probe_gains_db": [-24, -16, -8, 0, 8],
                          "entries": [{"id", "name", "category", "knob_values",
                          "source", "sample_rate", "architecture", "val_esr", "path", "added"}, ...]}
     fingerprints.npy    float32 (n_entries, n_gains, n_features); row i belongs to entries[i], its
