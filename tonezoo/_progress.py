@@ -5,7 +5,12 @@ from __future__ import annotations
 import sys
 import time
 
-__all__ = ["Progress", "Counter"]
+__all__ = ["Progress", "Counter", "duration_text"]
+
+
+def duration_text(seconds: float) -> str:
+    """A time left as a person reads it: "40 s" under 90 s, else "2.5 min"."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 class Progress:
@@ -43,7 +48,7 @@ class Progress:
             rate = (time.perf_counter() - self.t0) / max(done, 1)
             eta = rate * (self.total - epoch)
             print(f"{self.label}: epoch {epoch}/{self.total}  {info}  ({rate:.2f} s/epoch, "
-                  f"at most {eta / 60:.1f} min left)", file=sys.stderr, flush=True)
+                  f"at most {duration_text(eta)} left)", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.enabled and self.live:

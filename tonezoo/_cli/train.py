@@ -16,6 +16,7 @@ from typing import Any
 
 from ._common import (as_cli_error, capture_options, epochs_text, load_capture_args, parse_knobs, printed_warnings,
                       race_line)
+from .._progress import duration_text
 from ._interrupt import Interrupts
 from ._outputs import (CHECKPOINT_FILES, PLOT_SUFFIXES, check_file_output, check_model_dir_output,
                        check_own_dir_output)
@@ -106,8 +107,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "starts at rest (0.5 s of silence first), so the output starts without a click.")
     q.add_argument("model", help="a model directory, a zoo id (as `tonezoo suggest` prints), a .nam / NeuralPi / "
                                  "AIDA-X file, or a Hub repo id (owner/name)")
-    q.add_argument("input", help="input WAV")
-    q.add_argument("output", help="output WAV to write")
+    q.add_argument("input", metavar="IN.wav", help="input WAV")
+    q.add_argument("output", metavar="OUT.wav", help="output WAV to write (32-bit float: a model's output may "
+                                                   "exceed 0 dBFS)")
     q.add_argument("--knob", action="append", default=[], metavar="NAME=VALUE",
                    help="a knob setting of a model with knob inputs (0 to 1; repeat for each knob)")
     q.add_argument("--channel", type=int, default=None, metavar="N",
@@ -306,9 +308,9 @@ class _Timing:
         self.done = True
         who = "the from-scratch contender: " if self.contender and self.runs > 1 else ""
         then = (f", then the from-scratch contender: at most {epochs_text(self.max_epochs)}, "
-                f"{rate * self.max_epochs / 60:.1f} min") if self.contender and self.runs == 1 else ""
+                f"{duration_text(rate * self.max_epochs)}") if self.contender and self.runs == 1 else ""
         print(f"{who}about {rate:.2f} s/epoch: at most {epochs_text(left, 'more')}, "
-              f"{rate * left / 60:.1f} min{then} "
+              f"{duration_text(rate * left)}{then} "
               "(early stopping usually ends a run sooner; Ctrl-C keeps the best model so far)", flush=True)
 
 

@@ -134,14 +134,20 @@ def _suggestion_table(sugg: Sequence[Any], title: str):
     cols = [("#", "right"), ("model", "left"), ("category", "left"), ("fingerprint", "right")]
     if staged:
         cols += [("ESR matched", "right"), ("ESR as is", "right")]
-    for col, justify in cols:
-        t.add_column(col, justify=justify, no_wrap=True, overflow="ellipsis",
-                     style="bold" if col == "ESR matched" or (col == "fingerprint" and not staged) else None)
+    rows = []
     for s in sugg:
         model = s.id if s.name in ("", s.id) else f"{s.id} ({s.name})"
         row = [str(s.rank), model, s.category, f"#{s.fingerprint_rank} {s.distance:.2f}"]
         if staged:
             row += [_fmt(s.matched_esr), _fmt(s.zero_shot_esr)]
+        rows.append(row)
+    for i, (col, justify) in enumerate(cols):
+        # in a narrow terminal the model column wraps; the figures keep their full width
+        widest = max([len(r[i]) for r in rows], default=1)
+        t.add_column(col, justify=justify, no_wrap=i != 1, overflow="fold",
+                     min_width=None if i == 1 else widest,
+                     style="bold" if col == "ESR matched" or (col == "fingerprint" and not staged) else None)
+    for row in rows:
         t.add_row(*row)
     t.caption = ("sorted by ESR matched: zero-shot ESR on the capture after matching output level and polarity "
                  "(learned in the first epochs of fine-tuning); fingerprint: stage-1 rank and distance"
@@ -177,7 +183,8 @@ def run_suggest(args: argparse.Namespace) -> int:
     from ..embed import input_level_db
     level = input_level_db(capture.x)       # stage 1 compared the zoo's fingerprints at this level
     con.print(_suggestion_table(sugg, f"starting models for {Path(args.target).name} "
-                                      f"({capture.duration:.1f} s, {capture.sample_rate} Hz, DI at {level:.0f} dBFS) "
+                                      f"({capture.duration:.1f} s, {capture.sample_rate} Hz, DI at {level:.0f} dBFS "
+                                      "RMS) "
                                       f"from {zoo!r}"))
     con.print("why:")
     for line in _reason_lines(sugg):
@@ -235,12 +242,18 @@ def run_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows))
         return 0
     t = Table(title=f"{zoo!r}")
-    # the id is what other commands take: never cut; in a narrow terminal the others wrap instead
-    t.add_column("id", no_wrap=True, min_width=max((len(r["id"]) for r in rows), default=2))
-    for col in ("name", "category", "knobs", "rate", "arch", "val_esr"):
-        t.add_column(col, overflow="fold")
-    for r in rows:
-        t.add_row(r["id"], r["name"], r["category"], r["knobs"], str(r["rate"]), r["arch"], _fmt(r["val_esr"]))
+    cells = [[r["id"], "" if r["name"] == r["id"] else r["name"], r["category"], r["knobs"], str(r["rate"]),
+              r["arch"], _fmt(r["val_esr"])] for r in rows]
+    # the id is what other commands take, and the short columns read badly broken: never cut; in a
+    # narrow terminal the name, knobs and architecture wrap instead
+    names = ("id", "name", "category", "knobs", "rate", "arch", "val_esr")
+    shown = [i for i, col in enumerate(names) if col not in ("name", "knobs") or any(c[i] for c in cells)]
+    for i in shown:
+        widest = max([len(c[i]) for c in cells] + [len(names[i])])
+        whole = names[i] not in ("name", "knobs", "arch")
+        t.add_column(names[i], no_wrap=whole, overflow="fold", min_width=widest if whole else min(widest, 9 if names[i] == "knobs" else 7))
+    for c in cells:
+        t.add_row(*[c[i] for i in shown])
     _console().print(t)
     return 0
 
