@@ -510,7 +510,7 @@ class Zoo:
 
     def suggest(self, capture: "Capture", top: int = 5, *, shortlist: int = 16, stage2_seconds: float = 10.0,
                 weighting: bool = True, fingerprint: np.ndarray | None = None,
-                exclude: Sequence[str] = ()) -> list[Suggestion]:
+                exclude: Sequence[str] = (), at_level: bool = True) -> list[Suggestion]:
         """Rank this zoo's models as starting points for ``capture`` (:func:`tonezoo.zoo.select.suggest`).
 
         Parameters
@@ -531,6 +531,10 @@ class Zoo:
             Entry ids never suggested (e.g. leave-one-out evaluation). For a capture with knob
             values, models whose architecture cannot take knob inputs (a WaveNet captures one
             setting) are left out too: they could not start a model of that capture.
+        at_level : bool
+            Stage 1 compares the capture with the zoo's fingerprints at the capture's DI level
+            (:meth:`fingerprints_at`); ``False``: at the standard probe's own level, as before
+            fingerprints had levels (for comparisons).
 
         Returns
         -------
@@ -547,7 +551,7 @@ class Zoo:
             exclude = [*exclude, *(e.id for e in self.list()
                                    if architectures.get(e.config.arch).set_knobs is None and e.id not in exclude)]
         return _suggest(self, capture, top, shortlist=shortlist, stage2_seconds=stage2_seconds,
-                        weighting=weighting, fingerprint=fingerprint, exclude=exclude)
+                        weighting=weighting, fingerprint=fingerprint, exclude=exclude, at_level=at_level)
 
     def transfer(self, capture: "Capture", *, race: int = 3, race_epochs: int | None = None, top: int = 5,
                  shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,

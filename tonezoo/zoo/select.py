@@ -206,7 +206,7 @@ def zero_shot_scores(models: Sequence[Model], capture: "Capture", seconds: float
 
 def suggest(zoo: Any, capture: "Capture", top: int = 5, *, shortlist: int = 16, stage2_seconds: float = 10.0,
             weighting: bool = True, fingerprint: np.ndarray | None = None,
-            exclude: Sequence[str] = ()) -> list[Suggestion]:
+            exclude: Sequence[str] = (), at_level: bool = True) -> list[Suggestion]:
     """Both stages for ``zoo`` (a :class:`tonezoo.zoo.Zoo`); see :meth:`tonezoo.zoo.Zoo.suggest`."""
     entries = zoo.list()
     if not entries:
@@ -216,7 +216,7 @@ def suggest(zoo: Any, capture: "Capture", top: int = 5, *, shortlist: int = 16, 
     fp = embed.fingerprint_capture(capture) if fingerprint is None else np.asarray(fingerprint)
     index = zoo.index(weighting=weighting)
     # the zoo's fingerprints as if its probe had been played as loud as this capture's DI
-    ref = zoo.fingerprints_at(embed.input_level_db(capture.x))
+    ref = zoo.fingerprints_at(embed.input_level_db(capture.x)) if at_level else zoo.fingerprints
     skip = {i for i, e in enumerate(entries) if e.id in set(exclude)}
     if len(skip) >= len(entries):
         raise ZooError("every zoo entry is excluded; nothing left to suggest")
