@@ -341,7 +341,8 @@ def run_pull(args: argparse.Namespace) -> int:
     from .hub import check_hub_reachable
     check_hub_reachable()               # no network: a clear error in seconds, not after the client's retries
     zoo = _open_zoo(args.zoo, create=True)
-    report = zoo.pull(filter=args.filter or "tonezoo", search=args.search, author=args.author, limit=args.limit)
+    report = zoo.pull(filter=args.filter or "tonezoo", search=args.search, author=args.author, limit=args.limit,
+                      progress=True)
     for repo in report.added:
         print(f"added {repo}")
     for repo, why in report.skipped:

@@ -79,7 +79,7 @@ def _zoo_hub_repos(zoo: Any) -> set[str]:
 
 def pull_into_zoo(zoo: Any, *, filter: str | Iterable[str] | None = "tonezoo", search: str | None = None,
                   author: str | None = None, limit: int | None = None, token: str | None = None,
-                  cache_dir: str | os.PathLike | None = None) -> PullReport:
+                  cache_dir: str | os.PathLike | None = None, progress: bool = False) -> PullReport:
     """Add the tonezoo models listed on the Hub to a local zoo.
 
     Each listed repo's ``config.json`` and ``model.safetensors`` are downloaded (cached by
@@ -93,6 +93,8 @@ def pull_into_zoo(zoo: Any, *, filter: str | Iterable[str] | None = "tonezoo", s
         Anything with ``add(model, source=...)`` and ``list()`` (``add_many`` is used when present).
     filter, search, author, limit, token, cache_dir
         As in :func:`tonezoo.hub.list_hub_models`.
+    progress : bool
+        Show the fingerprinting's progress (:meth:`tonezoo.zoo.Zoo.add_many`).
 
     Returns
     -------
@@ -123,7 +125,7 @@ def pull_into_zoo(zoo: Any, *, filter: str | Iterable[str] | None = "tonezoo", s
     sources = [f"hf://{repo_id}" for repo_id, _ in ready]
     if hasattr(zoo, "add_many"):
         try:  # one batch: the zoo fingerprints all models together
-            report.entries.extend(zoo.add_many([m for _, m in ready], sources=sources))
+            report.entries.extend(zoo.add_many([m for _, m in ready], sources=sources, progress=progress))
             report.added.extend(repo_id for repo_id, _ in ready)
             return report
         except (ZooError, ConfigError) as e:
