@@ -386,3 +386,12 @@ def test_the_same_model_is_not_added_twice(small_zoo, tmp_path):
         small_zoo.add_many([tiny(11), tiny(11)])
     assert len(Zoo.open(small_zoo.directory)) == before
     assert sorted(p.name for p in (small_zoo.directory / "models").iterdir()) == sorted(e.id for e in small_zoo.list())
+
+
+def test_an_added_file_or_folder_gives_its_name_as_the_id(small_zoo, tmp_path):
+    tiny(21).save(tmp_path / "My Amp")
+    tiny(22).save(tmp_path / "other")
+    e1, e2 = small_zoo.add_many([tmp_path / "My Amp", tmp_path / "other"])
+    assert (e1.id, e1.name) == ("my-amp", "tiny21") and (e2.id, e2.name) == ("other", "tiny22")
+    e3 = small_zoo.add(Model.create(ModelConfig(hidden_size=4), seed=23, name="My Amp"))  # its name, unique
+    assert e3.id == "my-amp-2"

@@ -56,7 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="replace an existing model folder at -o (never a folder holding other files)")
     p.add_argument("--from", dest="source", default=None,
                    help="starting model: a model directory, a model file (.nam, AGAM or AIDA-X JSON), a Hub repo "
-                        "id, or 'auto' (pick from the zoo)")
+                        "id, or 'auto' (pick from the zoo: the top --race suggestions race, the winner is "
+                        "fine-tuned, and a model trained from scratch on the same budget is kept if it does "
+                        "better, so the run takes about twice a plain one)")
     p.add_argument("--arch", default=None, choices=ARCHS,
                    help="architecture from scratch: lstm (the default, LSTM-20) or NAM's WaveNet presets; with "
                         "--from auto, only zoo models of this architecture are candidates")
@@ -460,9 +462,10 @@ def run_train(args: argparse.Namespace) -> int:
             model_config = ModelConfig(hidden_size=args.hidden or 20, cell=args.cell or "lstm",
                                        skip=not args.no_skip, knobs=tuple(knobs), sample_rate=capture.sample_rate)
         tcfg = _recipe(model_config, args, epochs)
+        stops = f"stops after {args.patience} validations without improvement; " if args.patience < epochs else ""
         print(f"training at most {epochs} epochs on {capture.train_seconds:.1f} s of audio ({capture.sample_rate} Hz, "
-              f"DI peaking at {peak_dbfs(capture.train_x):.1f} dBFS, validation {capture.val_seconds:.1f} s); stops "
-              f"after {args.patience} validations without improvement; --epochs N trains longer", flush=True)
+              f"DI peaking at {peak_dbfs(capture.train_x):.1f} dBFS, validation {capture.val_seconds:.1f} s); "
+              f"{stops}--epochs N trains longer", flush=True)
         if args.source == "auto":
             zoo, sugg = _auto_start(_open_zoo(args.zoo), capture, args)
             if sugg:

@@ -373,7 +373,13 @@ class Zoo:
                  knob_values: Sequence[Mapping[str, float] | None] | None = None,
                  sources: Sequence[str | None] | None = None, fingerprints: np.ndarray | None = None,
                  sample_rate: int | None = None, progress: bool = False) -> list[ZooEntry]:
-        """Add several models at once (fingerprinted together, one index write; ``progress``: show it)."""
+        """Add several models at once (fingerprinted together, one index write; ``progress``: show it).
+
+        An entry's id, unless given, is made from the file's or folder's name (``amps/Plexi 50W.nam``
+        -> ``plexi-50w``) for a path, from the model's name for a :class:`Model`; a taken id gets a
+        ``-2``, ``-3``, ... suffix. Its display name is the model's own (file metadata), else the
+        file's name.
+        """
         self._check_writable()
         self._check_fresh()
         n = len(models)
@@ -382,19 +388,23 @@ class Zoo:
         knob_values = list(knob_values or [None] * n)
         loaded: list[Model] = []
         origin: list[str] = []
+        stems: list[str | None] = []          # a file's or folder's own name: the default id of what it holds
         for m, src in zip(models, sources):
             if isinstance(m, Model):
                 loaded.append(m)
                 origin.append(src or m.metadata.get("source_format", "") or "tonezoo")
+                stems.append(None)
             else:
-                loaded.append(_load_any(Path(m), sample_rate))
+                p = Path(m)
+                loaded.append(_load_any(p, sample_rate))
                 origin.append(src or str(m))
+                stems.append(p.resolve().name if p.is_dir() else p.stem)
         taken = {e.id for e in self._entries}
         entries = []
         allowed = _categories()
         for i, m in enumerate(loaded):
             label = names[i] or m.name
-            mid = ids[i] or _slug(label)
+            mid = ids[i] or _slug(stems[i] or label)
             if ids[i] is not None and not _ID_RE.match(mid):
                 raise ZooError(f"model id {mid!r} is invalid: use lowercase letters, digits, '.', '_' and '-'")
             if ids[i] is not None and mid in taken:
