@@ -83,6 +83,13 @@ def test_an_lstm_trained_here_names_agams_recipe():
     assert AGAM_RECIPE in made and NAM_RECIPE not in made and "1 epoch)" in made
 
 
+def test_a_fine_tune_no_epoch_improved_says_the_weights_are_the_start():
+    kept = _made(render_card(_trained(ModelConfig(hidden_size=4), base_model="zoo:boost", epochs=4, best_epoch=0)))
+    assert "Fine-tuned" in kept and "No epoch improved on the starting model" in kept
+    for md in ({"base_model": "zoo:boost", "best_epoch": 3}, {"best_epoch": 0}):     # improved; from scratch
+        assert "No epoch improved" not in _made(render_card(_trained(ModelConfig(hidden_size=4), **md)))
+
+
 @needs_fixtures
 def test_a_wavenet_fine_tuned_from_a_nam_file_is_trained_not_imported():
     # tonezoo.train keeps the start's lineage but drops ``source_format``: the result is tonezoo's own

@@ -67,6 +67,8 @@ multi-resolution STFT loss of the pre-emphasised signals, Adam with an exponenti
 the best model by validation ESR kept).
 {% else %}with the Automated-GuitarAmpModelling recipe (error-to-signal ratio + DC loss, truncated backpropagation
 through time, the best model by validation loss kept).
+{% endif %}{% if base_model and unimproved %}No epoch improved on the starting model's validation error, so these are the starting model's
+weights as they entered training (output layer matched to the capture where that helped); more epochs or more audio may do better.
 {% endif %}{% endif %}{% if val_esr is not none %}
 | metric | value |
 |---|---|
@@ -357,6 +359,7 @@ def render_card(model: Any, repo_id: str | None = None) -> str:
         imported=_imported_text(md, model.config.sample_rate) if imported else "",
         recipe="" if imported else _recipe_name(model.config),
         training_seconds=data.get("training_data_seconds"), epochs=md.get("epochs"), val_esr=val_esr,
+        unimproved=md.get("best_epoch") == 0 and bool(md.get("epochs")),
         verdict=esr_verdict(val_esr) if val_esr is not None else "", description=md.get("description"),
         input_peak_dbfs=None if md.get("input_peak_dbfs") is None else float(md["input_peak_dbfs"]),
         level_margin=LEVEL_MARGIN_DB, repo_id=repo_id)
