@@ -9,8 +9,12 @@ __all__ = ["Progress", "Counter", "duration_text"]
 
 
 def duration_text(seconds: float) -> str:
-    """A time left as a person reads it: "40 s" under 90 s, else "2.5 min"."""
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+    """A time as a person reads it: "0.4 s", "40 s", "2.5 min", "1.8 h"."""
+    if seconds < 9.95:
+        return f"{seconds:.1f} s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 class Progress:

@@ -90,7 +90,9 @@ wet = model.process(dry){% if knobs %}  # or model.process(dry, knobs={ {%- for 
 ```
 
 From the command line: `tonezoo pull {{ repo_id or "REPO_ID" }} -o my-model`, then export it for a player
-{% if arch == "lstm" %}(NeuralPi, Proteus, AIDA-X, Neural Amp Modeler) with `tonezoo export my-model --format ... -o FILE`.
+{% if arch == "lstm" and skip %}(NeuralPi, Proteus, AIDA-X) with `tonezoo export my-model --format ... -o FILE` (not to Neural Amp Modeler:
+its LSTM has no skip connection, which this model has).
+{%- elif arch == "lstm" %}(NeuralPi, Proteus, AIDA-X, Neural Amp Modeler) with `tonezoo export my-model --format ... -o FILE`.
 {%- else %}(Neural Amp Modeler's plugin) with `tonezoo export my-model --format nam -o my-model.nam`.{% endif %}
 Only `config.json` and `model.safetensors` are needed; nothing in this repo is pickled.
 """

@@ -429,8 +429,15 @@ def _auto_start(zoo, capture, args: argparse.Namespace):
     return zoo, sugg
 
 
+#: How ``tonezoo train`` says why a run stopped (``TrainResult.stop_reason``).
+STOP_TEXT = {"max_epochs": "the epoch limit (--epochs)", "patience": "no better validation for --patience epochs",
+             "target": "the target ESR reached", "interrupted": "Ctrl-C"}
+
+
 def run_train(args: argparse.Namespace) -> int:
+    import time
     from ..errors import ConfigError
+    started = time.perf_counter()
     _check_train_args(args)
     out = check_model_dir_output(args.output, "-o", overwrite=args.overwrite)
     plot_path = check_file_output(args.plot, "--plot", suffixes=PLOT_SUFFIXES, create_parent=True) \
@@ -542,8 +549,8 @@ def run_train(args: argparse.Namespace) -> int:
               f"(validation ESR {result.best_val_esr:.4f}, epoch {result.best_epoch}) was written to {written}",
               flush=True)
     else:
-        print(f"trained {epochs_text(result.epochs)} in {result.seconds:.1f} s "
-              f"({result.stop_reason}); "
+        print(f"trained {epochs_text(result.epochs)}, stopped by {STOP_TEXT.get(result.stop_reason, result.stop_reason)}"
+              f"; {duration_text(time.perf_counter() - started)} in all; "
               f"validation ESR {result.first_val_esr:.4f} -> {result.best_val_esr:.4f} (best at epoch "
               f"{result.best_epoch}); model written to {written}", flush=True)
     if args.json:
