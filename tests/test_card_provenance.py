@@ -168,3 +168,12 @@ def test_the_card_names_the_recipe_train_uses() -> None:
     from tonezoo.train import recipe
     for config in (ModelConfig(hidden_size=8), wavenet_config("nam-nano")):
         assert _recipe_name(config) == ("nam" if recipe(config).loss == "nam" else "agam")
+
+
+def test_the_card_offers_only_export_targets_that_take_the_model():
+    def play(cfg):
+        text = render_card(_trained(cfg))
+        return text[text.index("## How to play it"):]
+    with_skip, without = play(ModelConfig(hidden_size=4, skip=True)), play(ModelConfig(hidden_size=4, skip=False))
+    assert "not to Neural Amp Modeler" in with_skip and "AIDA-X" in with_skip
+    assert "AIDA-X, Neural Amp Modeler)" in without and "not to Neural Amp Modeler" not in without
