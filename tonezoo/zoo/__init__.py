@@ -346,12 +346,14 @@ class Zoo:
                            f"run `tonezoo zoo refresh --zoo {self.directory}` (Zoo.refresh())")
 
     def _probe_level(self, e: ZooEntry) -> float:
-        """The probe's level for entry ``e`` (recorded when it was fingerprinted, else computed once)."""
-        if e.probe_level_db is not None:
-            return float(e.probe_level_db)
-        if e.sample_rate not in self._probe_levels:
-            self._probe_levels[e.sample_rate] = embed.probe_level_db(e.sample_rate)
-        return self._probe_levels[e.sample_rate]
+        """The probe's level for entry ``e``: recorded when it was fingerprinted, else that of its rate."""
+        return float(e.probe_level_db) if e.probe_level_db is not None else self._rate_probe_level(e.sample_rate)
+
+    def _rate_probe_level(self, rate: int) -> float:
+        """:func:`tonezoo.embed.probe_level_db` at ``rate``, rendered once per rate and zoo object."""
+        if rate not in self._probe_levels:
+            self._probe_levels[rate] = embed.probe_level_db(rate)
+        return self._probe_levels[rate]
 
     # -- changing ----------------------------------------------------------------------------
     def add(self, model_or_path: Model | str | os.PathLike, *, id: str | None = None, name: str | None = None,
@@ -438,7 +440,7 @@ class Zoo:
                 hub_repo=str(m.metadata.get("hub_repo", "") or ""),
                 category_confidence=None if inferred is None else round(inferred.confidence, 3)))
         for e in entries:
-            e.probe_level_db = round(self._probe_level(e), 3)
+            e.probe_level_db = round(self._rate_probe_level(e.sample_rate), 3)
         nf, ng = len(embed.feature_names()), len(embed.PROBE_GAINS_DB)
         fps = np.asarray(fingerprints, np.float32) if fingerprints is not None else _fingerprint_all(loaded, progress)
         if fps.shape == (n, nf):          # one fingerprint per model: used at every probe level
@@ -477,10 +479,8 @@ class Zoo:
         """Recompute every fingerprint with this tonezoo version (after an upgrade; ``progress``: show it)."""
         self._check_writable()
         self._fps = _fingerprint_all([self.get(e.id) for e in self._entries], progress)
-        self._probe_levels = {}
         for e in self._entries:
-            e.probe_level_db = None
-            e.probe_level_db = round(self._probe_level(e), 3)
+            e.probe_level_db = round(self._rate_probe_level(e.sample_rate), 3)
         self._write()
 
     # -- ranking and transfer (tonezoo.zoo.select, tonezoo.zoo.transfer) ---------------------
