@@ -206,7 +206,7 @@ class Model:
             Start from the state the model reaches on :data:`PREWARM_SECONDS` (0.5 s) of silence
             instead of the zero state (ignored when ``state`` is given). A recurrent model's zero
             state is not its resting state: started there, it answers the first samples with a
-            click (up to -15 dBFS among the bundled LSTMs) even on silence. NAM's plugin core
+            click (up to 0.53, -5.5 dBFS, among the bundled LSTMs) even on silence. NAM's plugin core
             prewarms its models the same way (NeuralAmpModelerCore, ``DSP::prewarm``).
             ``tonezoo process`` prewarms; the default (off) keeps the output equal to the
             original implementations', which start from zeros.
