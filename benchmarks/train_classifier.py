@@ -50,6 +50,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _library import LIBRARY_COMMIT  # noqa: E402
 from _targets import FIXTURES, REAL_DI, REAL_MODELS, load_real_model, real_di, real_name, render_real  # noqa: E402
 
 from tonezoo import _dsp as dsp  # noqa: E402
@@ -169,6 +170,34 @@ def real_pairs(seconds: float, cache: Path | None, log: Log) -> Iterator[tuple[n
             yield x, y, sr, cats, real_name(rel), di
 
 
+LIBRARY_KNOBS = (0.25, 1.0)
+"""Range of a library model's knob inputs (uniform): a device is captured at the settings people play it at."""
+
+
+def library_pairs(root: Path, per_model: int, *, seconds: float, log: Log | None
+                  ) -> Iterator[tuple[np.ndarray, np.ndarray, int, str, str]]:
+    """``(x, y, sample_rate, category, device)``: every labelled library model (:mod:`_library`) on
+    ``per_model`` augmented DIs, its knob inputs drawn from :data:`LIBRARY_KNOBS`."""
+    from _library import library_models
+
+    from tonezoo.formats import import_model
+    used, skipped = library_models(root)
+    if log:
+        log(f"  library: {len(used)} labelled models of {len({d for _, _, d in used})} devices; "
+            f"{len(skipped)} files not used ({sum(v.startswith('fixture') for v in skipped.values())} of fixture devices)")
+    t0 = time.perf_counter()
+    for i, (rel, cat, device) in enumerate(used):
+        model = import_model(Path(root) / rel)
+        sr = int(model.config.sample_rate)
+        for j in range(per_model):
+            rng = np.random.default_rng([i, j, 7331])
+            x = augmented_di(rng, seconds, sr)
+            knobs = {k: float(rng.uniform(*LIBRARY_KNOBS)) for k in model.config.knobs} or None
+            yield x, np.asarray(model.process(x, knobs), np.float32), sr, cat, device
+        if log and (i + 1) % 10 == 0:
+            log(f"  library renders: {(i + 1) * per_model} ({time.perf_counter() - t0:.0f} s)")
+
+
 def zoo_family(entry) -> str:
     """The generator family a bundled zoo model was trained on, from its ``source``.
 
@@ -286,12 +315,16 @@ def score(clf: Classifier, X: np.ndarray, accepted: list) -> dict:
 
 def lofo_cv(X: np.ndarray, cats: list, fams: list, *, seed: int, hidden: tuple[int, ...], alpha: float,
             members: int, drop: tuple[str, ...] = (), log: Log | None = None,
-            models: tuple[np.ndarray, list, list] | None = None) -> dict:
+            models: tuple[np.ndarray, list, list] | None = None,
+            library: tuple[np.ndarray, list, list] | None = None) -> dict:
     """Leave-one-family-out cross-validation over the training families: top-1/top-3 per left-out family.
 
     ``models``: ``(X, categories, families)`` of zoo model renders (:func:`zoo_model_pairs`), trained on
     with the device renders; a left-out family's models are left out with it, and scored apart
     (``models_top1``: how well a *model* of a design never seen is recognised).
+    ``library``: ``(X, categories, devices)`` of real library captures (:func:`library_pairs`), trained on
+    in every family's fold; then each library *device* is left out in turn (its captures together) and
+    scored (``library_top1``: the mean over devices of real captures of devices never heard).
     The summary is the mean over families (each generator weighs the same) and the worst family.
     """
     per = {}
@@ -303,6 +336,8 @@ def lofo_cv(X: np.ndarray, cats: list, fams: list, *, seed: int, hidden: tuple[i
         if models is not None:
             Xf = np.vstack([Xf, models[0][~mout]])
             yf = yf + [c for c, o in zip(models[1], mout) if not o]
+        if library is not None:
+            Xf, yf = np.vstack([Xf, library[0]]), yf + list(library[1])
         clf = fit(Xf, yf, seed=seed, hidden=hidden, alpha=alpha, members=members, drop=drop)
         s = score(clf, X[out], [(c,) for c, o in zip(cats, out) if o])
         per[fam] = {"top1": s["top1"], "top3": s["top3"],
@@ -314,6 +349,23 @@ def lofo_cv(X: np.ndarray, cats: list, fams: list, *, seed: int, hidden: tuple[i
             line += f" (its zoo models {sm['top1']:.2f})"
         if log:
             log(f"{line}  {per[fam]['predicted']}")
+    per_device = {}
+    if library is not None:
+        devs = np.array(library[2])
+        base_X = X if models is None else np.vstack([X, models[0]])
+        base_y = list(cats) + ([] if models is None else list(models[1]))
+        for dev in sorted(set(library[2])):
+            out = devs == dev
+            clf = fit(np.vstack([base_X, library[0][~out]]), base_y + [c for c, o in zip(library[1], out) if not o],
+                      seed=seed, hidden=hidden, alpha=alpha, members=members, drop=drop)
+            s = score(clf, library[0][out], [(c,) for c, o in zip(library[1], out) if o])
+            cat = library[1][int(np.flatnonzero(out)[0])]
+            per_device[dev] = {"categories": sorted({c for c, o in zip(library[1], out) if o}), "top1": s["top1"],
+                               "top3": s["top3"],
+                               "predicted": {c: s["predicted"].count(c) for c in CATEGORIES if c in s["predicted"]}}
+            if log:
+                log(f"  cv library {dev:20s} {cat:12s} top-1 {s['top1']:.2f} top-3 {s['top3']:.2f}  "
+                    f"{per_device[dev]['predicted']}")
     top1 = [r["top1"] for r in per.values()]
     summary = {"top1": float(np.mean(top1)), "top3": float(np.mean([r["top3"] for r in per.values()])),
                "worst": min(per, key=lambda f: per[f]["top1"]), "worst_top1": float(min(top1)), "per_family": per}
@@ -322,6 +374,10 @@ def lofo_cv(X: np.ndarray, cats: list, fams: list, *, seed: int, hidden: tuple[i
         summary["models_top1"] = float(np.mean([r["models_top1"] for r in with_models]))
         summary["models_top3"] = float(np.mean([r["models_top3"] for r in with_models]))
         summary["models_families"] = len(with_models)
+    if per_device:
+        summary["library_top1"] = float(np.mean([r["top1"] for r in per_device.values()]))
+        summary["library_top3"] = float(np.mean([r["top3"] for r in per_device.values()]))
+        summary["library_devices"] = per_device
     return summary
 
 
@@ -349,6 +405,12 @@ def main(argv: list[str] | None = None) -> int:
                     "coloured and a noise floor added (coloured_output)")
     ap.add_argument("--zoo-renders", type=int, default=8, help="renders of every bundled zoo model (each on its own "
                     "augmented DI) added to the training set; 0: devices only")
+    ap.add_argument("--library", default=None, metavar="DIR",
+                    help="a copy of GuitarML/ToneLibrary: its labelled captures (benchmarks/_library.py) join the "
+                         "training set, and cross-validation leaves each of their devices out in turn")
+    ap.add_argument("--library-renders", type=int, default=24, help="renders of every labelled library model")
+    ap.add_argument("--library-score-only", action="store_true",
+                    help="score the library's captures with a classifier trained without them (the baseline)")
     ap.add_argument("--drop", nargs="*", default=[], help="feature names left out of the classifier's input")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
@@ -379,15 +441,23 @@ def main(argv: list[str] | None = None) -> int:
         Xz, mz = _feats(zoo_model_pairs(args.zoo_renders, seconds=args.seconds, log=log), cache,
                         f"zoo-{_zoo_key()}-{args.zoo_renders}-{args.seconds:g}")
         models = (Xz, [m[0] for m in mz], [m[1] for m in mz])
+    library = None
+    if args.library:
+        log(f"{args.library_renders} renders of every labelled library capture ({args.library})")
+        Xl, ml = _feats(library_pairs(Path(args.library), args.library_renders, seconds=args.seconds, log=log), cache,
+                        f"library-{args.library_renders}-{args.seconds:g}")
+        library = (Xl, [m[0] for m in ml], [m[1] for m in ml])
     t_train = time.perf_counter() - t0
     cv = None
     if args.cv or args.cv_only:
         log("leave-one-family-out cross-validation over the training families")
         cv = lofo_cv(Xt, ct, ft, seed=args.seed, hidden=hidden, alpha=args.alpha, members=args.members,
-                     drop=tuple(args.drop), log=log, models=models)
+                     drop=tuple(args.drop), log=log, models=models,
+                     library=None if args.library_score_only else library)
         log(f"cv: top-1 {cv['top1']:.3f} (mean over families), top-3 {cv['top3']:.3f}, worst {cv['worst']} "
             f"{cv['worst_top1']:.2f}" + (f"; zoo models of the left-out families top-1 {cv['models_top1']:.3f} "
-                                         f"({cv['models_families']} families)" if "models_top1" in cv else ""))
+                                         f"({cv['models_families']} families)" if "models_top1" in cv else "")
+            + (f"; library devices left out top-1 {cv['library_top1']:.3f}" if "library_top1" in cv else ""))
         if args.cv_only:
             return 0
     log(f"{args.heldout_per_family} x {len(HELD_OUT_FAMILIES)} held-out devices")
@@ -403,14 +473,27 @@ def main(argv: list[str] | None = None) -> int:
             "hidden": list(hidden), "alpha": args.alpha, "members": args.members, "seconds": args.seconds,
             "dropped_features": list(args.drop), "colour_copies": args.colour_copies,
             "zoo_model_renders": 0 if models is None else int(len(models[0])),
+            "library_renders": 0 if library is None or args.library_score_only else int(len(library[0])),
             "recipe": "benchmarks/train_classifier.py"}
+    if library is not None and not args.library_score_only:
+        meta["library"] = f"GuitarML/ToneLibrary@{LIBRARY_COMMIT[:7]}: {len(set(library[2]))} devices"
     if models is not None:
         Xt, ct = np.vstack([Xt, models[0]]), ct + models[1]
+    if library is not None and not args.library_score_only:
+        Xt, ct = np.vstack([Xt, library[0]]), ct + library[1]
     clf = fit(Xt, ct, seed=args.seed, hidden=hidden, alpha=args.alpha, members=args.members, drop=tuple(args.drop),
               metadata=meta)
     train_acc = score(clf, Xt, [(c,) for c in ct])
     held = score(clf, Xh, [(c,) for c in ch])
     real = score(clf, Xr, accepted)
+    lib_scored = None
+    if library is not None and args.library_score_only:
+        lib_scored = score(clf, library[0], [(c,) for c in library[1]])
+        lib_devices = {}
+        for dev in dict.fromkeys(library[2]):
+            idx = [i for i, d in enumerate(library[2]) if d == dev]
+            lib_devices[dev] = float(np.mean([lib_scored["top1_ok"][i] for i in idx]))
+        lib_scored = {"top1": float(np.mean(list(lib_devices.values()))), "per_device": lib_devices}
     per_family = {}
     for fam in sorted(set(fh)):
         idx = [i for i, f in enumerate(fh) if f == fam]
@@ -438,7 +521,8 @@ def main(argv: list[str] | None = None) -> int:
               "held_out_families": {"n": held["n"], "top1": held.get("top1"), "top3": held.get("top3"),
                                     "per_family": per_family},
               "real_fixtures": {"n": real["n"], "top1": real.get("top1"), "top3": real.get("top3"),
-                                "per_model": per_real}}
+                                "per_model": per_real},
+              "library_scored_without_it": lib_scored}
     if args.report:
         Path(args.report).parent.mkdir(parents=True, exist_ok=True)
         Path(args.report).write_text(json.dumps(report, indent=1) + "\n")
@@ -449,6 +533,9 @@ def main(argv: list[str] | None = None) -> int:
         f"over {held['n']} renders")
     for fam, r in per_family.items():
         log(f"  {fam:16s} top-1 {r['top1']:.2f} top-3 {r['top3']:.2f}  {r['predicted']}")
+    if lib_scored is not None:
+        log(f"library devices (not trained on): top-1 {lib_scored['top1']:.3f} (mean over devices)  "
+            f"{ {d: round(v, 2) for d, v in lib_scored['per_device'].items()} }")
     if real["n"]:
         log(f"real fixtures on real DI: top-1 {real['top1']:.3f}, top-3 {real['top3']:.3f} over {real['n']} renders")
         for name, r in per_real.items():

@@ -1,0 +1,146 @@
+"""Real third-party captures with a category, for the classifier's training: GuitarML's ToneLibrary.
+
+The classifier's held-out figures show the gap between tonezoo's generators and real devices
+(docs/fingerprint.md). Real captures of devices with a known kind close it only if they are *not*
+the devices it is validated on, so this table draws from `GuitarML/ToneLibrary
+<https://github.com/GuitarML/ToneLibrary>`_ (``NeuralPi/`` and ``Proteus/``: LSTM-20 and
+LSTM-40 models in Automated-GuitarAmpModelling JSON, GPL-3.0; commit ``d32a73f``) and leaves out
+every device of which a real fixture (``benchmarks/_targets.py``) is a capture:
+
+* by weights: a file whose ``state_dict`` equals a fixture's (:func:`fixture_digests`; the
+  library's ``BluesJR-FullD.json`` holds the weights of the fixture ``neuralpi_ts9_fulld``);
+* by device (:data:`FIXTURE_DEVICES`): every other capture of a fixture's pedal or amp, and of its
+  own line (Mesa's Mark II C+ beside the fixture Mark IIB, the Mooer "Cali MkIV" of the Mark IV
+  beside the fixture "California crunch"), so the fixtures stay devices the classifier never heard.
+
+The category of each remaining file was set from its name and the device it names, as for the
+fixtures, before any classifier was scored on it; a file whose device's kind the name does not
+settle (a pedal of an amp, an acoustic simulator, a preamp sold as both) is in :data:`UNLABELLED`
+with the reason and not used. Files are read from a local copy of the library (``--library DIR``
+of ``train_classifier.py``); nothing is downloaded, and nothing of the library is bundled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from _targets import FIXTURES
+
+LIBRARY_COMMIT = "d32a73f59501713923a6e28cca3343db3470a9b8"
+
+# file -> (category, device): captures of one device share the device name, so cross-validation
+# leaves them out together
+LABELLED: dict[str, tuple[str, str]] = {
+    "NeuralPi/BossDistortionDs1_highGain.json": ("distortion", "boss-ds1"),
+    "Proteus/DS1_fromVideo.json": ("distortion", "boss-ds1"),
+    "NeuralPi/Goat_DistortionGen_highDist.json": ("distortion", "goat"),
+    "NeuralPi/Goat_DistortionGen_lowDist.json": ("distortion", "goat"),
+    "Proteus/GoatPedal_HighGain.json": ("distortion", "goat"),
+    "NeuralPi/MIAudio_Crunchbox_highGain.json": ("distortion", "mi-crunchbox"),
+    "NeuralPi/MIAudio_Crunchbox_midGain.json": ("distortion", "mi-crunchbox"),
+    "NeuralPi/PAiA_AxeGrinder_highDist.json": ("distortion", "paia-axegrinder"),
+    "Proteus/MXR78_pedal_DistKnob.json": ("distortion", "mxr-78"),
+    "Proteus/RevvG4_Red_DriveKnob.json": ("distortion", "revv-g4"),
+    "NeuralPi/WamplerTumnus_highGain.json": ("overdrive", "wampler-tumnus"),
+    "Proteus/Barber_GC_GainKnob.json": ("overdrive", "barber-gc"),
+    "Proteus/Benson_Chimaira_pedal_GainKnob.json": ("overdrive", "benson-chimaira"),
+    "Proteus/Bogner_EcstasyBlue_GainKnob.json": ("overdrive", "bogner-ecstasy-blue"),
+    "Proteus/EthosLeadChan_GainKnob.json": ("overdrive", "ethos"),
+    "Proteus/ProteinBlue_pedal_DriveKnob.json": ("overdrive", "protein"),
+    "Proteus/ProteinGreen_pedal_DriveKnob.json": ("overdrive", "protein"),
+    "Proteus/XoticBB_pedal_GainKnob.json": ("overdrive", "xotic-bb"),
+    "NeuralPi/EH_CockFight_highDrive.json": ("fuzz", "ehx-cockfight"),
+    "Proteus/XComp_Pedal.json": ("compressor", "xcomp"),
+    "NeuralPi/MesaBoogie_Studio22_Clean.json": ("amp-clean", "mesa-studio22"),
+    "NeuralPi/MesaBoogie_Studio22_highGain.json": ("amp-highgain", "mesa-studio22"),
+    "NeuralPi/RockmanXPR_Clean.json": ("amp-clean", "rockman-xpr"),
+    "NeuralPi/RockmanXPR_Distortion.json": ("amp-highgain", "rockman-xpr"),
+    "Proteus/RockmanXPR_HighGain.json": ("amp-highgain", "rockman-xpr"),
+    "Proteus/FriedmanSmallBox_GainKnob.json": ("amp-crunch", "friedman-smallbox"),
+    "Proteus/6505Plus_Red_DirectOut.json": ("amp-highgain", "peavey-6505"),
+    "Proteus/MesaMiniRec_HighGain_DirectOut.json": ("amp-highgain", "mesa-minirec"),
+    "Proteus/Splawn_OD_FractalFM3_HighGain.json": ("amp-highgain", "splawn-od"),
+}
+
+# substrings of a file name (lower case) naming a device of which a real fixture is a capture
+FIXTURE_DEVICES: dict[str, str] = {
+    "ts9": "Ibanez TS9 (neuralpi_ts9_*, proteus_ts9_driveknob, tsm1n3_ts9_cond2)",
+    "mt2": "Boss MT-2 (neuralpi_mt2_highgain)", "metalzone": "Boss MT-2 (neuralpi_mt2_highgain)",
+    "procorat": "ProCo RAT (neuralpi_procorat)",
+    "littlebigmuff": "Little Big Muff (neuralpi_littlebigmuff)",
+    "xoticcompsp": "Xotic SP compressor (neuralpi_xotic_compsp)",
+    "princeton": "Fender Princeton (neuralpi_princeton_clean)",
+    "bluesjr": "Fender Blues Jr (neuralpi_bluesjr)",
+    "ht40": "Blackstar HT40 (neuralpi_ht40_overdrive, proteus_ht40_gainknob_sm57)",
+    "soldano": "Soldano (neuralpi_soldano_crunch)",
+    "mk2b": "Mesa Mark IIB (neuralpi_mesamk2b_highgain)", "iicplus": "Mesa Mark II C+, the Mark IIB's line",
+    "calimkiv": "a Mesa Mark IV clone, beside the fixture 'California crunch'",
+    "dumble": "Dumble (t3k_dumble_feather)",
+}
+
+UNLABELLED: dict[str, str] = {
+    "NeuralPi/Rockman_Acoustic.json": "an acoustic-guitar simulator: none of the eight categories",
+    "Proteus/RockmanAcoustic_Pedal.json": "an acoustic-guitar simulator: none of the eight categories",
+    "NeuralPi/Rockman_Ultimatum_highGain.json": "a rack distortion generator with a speaker simulator: pedal or amp",
+    "Proteus/MatchlessSC30_Ch1_DirectOut.json": "a clean amp that breaks up early: clean or crunch",
+    "Proteus/PlexiBreed_JTM_pedal.json": "a pedal of an amp (a JTM): overdrive, distortion or crunch",
+    "Proteus/UA_RubyKC_BoostKnob.json": "a pedal of an amp (a top-boost combo): clean or crunch",
+    "Proteus/Victory_CountessOD_GainKnob.json": "a preamp pedal of an amp: overdrive or an amp",
+    "Proteus/Supro_Bold_DriveKnob.json": "the name does not say whether it is the amp or the pedal",
+    "Proteus/SweetCream_pedal_GainKnob.json": "the name does not say what kind of pedal it is",
+}
+
+
+def _digest(path: Path) -> str:
+    doc = json.loads(path.read_text())
+    return hashlib.sha1(json.dumps(doc.get("state_dict", doc), sort_keys=True).encode()).hexdigest()
+
+
+def fixture_digests() -> dict[str, str]:
+    """``{digest of the weights: fixture file name}`` of the real fixtures' JSON models."""
+    return {_digest(p): p.name for p in sorted((FIXTURES / "models").glob("*/*.json"))}
+
+
+def excluded_as_fixture(rel: str, digests: dict[str, str], root: Path) -> str | None:
+    """Why ``rel`` (a library file) is a fixture's device, or ``None``."""
+    name = Path(rel).stem.lower().replace("_", "").replace("-", "")
+    for key, why in FIXTURE_DEVICES.items():
+        if key in name:
+            return why
+    d = _digest(root / rel)
+    return f"the weights of the fixture {digests[d]}" if d in digests else None
+
+
+def library_models(root: Path) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
+    """The labelled library files under ``root`` and why each other file is not used.
+
+    Returns
+    -------
+    used : list of (relative path, category, device)
+    skipped : dict of relative path -> reason
+
+    Raises
+    ------
+    FileNotFoundError
+        ``root`` holds no ``NeuralPi/`` or ``Proteus/`` folder (not a copy of the library).
+    """
+    root = Path(root)
+    files = sorted(str(p.relative_to(root)) for sub in ("NeuralPi", "Proteus") for p in (root / sub).glob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"{root}: no NeuralPi/*.json or Proteus/*.json; give a copy of GuitarML/ToneLibrary "
+                                f"(commit {LIBRARY_COMMIT[:7]})")
+    digests = fixture_digests()
+    used, skipped = [], {}
+    for rel in files:
+        why = excluded_as_fixture(rel, digests, root)
+        if why:
+            skipped[rel] = f"fixture device: {why}"
+        elif rel in UNLABELLED:
+            skipped[rel] = f"no category: {UNLABELLED[rel]}"
+        elif rel in LABELLED:
+            used.append((rel, *LABELLED[rel]))
+        else:
+            skipped[rel] = "not in the label table"
+    return used, skipped

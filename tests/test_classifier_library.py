@@ -1,0 +1,70 @@
+"""The classifier's real training captures (benchmarks/_library.py): no fixture device ever enters them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+pytestmark = pytest.mark.skipif(not (FIXTURES / "models" / "agam").is_dir(), reason="no shared fixtures")
+
+
+def _library(tmp_path: Path) -> Path:
+    """A folder laid out as GuitarML/ToneLibrary, from fixture files under other names."""
+    src = FIXTURES / "models" / "agam"
+    for sub in ("NeuralPi", "Proteus"):
+        (tmp_path / sub).mkdir()
+    # a fixture's weights under a labelled name: refused by its weights, whatever the name says
+    shutil.copy(src / "neuralpi_procorat.json", tmp_path / "NeuralPi" / "WamplerTumnus_highGain.json")
+    # another capture of a fixture's device: refused by the device in its name
+    doc = json.loads((src / "neuralpi_princeton_clean.json").read_text())
+    doc["state_dict"]["lin.bias"] = [float(b) + 0.01 for b in doc["state_dict"]["lin.bias"]]
+    (tmp_path / "NeuralPi" / "FenderPrinceton_highLevel.json").write_text(json.dumps(doc))
+    # other weights under labelled names: used, with the table's category and device
+    (tmp_path / "NeuralPi" / "BossDistortionDs1_highGain.json").write_text(json.dumps(doc))
+    doc["state_dict"]["lin.bias"] = [float(b) + 0.02 for b in doc["state_dict"]["lin.bias"]]
+    (tmp_path / "Proteus" / "DS1_fromVideo.json").write_text(json.dumps(doc))
+    (tmp_path / "Proteus" / "RockmanAcoustic_Pedal.json").write_text(json.dumps(doc))
+    (tmp_path / "Proteus" / "SomethingNew.json").write_text(json.dumps(doc))
+    return tmp_path
+
+
+def test_fixture_devices_are_never_used(tmp_path: Path) -> None:
+    from _library import library_models
+    used, skipped = library_models(_library(tmp_path))
+    assert used == [("NeuralPi/BossDistortionDs1_highGain.json", "distortion", "boss-ds1"),
+                    ("Proteus/DS1_fromVideo.json", "distortion", "boss-ds1")]
+    assert "neuralpi_procorat.json" in skipped["NeuralPi/WamplerTumnus_highGain.json"]
+    assert "Princeton" in skipped["NeuralPi/FenderPrinceton_highLevel.json"]
+    assert skipped["Proteus/RockmanAcoustic_Pedal.json"].startswith("no category")
+    assert skipped["Proteus/SomethingNew.json"] == "not in the label table"
+
+
+def test_the_label_table_names_no_fixture_device() -> None:
+    from _library import FIXTURE_DEVICES, LABELLED, UNLABELLED
+    for rel in list(LABELLED) + list(UNLABELLED):
+        name = Path(rel).stem.lower().replace("_", "")
+        assert not any(key in name for key in FIXTURE_DEVICES), rel
+    assert not set(LABELLED) & set(UNLABELLED)
+
+
+def test_library_renders_carry_category_and_device(tmp_path: Path) -> None:
+    from train_classifier import library_pairs
+    rows = list(library_pairs(_library(tmp_path), 2, seconds=0.5, log=None))
+    assert [(r[3], r[4]) for r in rows] == [("distortion", "boss-ds1")] * 4
+    x, y, sr = rows[0][:3]
+    assert x.shape == y.shape == (int(0.5 * sr),) and np.all(np.isfinite(y)) and np.std(y) > 0
+
+
+def test_not_a_library_is_refused(tmp_path: Path) -> None:
+    from _library import library_models
+    with pytest.raises(FileNotFoundError, match="ToneLibrary"):
+        library_models(tmp_path)
