@@ -282,5 +282,7 @@ def test_an_output_that_is_the_input_is_refused(tmp_path):
     m = _model_dir(tmp_path / "amp", hidden=4, sample_rate=44100)
     for args in (["process", m, wav, wav, "--overwrite"], ["render", "ts9-like", wav, wav, "--overwrite"]):
         r = tz(*args)
-        assert r.returncode == 2 and "is the input file" in r.stderr, r.stderr
+        assert r.returncode == 2, r.stderr
+        assert f"the output file {wav} (OUT.wav) is the input file too" in r.stderr, r.stderr
+        assert f"give the output another name, e.g. {tmp_path / 'di-out.wav'}" in r.stderr, r.stderr
     assert wav.read_bytes() == before

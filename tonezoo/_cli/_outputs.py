@@ -80,7 +80,9 @@ def check_file_output(path: str | os.PathLike, flag: str, *, suffixes: tuple[str
     """
     p = Path(path)
     if not_input is not None and p.resolve() == Path(not_input).resolve():
-        raise _error(f"{flag} {path}: is the input file; choose another output name")
+        other = p.with_name(f"{p.stem}-out{p.suffix}")
+        raise _error(f"the output file {path} ({flag}) is the input file too, and tonezoo never writes over "
+                     f"its input; give the output another name, e.g. {other}")
     if str(path).endswith((os.sep, "/")) or p.is_dir() or p.name in ("", ".", ".."):
         raise _error(f"{flag} {path}: is a folder; give a file name, e.g. {Path(path) / ('out' + (suffixes[0] if suffixes else ''))}")
     if suffixes and p.suffix.lower() not in suffixes:

@@ -361,7 +361,8 @@ def _check_train_args(args: argparse.Namespace) -> None:
         raise ConfigError("--resume continues from --checkpoint DIR; give --checkpoint too")
     for flag, value in (("input", args.input), ("target", args.target)):
         if Path(value).resolve() == Path(args.output).resolve():
-            raise ConfigError(f"-o {args.output}: is the {flag} file; choose a new folder name for the model")
+            raise ConfigError(f"-o {args.output} is the {flag} file: -o names a new folder for the model, and "
+                              "tonezoo never writes over a recording; give another name, e.g. -o my-amp")
 
 
 def _skip_free_zoo(zoo, ids: list[str]):
