@@ -64,6 +64,27 @@ def test_add_list_get_remove_persist(small_zoo, tmp_path):
         again.get("nope")
 
 
+def test_a_model_added_again_is_refused_before_fingerprinting(small_zoo, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TONEZOO_CACHE", "off")       # keep the process-wide JAX settings untouched
+    model_dir = tmp_path / "amp"
+    tiny(7, category="boost").save(model_dir)
+    assert small_zoo.add(model_dir).id == "amp"
+    monkeypatch.setattr("tonezoo.zoo._fingerprint_all", lambda *a, **k: pytest.fail("fingerprinted"))
+    for kw in ({}, {"id": "amp-again"}):            # its default id is taken; another id, the same file
+        with pytest.raises(ZooError, match=r"the same model as 'amp', already in .*nothing was added"):
+            small_zoo.add(model_dir, **kw)
+    assert main(["zoo", "add", str(model_dir), "--zoo", str(small_zoo.directory)]) == 2
+    assert "the same model as 'amp'" in capsys.readouterr().err
+    monkeypatch.setattr("tonezoo.zoo._load_any", lambda *a: pytest.fail("read"))
+    with pytest.raises(ZooError, match="id 'amp' already exists"):      # a taken id: before the model is read
+        small_zoo.add(model_dir, id="amp")
+    monkeypatch.undo()
+    other = tmp_path / "elsewhere" / "amp"                      # another model under the same folder name
+    tiny(8, category="boost").save(other)
+    assert small_zoo.add(other).id == "amp-2"
+    assert [e.id for e in Zoo.open(small_zoo.directory).list()] == ["tiny0", "tiny1", "tiny2", "amp", "amp-2"]
+
+
 def test_corrupt_or_missing_index_is_a_zoo_error(small_zoo, tmp_path):
     with pytest.raises(ZooError, match="elsewhere: no such folder.*tonezoo zoo init"):
         Zoo.open(tmp_path / "elsewhere")

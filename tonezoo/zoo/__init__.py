@@ -381,6 +381,11 @@ class Zoo:
         -> ``plexi-50w``) for a path, from the model's name for a :class:`Model`; a taken id gets a
         ``-2``, ``-3``, ... suffix. Its display name is the model's own (file metadata), else the
         file's name.
+
+        A given id that is invalid or taken is refused before any model is read, and a model whose
+        weights equal those of the entry under its default id (or of the entry added from the same
+        file) before any fingerprint is computed; other copies of a model already in the zoo are
+        refused once fingerprinted (an identical fingerprint). Nothing is written in these cases.
         """
         self._check_writable()
         self._check_fresh()
@@ -388,6 +393,7 @@ class Zoo:
         ids, names = list(ids or [None] * n), list(names or [None] * n)
         categories, sources = list(categories or [None] * n), list(sources or [None] * n)
         knob_values = list(knob_values or [None] * n)
+        self._check_new_ids(ids)
         loaded: list[Model] = []
         origin: list[str] = []
         stems: list[str | None] = []          # a file's or folder's own name: the default id of what it holds
@@ -401,6 +407,15 @@ class Zoo:
                 loaded.append(_load_any(p, sample_rate))
                 origin.append(src or str(m))
                 stems.append(p.resolve().name if p.is_dir() else p.stem)
+        for i, m in enumerate(loaded):        # added before: found from its weights, without fingerprinting
+            default_id = None if ids[i] is not None else _slug(stems[i] or names[i] or m.name)
+            kv = knob_values[i] or m.metadata.get("knob_values") or {}
+            # a Model object's default origin ("tonezoo", its format) names no file: not compared on
+            source = origin[i] if stems[i] is not None or sources[i] else None
+            twin = self._same_weights(m, kv, default_id=default_id, source=source)
+            if twin is not None:
+                raise ZooError(f"{origin[i]}: the same model as {twin!r}, already in {self.directory} (identical "
+                               "weights); nothing was added: leave it out")
         taken = {e.id for e in self._entries}
         entries = []
         allowed = _categories()
@@ -462,6 +477,51 @@ class Zoo:
         self._fps = np.concatenate([self._fps, fps]) if len(self._fps) else fps
         self._write()
         return entries
+
+    def _check_new_ids(self, ids: Sequence[str | None]) -> None:
+        """Refuse given ids that are invalid or taken (by an entry or an earlier id of the same call)."""
+        taken = {e.id for e in self._entries}
+        for mid in ids:
+            if mid is None:
+                continue
+            if not _ID_RE.match(mid):
+                raise ZooError(f"model id {mid!r} is invalid: use lowercase letters, digits, '.', '_' and '-'")
+            if mid in taken:
+                raise ZooError(f"{self.directory}: id {mid!r} already exists; remove it first or choose another id")
+            taken.add(mid)
+
+    def _same_weights(self, model: Model, knob_values: Mapping[str, float], *, default_id: str | None,
+                      source: str | None) -> str | None:
+        """The id of an entry holding ``model`` already, among the entries it would collide with.
+
+        Looked at: the entry of ``default_id`` and its ``-2``, ``-3``, ... variants (the ids the same
+        file gets when it is added again), and the entries added from ``source`` (a file, or the
+        source the caller named). An entry matches when its architecture, weights and (for a model
+        with knob inputs) knob values equal the model's: then its fingerprint is the model's too.
+
+        Returns
+        -------
+        str or None
+            The matching entry's id, None when there is none.
+        """
+        from ..modelfile import flatten_params
+        variant = re.compile(re.escape(default_id) + r"(-\d+)?") if default_id else None
+        flat = None
+        for e in self._entries:
+            if not ((variant is not None and variant.fullmatch(e.id)) or (source and e.source == source)):
+                continue
+            if e.config != model.config:
+                continue
+            if model.config.knobs and {k: float(v) for k, v in knob_values.items()} != e.knob_values:
+                continue
+            try:
+                theirs = flatten_params(self.get(e.id).params)
+            except ZooError:
+                continue                  # an unreadable entry: the fingerprint check decides
+            flat = flatten_params(model.params) if flat is None else flat
+            if theirs.keys() == flat.keys() and all(np.array_equal(theirs[k], flat[k]) for k in flat):
+                return e.id
+        return None
 
     def remove(self, model_id: str) -> ZooEntry:
         """Remove an entry and its model directory."""
