@@ -19,6 +19,7 @@ from tonezoo.train import esr
 from tonezoo.batched import run_models, zero_shot_esr
 from tonezoo.zoo.transfer import adapt_model
 from tonezoo.zoo import Zoo
+from tonezoo.zoo.select import Suggestion
 from tonezoo.zoo.build import HELD_OUT, ZOO_PLAN
 
 SR = 44100
@@ -305,13 +306,67 @@ def wavs(tmp_path_factory):
 
 def test_cli_suggest_json_and_plot(wavs, capsys, monkeypatch):
     monkeypatch.setenv("TONEZOO_CACHE", "off")       # keep the process-wide JAX settings untouched
+    monkeypatch.setenv("COLUMNS", "72")
+    levels = []
+    level_db = embed.input_level_db
+    monkeypatch.setattr(embed, "input_level_db", lambda x: levels.append(len(x)) or level_db(x))
     assert main(["suggest", str(wavs / "di.wav"), str(wavs / "out.wav"), "--top", "3", "--json",
                  "--plot", str(wavs / "t.png")]) == 0
+    assert len(levels) == 1                           # the title's DI level is the one stage 1 used
     out = capsys.readouterr().out.strip().splitlines()
     payload = json.loads(out[-1])
     assert payload["pick"] == payload["candidates"][0]["id"] and len(payload["candidates"]) == 3
+    assert all(len(ln) <= 72 for ln in out[:-1])
+    rows = [ln for ln in out if ln.startswith("│")]
+    assert [ln.split("│")[2].strip() for ln in rows] == [c["id"] for c in payload["candidates"]]   # ids whole
+    text = "\n".join(out[:-1])
+    assert "from the bundled zoo" in text and "Zoo(" not in text
     assert {"id", "name", "category", "distance", "zero_shot_esr"} <= set(payload["candidates"][0])
     assert (wavs / "t.png").stat().st_size > 1000
+
+
+def _suggestion(rank: int, mid: str, closest: str, furthest: str = "spectral shape", notes=(), **kw) -> Suggestion:
+    return Suggestion(rank=rank, id=mid, name=kw.get("name", mid), category=kw.get("category", "amp-highgain"),
+                      distance=6.5 + rank / 10, zero_shot_esr=0.8706 + rank, score=0.2 + rank / 100, reason="",
+                      matched_esr=0.2 + rank / 100, fingerprint_rank=rank + 10, closest=closest, furthest=furthest,
+                      notes=list(notes))
+
+
+def _render(renderable, width: int) -> list[str]:
+    import io
+    from rich.console import Console
+    con = Console(width=width, file=io.StringIO(), record=True, highlight=False)
+    con.print(renderable)
+    return con.export_text().splitlines()
+
+
+def test_suggest_table_keeps_ids_whole_and_says_shared_reasons_once():
+    from tonezoo._cli.zoo import _suggestion_table, _why
+    resampled = "model runs at 48000 Hz: capture resampled from 44100 Hz"
+    knobs = "knobs from the model: gain=0.5"
+    sugg = [_suggestion(1, "screamer-feather", "asymmetry", notes=[resampled, knobs]),
+            _suggestion(2, "bench-crunch-amp-s2", "nonlinearity", notes=[knobs]),
+            _suggestion(3, "clean-solidstate-s1", "envelope", furthest="nonlinearity", notes=[knobs]),
+            _suggestion(4, "od-blend-s1", "linear filter", notes=[knobs])]
+    for width, dropped in ((100, []), (72, ["ESR as is"]), (48, ["ESR as is", "fingerprint", "category"])):
+        table, left_out = _suggestion_table(sugg, "starting models", width=width)
+        assert left_out == dropped
+        lines = _render(table, width)
+        assert all(len(ln) <= width for ln in lines)
+        rows = [ln for ln in lines if ln.startswith("│")]
+        assert [ln.split("│")[2].strip() for ln in rows] == [s.id for s in sugg]      # whole, one line each
+        why = _render(_why(sugg, left_out), width)
+        text = " ".join(" ".join(why).split())
+        assert text.count("furthest in spectral shape") == 1 and "all but #3 furthest in spectral shape" in text
+        assert "#3 clean-solidstate-s1 closest in envelope; furthest in nonlinearity" in text
+        assert text.count(knobs) == 1 and "all " + knobs in text          # shared by every row: said once
+        assert text.count("resampled") == 1 and text.index(resampled) < text.index("#2 ")   # #1's own note
+        assert "#1 screamer-feather closest in asymmetry;" in text
+        assert ("ESR as is 1.8706" in text) == ("ESR as is" in dropped)   # a dropped column's figure moves here
+        assert ("fingerprint #11, distance 6.60" in text) == ("fingerprint" in dropped)
+    long_id = [_suggestion(1, "a-very-long-model-id-from-some-hub-repo", "envelope")]
+    table, left_out = _suggestion_table(long_id, "starting models", width=60)
+    assert "a-very-long-model-id-from-some-hub-repo" in " ".join(_render(table, 60)) and left_out
 
 
 def test_cli_zoo_management(tmp_path, capsys, monkeypatch):
@@ -333,7 +388,10 @@ def test_cli_zoo_management(tmp_path, capsys, monkeypatch):
     assert main(["zoo", "remove", "fz", "--zoo", str(zdir)]) == 0
     assert main(["zoo", "remove", "fz", "--zoo", str(zdir)]) == 2           # unknown id: clear error
     assert main(["zoo", "add", str(tmp_path / "missing"), "--zoo", str(zdir)]) == 2
+    capsys.readouterr()
     assert main(["zoo", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert f"{len(Zoo.default())} models in the bundled zoo" in listed and "Zoo(" not in listed
     import os
     import stat
     umask = os.umask(0o022)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["parse_knobs", "race_line", "capture_options", "load_capture_args", "printed_warnings", "epochs_text",
-           "CAPTURE_COMMANDS"]
+           "zoo_text", "CAPTURE_COMMANDS"]
 
 # every command that loads a capture takes capture_options() as a parent (tests check each one)
 CAPTURE_COMMANDS = ("check-capture", "train", "suggest")
@@ -129,3 +129,9 @@ def race_line(race: list[dict], winner: str) -> str:
 def epochs_text(n: int, word: str = "") -> str:
     """``"1 epoch"``, ``"3 epochs"``; with ``word``, ``"3 more epochs"``."""
     return f"{n} {word + ' ' if word else ''}epoch{'s' * (n != 1)}"
+
+
+def zoo_text(zoo) -> str:
+    """A zoo as messages name it: ``"the bundled zoo"`` (read-only, :meth:`tonezoo.Zoo.default`), else
+    ``"the zoo in DIR"``."""
+    return "the bundled zoo" if zoo.read_only else f"the zoo in {zoo.directory}"

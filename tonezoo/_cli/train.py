@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import (as_cli_error, capture_options, epochs_text, load_capture_args, parse_knobs, printed_warnings,
-                      race_line)
+                      race_line, zoo_text)
 from .._progress import duration_text
 from ._interrupt import Interrupts
 from ._outputs import (CHECKPOINT_FILES, PLOT_SUFFIXES, check_file_output, check_model_dir_output,
@@ -413,7 +413,7 @@ def _auto_start(zoo, capture, args: argparse.Namespace):
     if args.no_skip:
         exclude = [e.id for e in zoo.list() if e.architecture.get("skip", False)]
         if len(exclude) == len(zoo):
-            print(f"--no-skip: no model of {zoo!r} is skip-free; starting from the best suggestions without "
+            print(f"--no-skip: no model of {zoo_text(zoo)} is skip-free; starting from the best suggestions without "
                   "their skip connection (the network relearns the dry path)", flush=True)
             exclude, strip = [], True
     top = max(5, args.race)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from ._common import capture_options, load_capture_args, race_line
+from ._common import capture_options, load_capture_args, race_line, zoo_text
 from ._outputs import check_own_dir_output
 
 __all__ = ["register"]
@@ -124,40 +124,126 @@ def _fmt(v: Any, spec: str = ".4f") -> str:
     return "-" if v is None else format(v, spec)
 
 
-def _suggestion_table(sugg: Sequence[Any], title: str):
+#: Columns of the ranking that give way, in this order, when a terminal is too narrow for the ids
+#: to be shown whole; what a dropped column held is then said in the row's "why" line.
+_DROPPABLE = ("name", "ESR as is", "fingerprint", "category")
+
+
+def _suggestion_columns(sugg: Sequence[Any], width: int) -> tuple[list[tuple[str, str, list[str]]], list[str]]:
+    """The ranking's columns that fit in ``width`` with every id whole, and the names of those left out.
+
+    Returns ``([(name, justify, cells), ...], dropped)``. The id column never wraps; a narrow
+    terminal drops whole columns (:data:`_DROPPABLE`) rather than break an id or a figure.
+    """
+    staged = any(s.matched_esr is not None for s in sugg)
+    cols = [("#", "right", [str(s.rank) for s in sugg]), ("model", "left", [s.id for s in sugg])]
+    if any(s.name not in ("", s.id) for s in sugg):
+        cols.append(("name", "left", ["" if s.name in ("", s.id) else s.name for s in sugg]))
+    cols += [("category", "left", [s.category for s in sugg]),
+             ("fingerprint", "right", [f"#{s.fingerprint_rank} {s.distance:.2f}" for s in sugg])]
+    if staged:
+        cols += [("ESR matched", "right", [_fmt(s.matched_esr) for s in sugg]),
+                 ("ESR as is", "right", [_fmt(s.zero_shot_esr) for s in sugg])]
+
+    def needed(columns) -> int:          # content + one space each side + the rules between and around
+        return sum(max([len(c) for c in cells] + [len(w) for w in _header(name).split("\n")])
+                   + 3 for name, _, cells in columns) + 1
+
+    dropped: list[str] = []
+    for name in _DROPPABLE:
+        if needed(cols) <= width:
+            break
+        if any(c[0] == name for c in cols):
+            cols = [c for c in cols if c[0] != name]
+            dropped.append(name)
+    return cols, dropped
+
+
+def _header(name: str) -> str:
+    """A column's heading: the ESR columns on two lines, as narrow as their figures."""
+    return name.replace("ESR ", "ESR\n")
+
+
+def _suggestion_table(sugg: Sequence[Any], title: str, width: int = 100):
     """The ranking, one line per model: sorted by the score it shows (the level/polarity-matched
     zero-shot ESR when stage 2 ran, else the fingerprint distance); the raw zero-shot ESR is shown
-    beside it, labelled. Reasons are printed under the table (:func:`_reason_lines`)."""
+    beside it, labelled. Reasons are printed under the table (:func:`_why`).
+
+    Returns
+    -------
+    (rich.table.Table, list of str)
+        The table, and the columns left out to fit ``width`` (:func:`_suggestion_columns`).
+    """
     from rich.table import Table
     t = Table(title=title, show_lines=False, title_justify="left")
     staged = any(s.matched_esr is not None for s in sugg)
-    cols = [("#", "right"), ("model", "left"), ("category", "left"), ("fingerprint", "right")]
-    if staged:
-        cols += [("ESR matched", "right"), ("ESR as is", "right")]
-    rows = []
-    for s in sugg:
-        model = s.id if s.name in ("", s.id) else f"{s.id} ({s.name})"
-        row = [str(s.rank), model, s.category, f"#{s.fingerprint_rank} {s.distance:.2f}"]
-        if staged:
-            row += [_fmt(s.matched_esr), _fmt(s.zero_shot_esr)]
-        rows.append(row)
-    for i, (col, justify) in enumerate(cols):
-        # in a narrow terminal the model column wraps; the figures keep their full width
-        widest = max([len(r[i]) for r in rows], default=1)
-        t.add_column(col, justify=justify, no_wrap=i != 1, overflow="fold",
-                     min_width=None if i == 1 else widest,
-                     style="bold" if col == "ESR matched" or (col == "fingerprint" and not staged) else None)
-    for row in rows:
-        t.add_row(*row)
+    cols, dropped = _suggestion_columns(sugg, width)
+    for name, justify, cells in cols:
+        # ids and figures are never cut or wrapped; a display name wraps in a narrow terminal
+        wraps = name == "name"
+        t.add_column(_header(name), justify=justify, no_wrap=not wraps, overflow="fold",
+                     min_width=None if wraps else max(len(c) for c in cells),
+                     style="bold" if name == "ESR matched" or (name == "fingerprint" and not staged) else None)
+    for i in range(len(sugg)):
+        t.add_row(*[cells[i] for _, _, cells in cols])
     t.caption = ("sorted by ESR matched: zero-shot ESR on the capture after matching output level and polarity "
                  "(learned in the first epochs of fine-tuning); fingerprint: stage-1 rank and distance"
                  if staged else "sorted by fingerprint distance (stage 1 only)")
     t.caption_justify = "left"
-    return t
+    return t, dropped
 
 
-def _reason_lines(sugg: Sequence[Any]) -> list[str]:
-    return [f"#{s.rank} {s.id}: {s.reason}" for s in sugg]
+def _who(ranks: Sequence[int], n: int) -> str:
+    """``"all"``, ``"all but #3"`` or ``"#1, #2"``: the rows (of ``n``) a shared remark is about."""
+    if len(ranks) == n:
+        return "all"
+    if len(ranks) > n / 2:
+        return "all but " + ", ".join(f"#{r}" for r in range(1, n + 1) if r not in ranks)
+    return ", ".join(f"#{r}" for r in ranks)
+
+
+def _why(sugg: Sequence[Any], dropped: Sequence[str] = ()):
+    """The reasons under the ranking, saying per row only what differs between the rows.
+
+    Each row names the fingerprint feature group in which the model is closest to the capture,
+    what a column left out of the table held (``dropped``), and its notes (a resampled capture,
+    knob values); a furthest group or a note shared by two or more rows is said once, on a line of
+    its own.
+
+    Returns
+    -------
+    rich.table.Table
+        A two-column grid (who, what): wrapped text stays aligned in a narrow terminal.
+    """
+    from collections import Counter
+    from rich.table import Table
+    n = len(sugg)
+    far, far_count = Counter(s.furthest for s in sugg).most_common(1)[0] if n else ("", 0)
+    far_shared = far_count >= 2
+    notes = Counter(note for s in sugg for note in dict.fromkeys(s.notes))
+    shared = [note for note, count in notes.items() if count >= 2]
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for s in sugg:
+        parts = [f"closest in {s.closest}"]
+        if s.furthest != far or not far_shared:
+            parts.append(f"furthest in {s.furthest}")
+        if "name" in dropped and s.name not in ("", s.id):
+            parts.insert(0, f"name {s.name}")
+        if "category" in dropped:
+            parts.append(s.category)
+        if "fingerprint" in dropped:
+            parts.append(f"fingerprint #{s.fingerprint_rank}, distance {s.distance:.2f}")
+        if "ESR as is" in dropped and s.zero_shot_esr is not None:
+            parts.append(f"ESR as is {s.zero_shot_esr:.4f}")
+        parts += [note for note in dict.fromkeys(s.notes) if note not in shared]
+        grid.add_row(f"  #{s.rank} {s.id}", "; ".join(parts))
+    if far_shared:
+        grid.add_row(f"  {_who([s.rank for s in sugg if s.furthest == far], n)}", f"furthest in {far}")
+    for note in shared:
+        grid.add_row(f"  {_who([s.rank for s in sugg if note in s.notes], n)}", note)
+    return grid
 
 
 def _parse_knobs(items: Sequence[str]) -> dict[str, float]:
@@ -178,17 +264,16 @@ def run_suggest(args: argparse.Namespace) -> int:
         plot_path = check_file_output(args.plot, "--plot", suffixes=PLOT_SUFFIXES, create_parent=True)
     capture = load_capture_args(args, command="suggest")
     zoo = _open_zoo(args.zoo)
-    sugg = zoo.suggest(capture, top=args.top, shortlist=args.shortlist)
-    con = _console()
     from ..embed import input_level_db
-    level = input_level_db(capture.x)       # stage 1 compared the zoo's fingerprints at this level
-    con.print(_suggestion_table(sugg, f"starting models for {Path(args.target).name} "
-                                      f"({capture.duration:.1f} s, {capture.sample_rate} Hz, DI at {level:.0f} dBFS "
-                                      "RMS) "
-                                      f"from {zoo!r}"))
-    con.print("why:")
-    for line in _reason_lines(sugg):
-        con.print("  " + line, markup=False)
+    level = input_level_db(capture.x)       # stage 1 compares the zoo's fingerprints at this level
+    sugg = zoo.suggest(capture, top=args.top, shortlist=args.shortlist, level_db=level)
+    con = _console()
+    table, dropped = _suggestion_table(sugg, f"starting models for {Path(args.target).name} "
+                                             f"({capture.duration:.1f} s, {capture.sample_rate} Hz, DI at "
+                                             f"{level:.0f} dBFS RMS) from {zoo_text(zoo)}", width=con.width)
+    con.print(table)
+    con.print("why (the fingerprint's feature groups):")
+    con.print(_why(sugg, dropped))
     guess = _device_kind(capture)
     if guess is not None:
         others = ", ".join(f"{c} {p:.0%}" for c, p in guess.top(3)[1:])
@@ -241,20 +326,25 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows))
         return 0
-    t = Table(title=f"{zoo!r}")
+    kind = f"{args.category} " if args.category else ""
+    t = Table(title=f"{len(rows)} {kind}model{'s' * (len(rows) != 1)} in {zoo_text(zoo)}", title_justify="left")
     cells = [[r["id"], "" if r["name"] == r["id"] else r["name"], r["category"], r["knobs"], str(r["rate"]),
               r["arch"], _fmt(r["val_esr"])] for r in rows]
-    # the id is what other commands take, and the short columns read badly broken: never cut; in a
-    # narrow terminal the name, knobs and architecture wrap instead
     names = ("id", "name", "category", "knobs", "rate", "arch", "val_esr")
     shown = [i for i, col in enumerate(names) if col not in ("name", "knobs") or any(c[i] for c in cells)]
+    wraps = {i: names[i] in ("name", "knobs", "arch") for i in shown}
+    widest = {i: max([len(c[i]) for c in cells] + [len(names[i])]) for i in shown}
+    # the id is what other commands take, and the short columns read badly broken: never cut; the
+    # name, knobs and architecture wrap between words while the table fits, and inside them when not
+    word = {i: max([len(w) for c in cells for w in c[i].split()] + [len(names[i])]) for i in shown if wraps[i]}
+    con = _console()
+    fits = sum(word.get(i, widest[i]) + 3 for i in shown) + 1 <= con.width
     for i in shown:
-        widest = max([len(c[i]) for c in cells] + [len(names[i])])
-        whole = names[i] not in ("name", "knobs", "arch")
-        t.add_column(names[i], no_wrap=whole, overflow="fold", min_width=widest if whole else min(widest, 9 if names[i] == "knobs" else 7))
+        t.add_column(names[i], no_wrap=not wraps[i], overflow="fold",
+                     min_width=word[i] if wraps[i] and fits else None if wraps[i] else widest[i])
     for c in cells:
         t.add_row(*[c[i] for i in shown])
-    _console().print(t)
+    con.print(t)
     return 0
 
 
@@ -398,7 +488,7 @@ def run_demo(args: argparse.Namespace) -> int:
               f"{out / 'capture'} and loaded as a user's files (shifted by {capture.metadata['latency_samples']} samples), knobs "
               + ", ".join(f"{k}={v:g}" for k, v in capture.knobs.items()))
     sugg = zoo.suggest(capture, top=5)
-    con.print(_suggestion_table(sugg, f"starting models for {dev.name} (not in the zoo)"))
+    con.print(_suggestion_table(sugg, f"starting models for {dev.name} (not in the zoo)", width=con.width)[0])
     budget = dict(max_epochs=args.epochs, patience=max(args.epochs, 25), progress=not args.quiet)
     # the race and the winner's run; the demo's own scratch run is the comparison (``train --from auto``
     # also races a scratch contender in a final and keeps the better on validation)

@@ -580,7 +580,7 @@ class Zoo:
 
     def suggest(self, capture: "Capture", top: int = 5, *, shortlist: int = 16, stage2_seconds: float = 10.0,
                 weighting: bool = True, fingerprint: np.ndarray | None = None,
-                exclude: Sequence[str] = (), at_level: bool = True) -> list[Suggestion]:
+                exclude: Sequence[str] = (), at_level: bool = True, level_db: float | None = None) -> list[Suggestion]:
         """Rank this zoo's models as starting points for ``capture`` (:func:`tonezoo.zoo.select.suggest`).
 
         Parameters
@@ -605,6 +605,9 @@ class Zoo:
             Stage 1 compares the capture with the zoo's fingerprints at the capture's DI level
             (:meth:`fingerprints_at`); ``False``: at the standard probe's own level, as before
             fingerprints had levels (for comparisons).
+        level_db : float, optional
+            The capture's DI level (:func:`tonezoo.embed.input_level_db` of ``capture.x``) if
+            already computed.
 
         Returns
         -------
@@ -621,7 +624,8 @@ class Zoo:
             exclude = [*exclude, *(e.id for e in self.list()
                                    if architectures.get(e.config.arch).set_knobs is None and e.id not in exclude)]
         return _suggest(self, capture, top, shortlist=shortlist, stage2_seconds=stage2_seconds,
-                        weighting=weighting, fingerprint=fingerprint, exclude=exclude, at_level=at_level)
+                        weighting=weighting, fingerprint=fingerprint, exclude=exclude, at_level=at_level,
+                        level_db=level_db)
 
     def transfer(self, capture: "Capture", *, race: int = 3, race_epochs: int | None = None, top: int = 5,
                  shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,

@@ -38,7 +38,12 @@ __all__ = ["Suggestion", "FingerprintIndex", "suggest", "knobs_for", "audio_at",
 
 @dataclass
 class Suggestion:
-    """A ranked starting model for a capture, with both stages' scores and a short reason."""
+    """A ranked starting model for a capture, with both stages' scores and a short reason.
+
+    ``closest`` and ``furthest`` name the fingerprint feature groups (:func:`tonezoo.embed.feature_groups`)
+    in which the model is nearest to and furthest from the capture; ``notes`` say how it was run on
+    the capture (resampled, knob values), as the end of ``reason`` does.
+    """
 
     rank: int
     id: str
@@ -52,6 +57,9 @@ class Suggestion:
     fingerprint_rank: int = 0
     sample_rate: int = 44100
     resampled: bool = False
+    closest: str = ""
+    furthest: str = ""
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -206,7 +214,7 @@ def zero_shot_scores(models: Sequence[Model], capture: "Capture", seconds: float
 
 def suggest(zoo: Any, capture: "Capture", top: int = 5, *, shortlist: int = 16, stage2_seconds: float = 10.0,
             weighting: bool = True, fingerprint: np.ndarray | None = None,
-            exclude: Sequence[str] = (), at_level: bool = True) -> list[Suggestion]:
+            exclude: Sequence[str] = (), at_level: bool = True, level_db: float | None = None) -> list[Suggestion]:
     """Both stages for ``zoo`` (a :class:`tonezoo.zoo.Zoo`); see :meth:`tonezoo.zoo.Zoo.suggest`."""
     entries = zoo.list()
     if not entries:
@@ -216,7 +224,9 @@ def suggest(zoo: Any, capture: "Capture", top: int = 5, *, shortlist: int = 16, 
     fp = embed.fingerprint_capture(capture) if fingerprint is None else np.asarray(fingerprint)
     index = zoo.index(weighting=weighting)
     # the zoo's fingerprints as if its probe had been played as loud as this capture's DI
-    ref = zoo.fingerprints_at(embed.input_level_db(capture.x)) if at_level else zoo.fingerprints
+    if at_level and level_db is None:
+        level_db = embed.input_level_db(capture.x)
+    ref = zoo.fingerprints_at(level_db) if at_level else zoo.fingerprints
     skip = {i for i, e in enumerate(entries) if e.id in set(exclude)}
     if len(skip) >= len(entries):
         raise ZooError("every zoo entry is excluded; nothing left to suggest")
@@ -251,7 +261,8 @@ def suggest(zoo: Any, capture: "Capture", top: int = 5, *, shortlist: int = 16, 
             zero_shot_esr=None if np.isnan(esr[j]) else float(esr[j]),
             score=float(dist[j]) if shortlist <= 0 else float(matched[j]), reason=reason,
             matched_esr=None if np.isnan(matched[j]) else float(matched[j]), fingerprint_rank=int(j + 1),
-            sample_rate=e.sample_rate, resampled=e.sample_rate != capture.sample_rate))
+            sample_rate=e.sample_rate, resampled=e.sample_rate != capture.sample_rate, closest=groups[j][0],
+            furthest=groups[j][1], notes=list(notes[j])))
     return out
 
 
