@@ -513,7 +513,12 @@ def main(argv: list[str] | None = None) -> int:
                                  real_top1=real.get("top1")))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     clf.save(args.out)
-    report = {"benchmark": "classifier", "settings": vars(args), "seconds": round(time.perf_counter() - t0, 1),
+    settings = dict(vars(args), audio_cache=None if cache is None else "(a local folder)",
+                    library=None if not args.library else f"a copy of GuitarML/ToneLibrary@{LIBRARY_COMMIT[:7]}")
+    for key in ("out", "report"):
+        if Path(settings[key]).resolve().is_relative_to(ROOT):
+            settings[key] = str(Path(settings[key]).resolve().relative_to(ROOT))
+    report = {"benchmark": "classifier", "settings": settings, "seconds": round(time.perf_counter() - t0, 1),
               "training_audio_seconds": round(t_train, 1), "n_features": len(feature_names()),
               "feature_version": FEATURE_VERSION,
               "training": {"n": train_acc["n"], "top1": train_acc["top1"]},
@@ -535,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"  {fam:16s} top-1 {r['top1']:.2f} top-3 {r['top3']:.2f}  {r['predicted']}")
     if lib_scored is not None:
         log(f"library devices (not trained on): top-1 {lib_scored['top1']:.3f} (mean over devices)  "
-            f"{ {d: round(v, 2) for d, v in lib_scored['per_device'].items()} }")
+            f"{ {str(d): round(v, 2) for d, v in lib_scored['per_device'].items()} }")
     if real["n"]:
         log(f"real fixtures on real DI: top-1 {real['top1']:.3f}, top-3 {real['top3']:.3f} over {real['n']} renders")
         for name, r in per_real.items():

@@ -31,7 +31,9 @@ any pedal or amp of a category shares (:func:`features`, documented in ``docs/fi
 The model is a small ensemble of multilayer perceptrons (scikit-learn's
 :class:`~sklearn.neural_network.MLPClassifier`, probabilities averaged) on standardised features,
 trained on thousands of renders of randomised devices of the training families
-(:mod:`tonezoo.families`) by ``benchmarks/train_classifier.py``. It is stored as data
+(:mod:`tonezoo.families`), of the bundled zoo's models, and of real third-party captures of devices
+other than the validation fixtures' (GuitarML's ToneLibrary, ``benchmarks/_library.py``) by
+``benchmarks/train_classifier.py``. It is stored as data
 (``zoo_index/classifier.json``: scaler, weights, biases; never a pickle) and evaluated here in numpy.
 
 Examples
