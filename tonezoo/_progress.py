@@ -8,6 +8,19 @@ import time
 __all__ = ["Progress", "Counter", "duration_text"]
 
 
+def _terminal_bar(label: str, total: int, *, info: bool, transient: bool):
+    """A started-later rich bar and its task on stderr when it is a terminal, else ``(None, None)``."""
+    from rich.console import Console
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
+    columns += [TextColumn("{task.fields[info]}")] if info else []
+    bar = Progress(*columns, TimeRemainingColumn(), transient=transient, console=console)
+    return bar, bar.add_task(label, total=total, **({"info": ""} if info else {}))
+
+
 def duration_text(seconds: float) -> str:
     """A time as a person reads it: "0.4 s", "40 s", "2.5 min", "1.8 h"."""
     if seconds < 9.95:
@@ -27,17 +40,11 @@ class Progress:
         self.enabled, self.total, self.label, self.every = enabled, total, label, every
         if not enabled:
             return
-        from rich.console import Console
-        console = Console(stderr=True)
-        self.live = console.is_terminal
         self.t0 = time.perf_counter()
         self.start_epoch: int | None = None
+        self.bar, self.task = _terminal_bar(label, total, info=True, transient=False)
+        self.live = self.bar is not None
         if self.live:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[info]}"), TimeRemainingColumn(), transient=False,
-                                console=console)
-            self.task = self.bar.add_task(label, total=total, info="")
             self.bar.start()
 
     def update(self, epoch: int, info: str) -> None:
@@ -67,15 +74,7 @@ class Counter:
 
     def __init__(self, enabled: bool, total: int, label: str):
         self.enabled, self.total, self.label, self.done = enabled and total > 0, total, label, 0
-        self.bar = None
-        if self.enabled:
-            from rich.console import Console
-            console = Console(stderr=True)
-            if console.is_terminal:
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-                self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                    TimeRemainingColumn(), transient=True, console=console)
-                self.task = self.bar.add_task(label, total=total)
+        self.bar, self.task = _terminal_bar(label, total, info=False, transient=True) if self.enabled else (None, None)
 
     def __enter__(self) -> "Counter":
         if self.bar is not None:
