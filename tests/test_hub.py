@@ -232,7 +232,16 @@ def test_cli_push_and_pull(hub, tmp_path, capsys, dry):
     repo = hub.repos["alice/cli"]
     assert repo.private and repo.commits[repo.branches["main"]].message == "first"
     assert "notes.txt" not in repo.resolve("main").files
-    assert hub.file("alice/cli", "README.md") == (tmp_path / "m" / "README.md").read_bytes()  # pushed as is
+    # the card save wrote plays the model from its folder; the one pushed loads it from the repo
+    local = (tmp_path / "m" / "README.md").read_text()
+    pushed = hub.file("alice/cli", "README.md").decode()
+    assert pushed == render_card(Model.load(tmp_path / "m"), "alice/cli") and pushed != local
+    assert "tonezoo pull alice/cli -o my-model" in pushed and "tonezoo pull" not in local
+    assert "tonezoo process MODEL_DIR guitar.wav wet.wav" in local
+    # a card the user edited is pushed as it is
+    (tmp_path / "m" / "README.md").write_text(local + "\nRecorded through a 4x12 cab.\n")
+    assert main(["push", str(tmp_path / "m"), "alice/cli"]) == 0
+    assert hub.file("alice/cli", "README.md") == (tmp_path / "m" / "README.md").read_bytes()
     assert main(["pull", "alice/cli", "-o", str(tmp_path / "out")]) == 0
     for name in ("config.json", "model.safetensors", "README.md"):
         assert (tmp_path / "out" / name).read_bytes() == hub.file("alice/cli", name)

@@ -30,9 +30,15 @@ def test_transfer_is_never_worse_than_the_same_budget_from_scratch_on_validation
     assert (tr.source == "scratch") == (final["scratch_val_esr"] < final["transfer_val_esr"])
     assert final["winner"] == tr.source and md["base_model"] == (None if tr.source == "scratch" else tr.source)
     assert final["decided_on"] == "validation" and final["validation_seconds"] == pytest.approx(cap.val_seconds)
+    # what the model card tells: the DI level stage 1 compared at, and the kept start's output-layer refit
+    from tonezoo.embed import input_level_db
+    assert md["suggest_level_db"] == pytest.approx(input_level_db(cap.x), abs=0.006)
+    assert ("output_refit" in md) == (tr.source != "scratch") and md["stop_reason"] == tr.stop_reason
+    assert tr.source == "scratch" or md["output_refit"]["fit"] in ("least squares", "gain", "none")
     # without the final and the refit: the first suggestion fine-tuned as it is
     plain = zoo.transfer(cap, race=0, scratch=False, refit=False, **budget)
     assert "final" not in plain.model.metadata and "race" not in plain.model.metadata
+    assert "output_refit" not in plain.model.metadata
     assert plain.source == plain.model.metadata["suggestions"][0]["id"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -321,6 +322,8 @@ def test_cli_suggest_json_and_plot(wavs, capsys, monkeypatch):
     assert [ln.split("│")[2].strip() for ln in rows] == [c["id"] for c in payload["candidates"]]   # ids whole
     text = "\n".join(out[:-1])
     assert "from the bundled zoo" in text and "Zoo(" not in text
+    # the DI level names its measures, as train and the model card give it (tonezoo.audio.level_text)
+    assert re.search(r"DI: peak -?\d+\.\d dBFS, RMS -?\d+\.\d dBFS over its active frames\)", " ".join(text.split()))
     assert {"id", "name", "category", "distance", "zero_shot_esr"} <= set(payload["candidates"][0])
     assert (wavs / "t.png").stat().st_size > 1000
 
@@ -425,6 +428,11 @@ def test_cli_train_from_auto_races_and_reports(wavs, tmp_path, capsys, monkeypat
     assert summary["epochs"] == 3 and "race:" in out
     model = Model.load(tmp_path / "m")
     assert model.metadata["base_model"] == summary["from"] and len(model.metadata["race"]) == 2
+    made = (tmp_path / "m" / "README.md").read_text()          # the card tells the race the command printed
+    assert "picked from the zoo (`tonezoo train --from auto`)" in made
+    assert "at the DI level of the whole capture" in made
+    assert all(f"`{r['id']}` {r['val_esr']:.4g}" in made for r in summary["race"]) and "**Against scratch**" in made
+    assert "Training stopped after 3 epochs" in made and "tonezoo pull" not in made
     assert main(args[:-6] + ["--epochs", "2", "--race", "0", "--quiet", "--overwrite"]) == 0   # no race: the first pick
     assert "race" not in Model.load(tmp_path / "m").metadata
     assert main(args[:-6] + ["--race", "-1", "--quiet"]) == 2

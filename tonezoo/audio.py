@@ -24,7 +24,7 @@ from .errors import (AudioFileNotFoundError, CaptureError, ChannelChoiceWarning,
                      SampleRateMismatchError, SilentAudioError, StereoInputError, UnreadableAudioError,
                      UnsupportedSampleRateError, _error)
 
-__all__ = ["read_audio", "read_frames", "peak_dbfs", "MIN_SAMPLE_RATE", "SILENCE_DBFS", "LEVEL_MARGIN_DB"]
+__all__ = ["read_audio", "read_frames", "peak_dbfs", "level_text", "MIN_SAMPLE_RATE", "SILENCE_DBFS", "LEVEL_MARGIN_DB"]
 
 MIN_SAMPLE_RATE = 16000
 SILENCE_DBFS = -70.0          # RMS below this is "silent"
@@ -57,6 +57,33 @@ def peak_dbfs(audio: np.ndarray) -> float:
     a = np.asarray(audio)
     peak = float(np.max(np.abs(a))) if a.size else 0.0
     return float(20.0 * np.log10(peak)) if peak > 0.0 else float("-inf")
+
+
+def level_text(peak_db: float | None, rms_db: float | None) -> str:
+    """A DI level in words, naming each measure: ``"peak -6.1 dBFS, RMS -24.3 dBFS over its active frames"``.
+
+    The one wording of a DI level wherever tonezoo prints one (``tonezoo suggest``, ``tonezoo
+    train``, the model card), so that a peak and an RMS figure are never mistaken for each other.
+
+    Parameters
+    ----------
+    peak_db : float or None
+        Peak level, dBFS (:func:`peak_dbfs`); ``None`` leaves it out.
+    rms_db : float or None
+        RMS level of the active frames, dBFS (:func:`tonezoo.embed.input_level_db`, the level stage 1
+        of the zoo's ranking compares at); ``None`` leaves it out.
+
+    Returns
+    -------
+    str
+        Empty when both are ``None``.
+    """
+    parts = []
+    if peak_db is not None:
+        parts.append(f"peak {float(peak_db):.1f} dBFS")
+    if rms_db is not None:
+        parts.append(f"RMS {float(rms_db):.1f} dBFS over its active frames")
+    return ", ".join(parts)
 
 
 # --------------------------------------------------------------------------------------------

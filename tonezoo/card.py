@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 __all__ = ["card_data", "render_card", "parse_card", "hub_base_model", "esr_verdict", "base_model_source",
-           "source_kind", "TAGS"]
+           "source_kind", "TAGS", "STOP_TEXT"]
 
 TAGS = ("tonezoo", "guitar-effects", "audio-to-audio")
 # A Hugging Face repo id, ``owner/name`` or ``name`` (the one pattern; tonezoo.hub uses it too)
@@ -41,6 +41,12 @@ REPO_ID_RE = re.compile(r"^(?:[A-Za-z0-9][\w.-]{0,95}/)?[A-Za-z0-9][\w.-]{0,95}$
 _LICENSES = {"mit", "apache-2.0", "gpl-3.0", "gpl-2.0", "lgpl-3.0", "agpl-3.0", "bsd-3-clause", "cc0-1.0",
              "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0", "cc-by-nc-nd-4.0", "unlicense",
              "other"}
+
+#: Why a training run stopped (``TrainResult.stop_reason``, ``metadata["stop_reason"]``), as words that
+#: follow "stopped by": the last line of ``tonezoo train`` and the model card say it so.
+STOP_TEXT = {"max_epochs": "the epoch limit (--epochs)",
+             "patience": "early stopping (--patience validations in a row without a better model)",
+             "target": "reaching the target validation ESR", "interrupted": "Ctrl-C"}
 
 _TEMPLATE = """---
 {{ yaml }}---
@@ -67,14 +73,17 @@ multi-resolution STFT loss of the pre-emphasised signals, Adam with an exponenti
 the best model by validation ESR kept).
 {% else %}with the Automated-GuitarAmpModelling recipe (error-to-signal ratio + DC loss, truncated backpropagation
 through time, the best model by validation loss kept).
+{% endif %}{% if stopped %}{{ stopped }}
 {% endif %}{% if base_model and unimproved %}No epoch improved on the starting model's validation error, so these are the starting model's
 weights as they entered training (output layer matched to the capture where that helped); more epochs or more audio may do better.
+{% endif %}{% if auto %}
+{{ auto }}
 {% endif %}{% endif %}{% if val_esr is not none %}
 | metric | value |
 |---|---|
 | validation error-to-signal ratio (ESR, lower is better{{ "; as the file states" if imported else "" }}) | {{ "%.4g" | format(val_esr) }} ({{ verdict }}) |
 {% if training_seconds %}| training audio | {{ training_seconds }} s |
-{% endif %}{% if input_peak_dbfs is not none %}| loudest training DI (peak) | {{ "%.1f" | format(input_peak_dbfs) }} dBFS |
+{% endif %}{% if di_level %}| training DI level | {{ di_level }} |
 {% endif %}{% endif %}
 {%- if description %}
 {{ description }}
@@ -83,18 +92,23 @@ weights as they entered training (output layer matched to the capture where that
 
 ```python
 import tonezoo
-model = tonezoo.Model.from_pretrained("{{ repo_id or "path/to/this/model" }}")
-wet = model.process(dry){% if knobs %}  # or model.process(dry, knobs={ {%- for k in knobs %}"{{ k }}": {{ knob_values.get(k, 0.5) }}{% if not loop.last %}, {% endif %}{% endfor -%} }){% endif %}
-# dry: mono float32 guitar DI at {{ sample_rate }} Hz{% if input_peak_dbfs is not none %}; the capture's DI peaked at {{ "%.1f" | format(input_peak_dbfs) }} dBFS,
-# input far louder than that (over {{ "%g" | format(level_margin) }} dB) is beyond what the model learned and warns{% endif %}
+{% if repo %}model = tonezoo.Model.from_pretrained("{{ repo }}")
+{% else %}model = tonezoo.Model.load("path/to/this/model")        # this model's folder
+{% endif %}wet = model.process(dry){% if knobs %}  # or model.process(dry, knobs={ {%- for k in knobs %}"{{ k }}": {{ knob_values.get(k, 0.5) }}{% if not loop.last %}, {% endif %}{% endfor -%} }){% endif %}
+# dry: mono float32 guitar DI at {{ sample_rate }} Hz{% if di_level %}; the training DI: {{ di_level }}{% endif %}{% if input_peak_dbfs is not none %};
+# input peaking more than {{ "%g" | format(level_margin) }} dB above that peak is beyond what the model learned and warns{% endif %}
 ```
 
-From the command line: `tonezoo pull {{ repo_id or "REPO_ID" }} -o my-model`, then export it for a player
-{% if arch == "lstm" and skip %}(NeuralPi, Proteus, AIDA-X) with `tonezoo export my-model --format ... -o FILE` (not to Neural Amp Modeler:
+{% if repo %}From the command line: `tonezoo pull {{ repo }} -o {{ folder }}`, then `tonezoo process {{ folder }} guitar.wav wet.wav{{ knob_args }}`
+plays a WAV file through it;
+{%- else %}From the command line, with this model's folder as {{ folder }}: `tonezoo process {{ folder }} guitar.wav wet.wav{{ knob_args }}`
+plays a WAV file through it;
+{%- endif %} export it for a player
+{% if arch == "lstm" and skip %}(NeuralPi, Proteus, AIDA-X) with `tonezoo export {{ folder }} --format ... -o FILE` (not to Neural Amp Modeler:
 its LSTM has no skip connection, which this model has).
-{%- elif arch == "lstm" %}(NeuralPi, Proteus, AIDA-X, Neural Amp Modeler) with `tonezoo export my-model --format ... -o FILE`.
-{%- else %}(Neural Amp Modeler's plugin) with `tonezoo export my-model --format nam -o my-model.nam`.{% endif %}
-Only `config.json` and `model.safetensors` are needed; nothing in this repo is pickled.
+{%- elif arch == "lstm" %}(NeuralPi, Proteus, AIDA-X, Neural Amp Modeler) with `tonezoo export {{ folder }} --format ... -o FILE`.
+{%- else %}(Neural Amp Modeler's plugin) with `tonezoo export {{ folder }} --format nam -o model.nam`.{% endif %}
+Only `config.json` and `model.safetensors` are needed; nothing in this {{ "repo" if repo else "folder" }} is pickled.
 """
 
 
@@ -234,6 +248,114 @@ def _start_text(md: dict[str, Any], hub_id: str | None) -> str:
     return f"the model `{base}`"
 
 
+def _num(value: Any) -> float | None:
+    """``value`` as a finite float, or ``None`` (metadata may hold anything)."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if out == out and abs(out) != float("inf") else None
+
+
+def _epochs(n: Any) -> str:
+    """``"1 epoch"``, ``"40 epochs"``."""
+    return f"{n} epoch{'' if n == 1 else 's'}"
+
+
+def _stop_text(md: dict[str, Any]) -> str:
+    """Why training stopped, as ``tonezoo train``'s last line words it (:data:`STOP_TEXT`); ``""`` when not recorded."""
+    reason = md.get("stop_reason")
+    if not reason:
+        return ""
+    epochs, best = md.get("epochs"), md.get("best_epoch")
+    text = "Training stopped" + (f" after {_epochs(epochs)}" if isinstance(epochs, int) else "")
+    text += f", by {STOP_TEXT.get(str(reason), _words(reason))}"
+    if isinstance(best, int):
+        text += f"; the weights kept are the best on validation, those of epoch {best}"
+        text += " (before training)" if best == 0 else ""
+    return text + "."
+
+
+def _auto_text(md: dict[str, Any]) -> str:
+    """How ``tonezoo train --from auto`` (:func:`tonezoo.zoo.transfer.transfer`) chose the start, as recorded.
+
+    A markdown list: the ranking (``suggestions``, stage 1's DI level ``suggest_level_db``), the
+    race (``race``), the start's output layer (``output_refit``) and the final against a
+    from-scratch model (``final``). ``""`` for a model of another start, or when the ranking is not
+    this model's (its start is not among the suggestions).
+    """
+    from .audio import level_text
+    sugg = md.get("suggestions")
+    rows = [r for r in sugg if isinstance(r, dict) and r.get("id")] if isinstance(sugg, list) else []
+    final = md.get("final") if isinstance(md.get("final"), dict) else {}
+    scratch_won = final.get("winner") == "scratch"
+    base = md.get("base_model")
+    ids = [str(r["id"]) for r in rows]
+    if not ids or _start_record(md).get("kind") or not ((base is None and scratch_won) or base in ids):
+        return ""
+    out = []
+    level = _num(md.get("suggest_level_db"))
+    at = f" at the DI level of the whole capture ({level_text(None, level)})" if level is not None else ""
+    names = ", ".join(f"`{_words(i)}`" for i in ids)
+    if all(_num(r.get("zero_shot_esr")) is not None for r in rows):
+        out.append(f"- **Ranking**: stage 1 compared the capture's fingerprint with the zoo models' fingerprints{at}; "
+                   "stage 2 ranked the nearest by their error on the capture's own audio (zero-shot ESR after "
+                   f"matching output level and polarity): {names}.")
+    else:
+        out.append(f"- **Ranking**: by fingerprint distance to the capture{at}: {names}.")
+    race = [r for r in md.get("race") or []
+            if isinstance(r, dict) and r.get("id") and _num(r.get("val_esr")) is not None]
+    if race:
+        won = min(race, key=lambda r: float(r["val_esr"]))
+        spans = sorted({r.get("epochs") for r in race if isinstance(r.get("epochs"), int)})
+        length = f" for {_epochs(spans[0])}" if len(spans) == 1 else ""
+        esrs = ", ".join(f"`{_words(r['id'])}` {float(r['val_esr']):.4g}{' (won)' if r is won else ''}" for r in race)
+        out.append(f"- **Race**: the top {len(race)} were fine-tuned side by side{length}; validation ESR after the "
+                   f"race: {esrs}. The winner carried on from where the race left it.")
+    else:
+        out.append(f"- **Race**: none; the top suggestion, `{_words(ids[0])}`, was fine-tuned directly.")
+    refit = md.get("output_refit")
+    if not scratch_won and isinstance(refit, dict):
+        out.append(_refit_text(refit))
+    t, s = _num(final.get("transfer_val_esr")), _num(final.get("scratch_val_esr"))
+    if t is not None and s is not None:
+        on = _num(final.get("validation_seconds"))
+        kept = "the from-scratch model was kept: these are its weights" if scratch_won else \
+            "the fine-tuned model was kept"
+        out.append(f"- **Against scratch**: a model trained from scratch with the same recipe and budget reached a "
+                   f"validation ESR of {s:.4g}, the fine-tuned one {t:.4g}"
+                   f"{f' (on {on:.1f} s of validation audio)' if on is not None else ''}; {kept}.")
+    else:
+        out.append("- **Against scratch**: no from-scratch contender was trained against it.")
+    return "The starting point was picked from the zoo (`tonezoo train --from auto`):\n\n" + \
+        "\n".join(line for line in out if line)
+
+
+def _refit_text(rec: dict[str, Any]) -> str:
+    """The ``output_refit`` record (:func:`tonezoo.warmstart.refit_output`, ``{"fit": "none"}`` from
+    :func:`tonezoo.zoo.transfer.transfer` when it kept the layer) as a line of :func:`_auto_text`'s list."""
+    fit = rec.get("fit")
+    if fit == "none":
+        return ("- **Output layer**: kept as it was: neither a least-squares refit to the capture nor a single gain "
+                "lowered the validation error.")
+    before, after, on = (_num(rec.get(k)) for k in ("val_esr_before", "val_esr_after", "val_seconds"))
+    audio = "validation"
+    if before is None or after is None:
+        before, after, on = (_num(rec.get(k)) for k in ("esr_before", "esr_after", "seconds"))
+        audio = "training"
+    figures = f"; ESR {before:.4g} -> {after:.4g} on {on:.1f} s of {audio} audio" \
+        if None not in (before, after, on) else ""
+    gain = _num(rec.get("gain"))
+    if fit == "gain" and gain is not None and gain != 0.0:
+        import math
+        turn = f"{20 * math.log10(abs(gain)):+.1f} dB" + (", polarity inverted" if gain < 0 else "")
+        return (f"- **Output layer**: scaled by a single gain ({turn}) to the capture's level and polarity before "
+                f"training (a least-squares refit did not lower the validation error){figures}.")
+    if fit == "least squares":
+        return f"- **Output layer**: refit to the capture by least squares before training{figures}."
+    return ""
+
+
 def _recipe_name(config: Any) -> str:
     """``"nam"`` or ``"agam"``: the recipe :func:`tonezoo.train.recipe` trains ``config``'s architecture with.
 
@@ -326,13 +448,21 @@ def render_card(model: Any, repo_id: str | None = None) -> str:
     fine-tuned from a model file, a zoo model, a Hub model or a local model (``base_model`` and
     :func:`base_model_source`'s record), with the recipe of its architecture
     (:func:`tonezoo.train.recipe`: Automated-GuitarAmpModelling's for an LSTM/GRU, Neural Amp
-    Modeler's for a WaveNet).
+    Modeler's for a WaveNet), why training stopped (``stop_reason``, :data:`STOP_TEXT`) and, for
+    ``tonezoo train --from auto``, how the start was picked (the ranking and the DI level stage 1
+    compared at, the race, the output layer's refit, the final against scratch) as far as the
+    metadata records it. The training DI's level is given as a peak and as an RMS figure
+    (:func:`tonezoo.audio.level_text`).
+
+    "How to play it" loads the model from the Hub, with ``tonezoo pull``, only when it is on the
+    Hub (``repo_id``, or ``metadata["hub_repo"]`` of a loaded copy); a local model is loaded and
+    played from its folder.
 
     Parameters
     ----------
     model : tonezoo.Model
     repo_id : str, optional
-        The Hub repo the card is for; used in the loading example.
+        The Hub repo the card is for (it is being pushed there); used in the loading examples.
 
     Returns
     -------
@@ -341,8 +471,10 @@ def render_card(model: Any, repo_id: str | None = None) -> str:
     import jinja2
     from .architectures import param_count
     from .audio import LEVEL_MARGIN_DB
+    from .audio import level_text
     md = model.metadata
     data = card_data(model, repo_id)
+    repo = _repo(md, repo_id)
     base_hub = data.get("base_model")
     base_any = base_hub or data.get("base_model_name")
     imported = _imported(md)
@@ -363,8 +495,20 @@ def render_card(model: Any, repo_id: str | None = None) -> str:
         training_seconds=data.get("training_data_seconds"), epochs=md.get("epochs"), val_esr=val_esr,
         unimproved=md.get("best_epoch") == 0 and bool(md.get("epochs")),
         verdict=esr_verdict(val_esr) if val_esr is not None else "", description=md.get("description"),
-        input_peak_dbfs=None if md.get("input_peak_dbfs") is None else float(md["input_peak_dbfs"]),
-        level_margin=LEVEL_MARGIN_DB, repo_id=repo_id)
+        stopped="" if imported else _stop_text(md), auto="" if imported else _auto_text(md),
+        input_peak_dbfs=_num(md.get("input_peak_dbfs")),
+        di_level=level_text(_num(md.get("input_peak_dbfs")), _num(md.get("input_rms_dbfs"))),
+        level_margin=LEVEL_MARGIN_DB, repo=repo, folder="my-model" if repo else "MODEL_DIR",
+        knob_args="".join(f" --knob {k}={(data.get('knob_values') or {}).get(k, 0.5)}" for k in model.config.knobs))
+
+
+def _repo(md: dict[str, Any], repo_id: str | None) -> str | None:
+    """The Hub repo the model is on: ``repo_id`` (the card is rendered for a push), else the repo a
+    loaded copy came from (``metadata["hub_repo"]``); ``None`` for a model that is only local."""
+    for value in (repo_id, md.get("hub_repo")):
+        if isinstance(value, str) and REPO_ID_RE.match(value):
+            return value
+    return None
 
 
 def parse_card(text: str) -> dict[str, Any]:

@@ -55,6 +55,7 @@ __all__ = [
     "standard_probe",
     "PROBE_GAINS_DB",
     "input_level_db",
+    "input_levels",
     "probe_level_db",
     "probe_fingerprints",
     "interpolate_levels",
@@ -484,6 +485,26 @@ def input_level_db(x: np.ndarray) -> float:
         return -120.0
     active = power > power.max() * 10.0 ** (-LEVEL_RANGE_DB / 10.0)
     return float(10.0 * np.log10(power[active].mean()))
+
+
+def input_levels(x: np.ndarray) -> tuple[float, float]:
+    """A DI's peak and playing level: ``(peak, rms)`` in dBFS.
+
+    ``peak`` is :func:`tonezoo.audio.peak_dbfs` (the figure ``Model.process`` checks input
+    against), ``rms`` is :func:`input_level_db` (the mean power of the active frames: the level
+    stage 1 of the zoo's ranking compares at). :func:`tonezoo.audio.level_text` words them.
+
+    Parameters
+    ----------
+    x : np.ndarray [shape=(n,)]
+        Dry input (DI), float in [-1, 1].
+
+    Returns
+    -------
+    peak, rms : float, dBFS (peak ``-inf``, rms -120 for silence)
+    """
+    from .audio import peak_dbfs
+    return peak_dbfs(x), input_level_db(x)
 
 
 def probe_level_db(sample_rate: int = 44100) -> float:

@@ -218,8 +218,10 @@ def push_dir(model_dir: str | os.PathLike, repo_id: str, *, private: bool = Fals
     """Publish a model directory as is: ``config.json``, ``model.safetensors`` and ``README.md``.
 
     The directory is validated first (:func:`tonezoo.modelfile.read_model_dir`). Its ``README.md`` is uploaded unchanged
-    when present (its YAML is checked); otherwise a card is rendered for ``repo_id``. Other files
-    in the directory are not uploaded.
+    when present (its YAML is checked), unless it is the card :meth:`tonezoo.Model.save` wrote, unedited:
+    that one, like a missing one, is rendered again for ``repo_id``, so that the published card loads
+    the model from the repo rather than from a local folder. Other files in the directory are not
+    uploaded.
 
     Parameters
     ----------
@@ -259,6 +261,8 @@ def push_dir(model_dir: str | os.PathLike, repo_id: str, *, private: bool = Fals
             if card.stat().st_size > MAX_CARD_BYTES:
                 raise HubError(f"{card}: {card.stat().st_size} bytes is too large for a model card")
             text = card.read_text(encoding="utf-8")
+            if text == render_card(model):       # the local card save wrote, unedited: the repo's instead
+                text = render_card(model, repo_id=repo_id)
         else:
             text = render_card(model, repo_id=repo_id)
         _check_card(text, str(card))

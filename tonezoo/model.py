@@ -229,7 +229,7 @@ class Model:
                 trained = float(self.metadata["input_peak_dbfs"])
                 warnings.warn(InputLevelWarning(
                     f"the input peaks at {trained + excess:.1f} dBFS, {excess:.1f} dB above the loudest DI that "
-                    f"model {self.name!r} was trained on ({trained:.1f} dBFS): it has "
+                    f"model {self.name!r} was trained on (peak {trained:.1f} dBFS): it has "
                     f"not heard the device played this hot and may sound wrong there; turn the input down, or "
                     f"capture again with a DI that reaches this level"), stacklevel=2)
         k = self.knob_vector(knobs)

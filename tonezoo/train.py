@@ -43,7 +43,7 @@ import numpy as np
 
 from . import architectures
 from ._progress import Progress
-from .audio import peak_dbfs
+from .embed import input_levels
 from .errors import ConfigError, TrainingError
 from .knobs import knob_array, resolve_knobs
 from .losses import esr, esr_dc_loss
@@ -592,8 +592,8 @@ def _loop(run: _Run, *, progress: bool, label: str, ckpt: Path | None, target_es
 _START_MODEL_ONLY = frozenset({
     "val_esr", "training_seconds", "history_file", "hub_repo", "hub_revision", "epochs", "best_epoch",
     "device", "design", "description", "category", "category_source", "category_confidence", "knob_values",
-    "options", "author", "date", "stop_reason", "first_val_esr", "capture_name", "source_format",
-    "sample_rate_assumed", "final", "input_peak_dbfs"})
+    "options", "author", "date", "stop_reason", "first_val_esr", "capture_name", "source_format", "suggest_level_db",
+    "sample_rate_assumed", "final", "input_peak_dbfs", "input_rms_dbfs", "race", "suggestions", "output_refit"})
 
 
 def _results(run: _Run, stop_reason: str, epochs_run: int, seconds: float) -> list[TrainResult]:
@@ -616,13 +616,13 @@ def _results(run: _Run, stop_reason: str, epochs_run: int, seconds: float) -> li
             "val_esr": round(float(run.best_esr[i]), 6),
             "training_seconds": run.train_seconds,
             "epochs": int(epochs_run),
-            "best_epoch": int(run.best_epoch[i]),
+            "best_epoch": int(run.best_epoch[i]), "stop_reason": stop_reason,
             "capture_name": getattr(capture, "name", None),
         })
         train_x = getattr(capture, "train_x", None)
         if train_x is not None and np.size(train_x):
-            # the loudest DI the model learned from: Model.process warns about input far above it
-            md["input_peak_dbfs"] = round(peak_dbfs(train_x), 2)
+            # the DI the model learned from: its peak (Model.process warns about input far above it) and RMS
+            md["input_peak_dbfs"], md["input_rms_dbfs"] = (round(v, 2) for v in input_levels(train_x))
         if getattr(capture, "knobs", None):
             md["knob_values"] = {k: float(v) for k, v in capture.knobs.items()}
         if capture.metadata.get("category") if hasattr(capture, "metadata") else False:

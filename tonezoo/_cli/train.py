@@ -17,6 +17,7 @@ from typing import Any
 from ._common import (as_cli_error, capture_options, epochs_text, load_capture_args, parse_knobs, printed_warnings,
                       race_line, zoo_text)
 from .._progress import duration_text
+from ..card import STOP_TEXT
 from ._interrupt import Interrupts
 from ._outputs import (CHECKPOINT_FILES, PLOT_SUFFIXES, check_file_output, check_model_dir_output,
                        check_own_dir_output)
@@ -34,8 +35,8 @@ DEFAULT_RACE = 3
 # metadata keys that describe the trained capture or its lineage; everything else a starting
 # model carried (its device, description, design, author, best epoch, ...) is about another device
 _KEEP_KEYS = ("val_esr", "training_seconds", "epochs", "capture_name", "base_model", "base_model_name",
-              "base_model_repo", "suggestions", "race", "final", "output_refit", "license", "license_name",
-              "input_peak_dbfs")
+              "base_model_repo", "suggestions", "suggest_level_db", "race", "final", "output_refit", "license",
+              "license_name", "input_peak_dbfs", "input_rms_dbfs")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -245,7 +246,9 @@ def describe_trained_model(result, capture, *, name: str, category: str | None =
 
     A fine-tuned model starts as a copy of another device's model; its device, description, design,
     author and best epoch are about that device and are dropped. Kept: ``base_model`` (and its name
-    or Hub repo, as Hub cards record it), the suggestions and race, the licence; set: ``name``,
+    or Hub repo, as Hub cards record it), what ``--from auto`` recorded (the suggestions and stage 1's
+    DI level, the race, the start's output refit, the final), the training DI's peak and RMS levels,
+    the licence; set: ``name``,
     ``best_epoch`` (this run's), ``stop_reason``, ``knob_values`` (the capture's), and ``category`` with
     ``category_source`` (``"user"``, ``"guess"`` from the device-kind classifier, or the rendered
     device's) — absent, with ``category_source: "unknown"``, when nobody said.
@@ -430,11 +433,6 @@ def _auto_start(zoo, capture, args: argparse.Namespace):
     return zoo, sugg
 
 
-#: How ``tonezoo train`` says why a run stopped (``TrainResult.stop_reason``).
-STOP_TEXT = {"max_epochs": "the epoch limit (--epochs)", "patience": "no better validation for --patience epochs",
-             "target": "the target ESR reached", "interrupted": "Ctrl-C"}
-
-
 def run_train(args: argparse.Namespace) -> int:
     import time
     from ..errors import ConfigError
@@ -449,7 +447,8 @@ def run_train(args: argparse.Namespace) -> int:
             raise ConfigError(f"--checkpoint {args.checkpoint}: is the model folder (-o); give the checkpoint a "
                               "folder of its own")
 
-    from ..audio import peak_dbfs
+    from ..audio import level_text
+    from ..embed import input_levels
     from ..model import ModelConfig
     from ..train import plot_history, train
     knobs = parse_knobs(args.knob)
@@ -471,8 +470,9 @@ def run_train(args: argparse.Namespace) -> int:
                                        skip=not args.no_skip, knobs=tuple(knobs), sample_rate=capture.sample_rate)
         tcfg = _recipe(model_config, args, epochs)
         stops = f"stops after {args.patience} validations without improvement; " if args.patience < epochs else ""
-        print(f"training at most {epochs} epochs on {capture.train_seconds:.1f} s of audio ({capture.sample_rate} Hz, "
-              f"DI peaking at {peak_dbfs(capture.train_x):.1f} dBFS, validation {capture.val_seconds:.1f} s); "
+        print(f"training at most {epochs} epochs on {capture.train_seconds:.1f} s of audio at {capture.sample_rate} Hz "
+              f"(DI: {level_text(*(round(v, 2) for v in input_levels(capture.train_x)))}; "   # as the card gives it
+              f"validation {capture.val_seconds:.1f} s); "
               f"{stops}--epochs N trains longer", flush=True)
         if args.source == "auto":
             zoo, sugg = _auto_start(_open_zoo(args.zoo), capture, args)

@@ -264,13 +264,14 @@ def run_suggest(args: argparse.Namespace) -> int:
         plot_path = check_file_output(args.plot, "--plot", suffixes=PLOT_SUFFIXES, create_parent=True)
     capture = load_capture_args(args, command="suggest")
     zoo = _open_zoo(args.zoo)
-    from ..embed import input_level_db
-    level = input_level_db(capture.x)       # stage 1 compares the zoo's fingerprints at this level
+    from ..audio import level_text
+    from ..embed import input_levels
+    peak, level = input_levels(capture.x)     # stage 1 compares the zoo's fingerprints at the RMS level
     sugg = zoo.suggest(capture, top=args.top, shortlist=args.shortlist, level_db=level)
     con = _console()
     table, dropped = _suggestion_table(sugg, f"starting models for {Path(args.target).name} "
-                                             f"({capture.duration:.1f} s, {capture.sample_rate} Hz, DI at "
-                                             f"{level:.0f} dBFS RMS) from {zoo_text(zoo)}", width=con.width)
+                                             f"({capture.duration:.1f} s, {capture.sample_rate} Hz; DI: "
+                                             f"{level_text(peak, level)}) from {zoo_text(zoo)}", width=con.width)
     con.print(table)
     con.print("why (the fingerprint's feature groups):")
     con.print(_why(sugg, dropped))

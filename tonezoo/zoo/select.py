@@ -42,7 +42,9 @@ class Suggestion:
 
     ``closest`` and ``furthest`` name the fingerprint feature groups (:func:`tonezoo.embed.feature_groups`)
     in which the model is nearest to and furthest from the capture; ``notes`` say how it was run on
-    the capture (resampled, knob values), as the end of ``reason`` does.
+    the capture (resampled, knob values), as the end of ``reason`` does. ``level_db`` is the
+    capture's DI level stage 1 compared the zoo's fingerprints at (dBFS RMS of its active frames,
+    :func:`tonezoo.embed.input_level_db`); ``None`` when it compared at the standard probe's own level.
     """
 
     rank: int
@@ -60,6 +62,7 @@ class Suggestion:
     closest: str = ""
     furthest: str = ""
     notes: list[str] = dataclasses.field(default_factory=list)
+    level_db: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -262,7 +265,7 @@ def suggest(zoo: Any, capture: "Capture", top: int = 5, *, shortlist: int = 16, 
             score=float(dist[j]) if shortlist <= 0 else float(matched[j]), reason=reason,
             matched_esr=None if np.isnan(matched[j]) else float(matched[j]), fingerprint_rank=int(j + 1),
             sample_rate=e.sample_rate, resampled=e.sample_rate != capture.sample_rate, closest=groups[j][0],
-            furthest=groups[j][1], notes=list(notes[j])))
+            furthest=groups[j][1], notes=list(notes[j]), level_db=float(level_db) if at_level else None))
     return out
 
 

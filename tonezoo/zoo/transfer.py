@@ -123,11 +123,15 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | 
     -------
     TrainResult
         ``result.model.metadata`` records ``base_model`` (the zoo id started from, or ``None``
-        when the scratch contender won), ``suggestions`` (the ranking table), after a race
-        ``race`` (each contender's best validation ESR and epochs) and with ``scratch`` the final
-        (``final``: ``transfer_val_esr``, ``scratch_val_esr``, ``winner``, ``decided_on`` =
-        ``"validation"`` and ``validation_seconds``). ``result.source`` is the zoo id, or
-        ``"scratch"``.
+        when the scratch contender won), ``suggestions`` (the ranking table), ``suggest_level_db``
+        (the DI level stage 1 compared at, dBFS RMS of the active frames, when it compared at the
+        capture's level: :attr:`Suggestion.level_db`), after a race ``race`` (each contender's best
+        validation ESR and epochs), with ``refit`` the start's ``output_refit``
+        (:func:`tonezoo.warmstart.refit_output`'s record, or ``{"fit": "none"}`` when neither fit
+        lowered the validation error and the layer was kept as it was; absent when the scratch
+        contender won) and with ``scratch`` the final (``final``: ``transfer_val_esr``,
+        ``scratch_val_esr``, ``winner``, ``decided_on`` = ``"validation"`` and
+        ``validation_seconds``). ``result.source`` is the zoo id, or ``"scratch"``.
 
     Raises
     ------
@@ -161,9 +165,16 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | 
     race_rows: list[dict[str, Any]] = []
     contenders = sugg[:race] if race >= 2 and tcfg.max_epochs > race_epochs else []
 
+    refits: dict[str, dict[str, Any]] = {}       # each start's refit, as the result's metadata records it
+
     def start(sid: str) -> Model:
         m = start_model(zoo, sid, capture)
-        return refit_output(m, capture) if refit else m
+        m.metadata.pop("output_refit", None)       # a record of the zoo model's own start, not of this one
+        if not refit:
+            return m
+        out = refit_output(m, capture)
+        refits[sid] = dict(out.metadata.get("output_refit") or {"fit": "none"})
+        return out
 
     if len(contenders) >= 2:
         inits = {s.id: start(s.id) for s in contenders}
@@ -204,6 +215,10 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | 
     md["base_model_name"] = None if scratch_won else chosen.name
     md["suggestions"] = [{k: s.to_dict()[k] for k in ("rank", "id", "name", "category", "distance",
                                                        "zero_shot_esr", "reason")} for s in sugg]
+    if getattr(chosen, "level_db", None) is not None:
+        md["suggest_level_db"] = round(float(chosen.level_db), 2)
+    if not scratch_won and chosen.id in refits:
+        md["output_refit"] = refits[chosen.id]
     if race_rows:
         md["race"] = _race_metadata(race_rows)
     if final:
