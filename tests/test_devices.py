@@ -303,6 +303,10 @@ def test_cli_render_capture_dir(tmp_path, capsys):
     out = tmp_path / "cap"
     assert main(["render", "mt2-like", "--capture", str(out), "--seconds", "2", "--sr", "48000",
                  "--seed", "3", "--knob", "dist=0.6"]) == 0
+    said = capsys.readouterr().out
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["device.json", "input.wav", "target.wav"]
+    assert all(str(out / name) in said for name in written)          # the message names every file written
     x, sr_x = sf.read(out / "input.wav")
     y, sr_y = sf.read(out / "target.wav")
     assert sr_x == sr_y == 48000 and len(x) == len(y) == 96000

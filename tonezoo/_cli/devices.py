@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Render IN.wav through DEVICE into OUT.wav (same rate and subtype as the "
                                    "input; each channel separately), or with --capture DIR write a synthetic "
                                    "DI (or the standard re-amp signal) as DIR/input.wav and the device output "
-                                   "as DIR/target.wav, ready for 'tonezoo train'.")
+                                   "as DIR/target.wav, ready for 'tonezoo train', with the device's "
+                                   "settings in DIR/device.json.")
     q.add_argument("device", metavar="DEVICE", help="device name ('tonezoo devices' lists them)")
     q.add_argument("input", metavar="IN.wav", nargs="?", help="input WAV")
     q.add_argument("output", metavar="OUT.wav", nargs="?", help="output WAV to write")
@@ -33,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="knob value in [0, 1] overriding the device's (repeatable), e.g. --knob drive=0.7")
     q.add_argument("--ir", default=None, metavar="IR.wav",
                    help="amp designs: convolve with this cabinet impulse response instead of the cabinet model")
-    q.add_argument("--capture", default=None, metavar="DIR", help="write DIR/input.wav and DIR/target.wav")
+    q.add_argument("--capture", default=None, metavar="DIR", help="write DIR/input.wav, DIR/target.wav and DIR/device.json "
+                   "(the device and its settings)")
     q.add_argument("--overwrite", action="store_true", help="replace OUT.wav, or the files of an earlier "
                    "--capture in DIR, if they exist")
     q.add_argument("--seconds", type=float, default=30.0, metavar="N", help="--capture length (default 30)")
@@ -111,8 +113,8 @@ def run_render(args: argparse.Namespace) -> int:
                 "seed": args.seed, "signal": args.signal, "val_start": val_start,
                 "options": {k: v for k, v in device.options.items() if v is not None}}
         (out / "device.json").write_text(json.dumps(info, indent=2) + "\n")
-        print(f"wrote {out / 'input.wav'} and {out / 'target.wav'} ({args.seconds:g} s at {args.sr} Hz, "
-              f"{device.name})")
+        print(f"wrote {out / 'input.wav'}, {out / 'target.wav'} ({args.seconds:g} s at {args.sr} Hz, "
+              f"{device.name}) and {out / 'device.json'} (the device, knobs, seed and signal)")
         return 0
 
     if not args.input or not args.output:
