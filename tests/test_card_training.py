@@ -180,3 +180,61 @@ def test_train_and_the_card_word_the_level_alike(tmp_path, capsys):
     assert f"| training DI level | {level} |" in card
     assert f"stopped by {STOP_TEXT['max_epochs']}" in lines[-1] and f"by {STOP_TEXT['max_epochs']}" in _made(card)
     assert re.search(r"peak -?\d+\.\d dBFS, RMS -?\d+\.\d dBFS over its active frames", lines[0])
+
+
+# -- the candidates' architecture --------------------------------------------------------------------------------
+class _Entry:
+    def __init__(self, eid: str, arch: str):
+        from tonezoo.model import ModelConfig
+        self.id, self.architecture = eid, {}
+        self.config = ModelConfig() if arch == "lstm" else _wavenet_config()
+
+
+def _wavenet_config():
+    from tonezoo.architectures.wavenet import model_config
+    return model_config("nam-feather")
+
+
+class _RankedZoo:
+    """Five LSTMs and three WaveNets; a WaveNet is the best suggestion, the other two rank below the LSTMs."""
+
+    def __init__(self):
+        order = ["wn-a", "lstm-1", "lstm-2", "lstm-3", "lstm-4", "lstm-5", "wn-b", "wn-c"]
+        self.entries = {i: _Entry(i, "nam-feather" if i.startswith("wn") else "lstm") for i in order}
+        self.order, self.calls = order, []
+
+    def __len__(self):
+        return len(self.entries)
+
+    def list(self):
+        return list(self.entries.values())
+
+    def entry(self, eid):
+        return self.entries[eid]
+
+    def suggest(self, capture, *, top, exclude=()):
+        from types import SimpleNamespace
+        self.calls.append(sorted(exclude))
+        return [SimpleNamespace(id=i) for i in self.order if i not in set(exclude)][:top]
+
+
+def test_without_arch_the_race_is_filled_from_the_best_suggestions_architecture(capsys):
+    import argparse
+
+    from tonezoo._cli.train import _auto_start
+    zoo = _RankedZoo()
+    _, sugg, candidates = _auto_start(zoo, None, argparse.Namespace(arch=None, race=3, no_skip=False))
+    assert [s.id for s in sugg] == ["wn-a", "wn-b", "wn-c"]      # not wn-a alone: the race keeps its contenders
+    assert candidates == {"architecture": "nam-feather", "chosen_by": "the best suggestion",
+                          "left_out": ["lstm-1", "lstm-2", "lstm-3", "lstm-4"]}
+    assert "the race keeps to nam-feather models (wn-a, wn-b, wn-c)" in capsys.readouterr().out
+    made = _made(render_card(_auto(base_model="wn-a", candidates=candidates, suggestions=[
+        {"rank": i + 1, "id": s.id, "name": s.id, "category": "amp-crunch", "distance": 5.0, "zero_shot_esr": 0.4,
+         "reason": ""} for i, s in enumerate(sugg)])))
+    line = next(ln for ln in made.splitlines() if ln.startswith("- **Candidates**"))
+    assert "nam-feather models only, the architecture of the best suggestion" in line and "`lstm-1`" in line
+
+
+def test_with_arch_the_card_says_so():
+    made = _made(render_card(_auto(candidates={"architecture": "lstm", "chosen_by": "--arch"})))
+    assert "- **Candidates**: lstm models only, as `--arch` asked." in made

@@ -280,7 +280,7 @@ def _auto_text(md: dict[str, Any]) -> str:
     """How ``tonezoo train --from auto`` (:func:`tonezoo.zoo.transfer.transfer`) chose the start, as recorded.
 
     A markdown list: the ranking (``suggestions``, stage 1's DI level ``suggest_level_db``), the
-    race (``race``), the start's output layer (``output_refit``) and the final against a
+    architecture the candidates kept to (``candidates``), the race (``race``), the start's output layer (``output_refit``) and the final against a
     from-scratch model (``final``). ``""`` for a model of another start, or when the ranking is not
     this model's (its start is not among the suggestions).
     """
@@ -303,6 +303,13 @@ def _auto_text(md: dict[str, Any]) -> str:
                    f"matching output level and polarity): {names}.")
     else:
         out.append(f"- **Ranking**: by fingerprint distance to the capture{at}: {names}.")
+    cand = md.get("candidates") if isinstance(md.get("candidates"), dict) else {}
+    if cand.get("architecture"):
+        why = ("as `--arch` asked" if cand.get("chosen_by") == "--arch" else
+               "the architecture of the best suggestion: a race trains one architecture side by side")
+        left = [f"`{_words(str(i))}`" for i in cand.get("left_out") or []]
+        out.append(f"- **Candidates**: {cand['architecture']} models only, {why}"
+                   + (f"; left out of the ranking: {', '.join(left)}." if left else "."))
     race = [r for r in md.get("race") or []
             if isinstance(r, dict) and r.get("id") and _num(r.get("val_esr")) is not None]
     if race:

@@ -590,8 +590,8 @@ def _loop(run: _Run, *, progress: bool, label: str, ckpt: Path | None, target_es
 
 # metadata of a starting model that describes its own device and run, not the capture it is tuned on
 _START_MODEL_ONLY = frozenset({
-    "val_esr", "training_seconds", "history_file", "hub_repo", "hub_revision", "epochs", "best_epoch",
-    "device", "design", "description", "category", "category_source", "category_confidence", "knob_values",
+    "val_esr", "training_seconds", "history_file", "hub_repo", "hub_revision", "epochs", "best_epoch", "device",
+    "design", "description", "category", "category_source", "category_confidence", "knob_values", "candidates",
     "options", "author", "date", "stop_reason", "first_val_esr", "capture_name", "source_format", "suggest_level_db",
     "sample_rate_assumed", "final", "input_peak_dbfs", "input_rms_dbfs", "race", "suggestions", "output_refit"})
 

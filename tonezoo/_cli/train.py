@@ -396,13 +396,17 @@ def _skip_free_zoo(zoo, ids: list[str]):
 
 
 def _auto_start(zoo, capture, args: argparse.Namespace):
-    """(zoo to start from, its ranking) for --from auto; with --no-skip, NAM-exportable starts only.
+    """(zoo to start from, its ranking, the candidates' restriction) for --from auto.
 
     With ``--arch`` only models of that architecture are candidates; without it the best suggestion
-    decides, and the race runs among the suggestions of its architecture.
+    decides, and the zoo's models of its architecture are ranked again on their own so that the race
+    has its contenders. With --no-skip, NAM-exportable starts only. The restriction (``None`` when
+    every model was a candidate) is a dict ``{"architecture", "chosen_by", "left_out"}`` for the
+    model's metadata (``candidates``) and card.
     """
     from ..errors import ConfigError
     exclude: list[str] = []
+    candidates: dict[str, Any] | None = None
     if args.arch is not None:
         exclude = [e.id for e in zoo.list() if arch_name(e.config) != args.arch]
         if len(exclude) == len(zoo):
@@ -411,7 +415,8 @@ def _auto_start(zoo, capture, args: argparse.Namespace):
                               f"(it has {', '.join(found) or 'none'}); drop --arch, or add such models with "
                               "`tonezoo zoo add`")
         top = max(5, args.race)
-        return zoo, zoo.suggest(capture, top=min(top, len(zoo) - len(exclude)), exclude=exclude)
+        return (zoo, zoo.suggest(capture, top=min(top, len(zoo) - len(exclude)), exclude=exclude),
+                {"architecture": args.arch, "chosen_by": "--arch"} if exclude else None)
     strip = False
     if args.no_skip:
         exclude = [e.id for e in zoo.list() if e.architecture.get("skip", False)]
@@ -424,13 +429,18 @@ def _auto_start(zoo, capture, args: argparse.Namespace):
     if sugg:
         group = arch_name(zoo.entry(sugg[0].id).config)
         other = [s.id for s in sugg if arch_name(zoo.entry(s.id).config) != group]
-        sugg = [s for s in sugg if arch_name(zoo.entry(s.id).config) == group]
         if other:
-            print(f"the best suggestion is of architecture {group}: the race keeps to that architecture, leaving out "
-                  f"{', '.join(other)} (--arch ARCH picks the architecture)", flush=True)
+            # the race keeps to one architecture (train_many trains one kind side by side): rank that
+            # architecture's models alone, so that the race still has its contenders
+            exclude = sorted(set(exclude) | {e.id for e in zoo.list() if arch_name(e.config) != group})
+            sugg = zoo.suggest(capture, top=min(top, len(zoo) - len(exclude)), exclude=exclude)
+            print(f"the best suggestion is of architecture {group}: the race keeps to {group} models "
+                  f"({', '.join(s.id for s in sugg[:max(1, args.race)])}), leaving out {', '.join(other)} "
+                  "(--arch ARCH picks the architecture)", flush=True)
+            candidates = {"architecture": group, "chosen_by": "the best suggestion", "left_out": other}
     if strip:
         zoo = _skip_free_zoo(zoo, [s.id for s in sugg])
-    return zoo, sugg
+    return zoo, sugg, candidates
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -456,6 +466,7 @@ def run_train(args: argparse.Namespace) -> int:
     epochs = args.epochs or (DEFAULT_EPOCHS_TRANSFER if transfer else DEFAULT_EPOCHS_SCRATCH)
     progress = not args.quiet
     extra: dict[str, Any] = {}
+    candidates: dict[str, Any] | None = None       # --from auto: the architecture its candidates kept to
     with Interrupts() as stop:
         capture = load_capture_args(args, command="train")
         timing = _Timing(epochs, False, contender=args.source == "auto")
@@ -475,7 +486,7 @@ def run_train(args: argparse.Namespace) -> int:
               f"validation {capture.val_seconds:.1f} s); "
               f"{stops}--epochs N trains longer", flush=True)
         if args.source == "auto":
-            zoo, sugg = _auto_start(_open_zoo(args.zoo), capture, args)
+            zoo, sugg, candidates = _auto_start(_open_zoo(args.zoo), capture, args)
             if sugg:
                 tcfg = _recipe(zoo.entry(sugg[0].id).config, args, epochs)
             from ..zoo.transfer import race_length
@@ -532,6 +543,8 @@ def run_train(args: argparse.Namespace) -> int:
     if args.source not in (None, "auto") and result.model.metadata.get("base_model"):   # for the model card
         from ..card import base_model_source
         result.model.metadata["base_model_source"] = base_model_source(args.source, result.model.metadata["base_model"])
+    if args.source == "auto" and candidates:                        # for the model card
+        result.model.metadata["candidates"] = candidates
     if confidence is not None:
         result.model.metadata["category_confidence"] = round(confidence, 3)
         print(f"category: {category} (a guess of the device-kind classifier, confidence {confidence:.2f}; "
