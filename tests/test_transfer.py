@@ -71,3 +71,13 @@ def test_wavenet_contenders_train_with_nams_recipe(tmp_path) -> None:
     assert tr.history[0]["lr"] == pytest.approx(nam.lr) and tr.model.config.arch == "wavenet"
     scratch = train(cap, model_config=tr.model.config, **budget)
     assert tr.model.metadata["final"]["scratch_val_esr"] == pytest.approx(float(scratch.best_val_esr), rel=1e-5)
+
+
+def test_an_unknown_option_is_refused_before_any_training(tmp_path, monkeypatch) -> None:
+    from tonezoo.errors import ConfigError
+    zoo = Zoo.open(tmp_path / "zoo", create=True)
+    zoo.add_many([Model.create(ModelConfig(hidden_size=4), seed=i, name=f"tiny{i}") for i in range(2)])
+    cap = render_capture("ts9-like", seconds=2.0, seed=3)
+    monkeypatch.setattr(Zoo, "suggest", lambda *a, **k: pytest.fail("ranked before the options were checked"))
+    with pytest.raises(ConfigError, match=r"'epochs' \(did you mean 'max_epochs'\?\)"):
+        zoo.transfer(cap, epochs=4, progress=False)

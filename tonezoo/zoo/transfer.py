@@ -60,6 +60,23 @@ def race_length(max_epochs: int, race_epochs: int | None = None) -> int:
     return int(min(RACE_EPOCHS, max(1, int(max_epochs) // 5)))
 
 
+def _check_options(overrides: dict[str, Any], fields: set[str]) -> None:
+    """Refuse keywords neither :class:`~tonezoo.train.TrainConfig` nor :func:`~tonezoo.train.train` takes,
+    before any training (a typo used to surface only after the race)."""
+    import difflib
+    import inspect
+
+    from ..train import train
+    known = fields | {n for n, prm in inspect.signature(train).parameters.items()
+                      if prm.kind is inspect.Parameter.KEYWORD_ONLY}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        hints = {k: difflib.get_close_matches(k, sorted(known), n=1, cutoff=0.5) for k in unknown}
+        said = ", ".join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "") for k, h in hints.items())
+        raise ConfigError(f"unknown training options {said}: transfer takes TrainConfig's fields "
+                          "(max_epochs, lr, patience, ...) and train's keywords")
+
+
 def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | None = None, top: int = 5,
              shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,
              scratch: bool = True, refit: bool = True,
@@ -149,6 +166,7 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | 
     given = overrides.pop("config", None)
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     changes = {k: overrides.pop(k) for k in list(overrides) if k in fields}
+    _check_options(overrides, fields)
 
     def recipe_for(config: ModelConfig) -> TrainConfig:
         # the caller's recipe, else the architecture's own (AGAM's for an LSTM, NAM's for a WaveNet),
