@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -328,6 +329,49 @@ def test_cli_suggest_json_and_plot(wavs, capsys, monkeypatch):
     assert (wavs / "t.png").stat().st_size > 1000
 
 
+def test_cli_suggest_lays_out_every_part_at_the_terminal_width(wavs, capsys, monkeypatch):
+    monkeypatch.setenv("TONEZOO_CACHE", "off")
+    for width in (140, 60):
+        monkeypatch.setenv("COLUMNS", str(width))
+        assert main(["suggest", str(wavs / "di.wav"), str(wavs / "out.wav"), "--top", "3"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert all(len(ln) <= width and ln == ln.rstrip() for ln in out)       # fitted, none padded
+        title = out[:next(i for i, ln in enumerate(out) if ln.startswith("┏"))]
+        caption = out[next(i for i, ln in enumerate(out) if ln.startswith("└")) + 1:out.index(
+            "why (the fingerprint's feature groups):")]
+        # the title and the caption wrap at the terminal's width, not at the table's
+        assert max(len(ln) for ln in title + caption) > width - 20
+        if width == 140:
+            assert len(title) == 1 and len(caption) == 2
+
+
+def test_cli_zoo_list_never_breaks_the_short_columns(capsys, monkeypatch):
+    assert main(["zoo", "list", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    for width in (140, 80, 72, 48):
+        monkeypatch.setenv("COLUMNS", str(width))
+        assert main(["zoo", "list"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert all(len(ln) <= width and ln == ln.rstrip() for ln in out)
+        head = next(ln for ln in out if ln.startswith("┃"))
+        cols = [c.strip() for c in head.split("┃")[1:-1]]
+        lines = [[c.strip() for c in ln.split("│")[1:-1]] for ln in out if ln.startswith("│")]
+        rows = [r for r in lines if r[0]]
+        assert len(rows) == len(entries)                                     # one line per model ...
+        fixed = [i for i, c in enumerate(cols) if c not in ("name", "knobs")]
+        assert all(not r[i] for r in lines if not r[0] for i in fixed)     # ... but for a wrapped name
+        for col in ("id", "arch", "category", "rate", "val_esr"):
+            if col in cols:
+                assert {r[cols.index(col)] for r in rows} == {str(_fmt_cell(e[col])) for e in entries}
+        assert "id" in cols and "arch" in cols
+        left = [c for c in ("knobs", "rate", "val_esr", "category") if c not in cols]
+        assert (f"left out to fit {width} columns: {', '.join(left)}" in " ".join(out)) == bool(left)
+
+
+def _fmt_cell(value):
+    return f"{value:.4f}" if isinstance(value, float) else value
+
+
 def _suggestion(rank: int, mid: str, closest: str, furthest: str = "spectral shape", notes=(), **kw) -> Suggestion:
     return Suggestion(rank=rank, id=mid, name=kw.get("name", mid), category=kw.get("category", "amp-highgain"),
                       distance=6.5 + rank / 10, zero_shot_esr=0.8706 + rank, score=0.2 + rank / 100, reason="",
@@ -358,7 +402,9 @@ def test_suggest_table_keeps_ids_whole_and_says_shared_reasons_once():
         assert all(len(ln) <= width for ln in lines)
         rows = [ln for ln in lines if ln.startswith("│")]
         assert [ln.split("│")[2].strip() for ln in rows] == [s.id for s in sugg]      # whole, one line each
-        why = _render(_why(sugg, left_out), width)
+        why = _render(_why(sugg, left_out, width=width), width)
+        assert all(len(ln) <= width and ln == ln.rstrip() for ln in why)      # fitted, not padded
+        assert not any(ln == ln.rstrip() != ln for ln in lines)
         text = " ".join(" ".join(why).split())
         assert text.count("furthest in spectral shape") == 1 and "all but #3 furthest in spectral shape" in text
         assert "#3 clean-solidstate-s1 closest in envelope; furthest in nonlinearity" in text
@@ -482,3 +528,20 @@ def test_an_added_file_or_folder_gives_its_name_as_the_id(small_zoo, tmp_path):
     assert (e1.id, e1.name) == ("my-amp", "tiny21") and (e2.id, e2.name) == ("other", "tiny22")
     e3 = small_zoo.add(Model.create(ModelConfig(hidden_size=4), seed=23, name="My Amp"))  # its name, unique
     assert e3.id == "my-amp-2"
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "di" / "fear.wav").is_file(),
+                    reason="no shared fixtures")
+def test_suggest_says_the_race_keeps_to_the_picks_architecture(tmp_path, capsys, monkeypatch):
+    # a high-gain amp on a real DI: the bundled zoo's best start is a WaveNet, with LSTMs next to it
+    monkeypatch.setenv("TONEZOO_CACHE", "off")
+    monkeypatch.setenv("COLUMNS", "200")
+    di = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "di" / "fear.wav"
+    assert main(["render", "5150-like", str(di), str(tmp_path / "out.wav")]) == 0
+    assert main(["suggest", str(di), str(tmp_path / "out.wav"), "--top", "3", "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    zoo = Zoo.default()
+    archs = [zoo.entry(c["id"]).config.arch for c in json.loads(out[-1])["candidates"]]
+    assert len(set(archs)) > 1, archs                   # the case this test is about
+    pick_line = " ".join(" ".join(out[:-1]).split()).split("pick: ")[1]
+    assert "races the 3 best nam-feather models (the pick's architecture; --arch ARCH chooses another)" in pick_line

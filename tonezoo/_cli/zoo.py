@@ -106,18 +106,45 @@ def _open_zoo(path: str | None, *, create: bool = False):
     return Zoo.open(path, create=create) if path else Zoo.default()
 
 
+class _TrimmedStdout:
+    """``sys.stdout`` (looked up at each write, as pytest's capture swaps it) without the spaces rich
+    leaves at the end of a line it wraps."""
+
+    def write(self, text: str) -> int:
+        import re
+        sys.stdout.write(re.sub(r"[ \t]+(?=\n)", "", text))
+        return len(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+    def isatty(self) -> bool:
+        return sys.stdout.isatty()
+
+    def fileno(self) -> int:
+        return sys.stdout.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(sys.stdout, "encoding", None) or "utf-8"
+
+
 def _console():
-    """A rich console; off a terminal (pipes, logs) as wide as ``$COLUMNS`` says, else 100 columns."""
+    """A rich console; off a terminal (pipes, logs) as wide as ``$COLUMNS`` says, else 100 columns.
+
+    Every part of a command's output (titles, tables, captions, text) is laid out for this one
+    width; no line ends in spaces.
+    """
     import os
     from rich.console import Console
-    con = Console(highlight=False)
+    con = Console(highlight=False, file=_TrimmedStdout())
     if con.is_terminal:
         return con
     try:
         width = int(os.environ.get("COLUMNS", ""))
     except ValueError:
         width = 0
-    return Console(highlight=False, width=width if width >= 40 else 100)
+    return Console(highlight=False, file=_TrimmedStdout(), width=width if width >= 40 else 100)
 
 
 def _fmt(v: Any, spec: str = ".4f") -> str:
@@ -169,13 +196,19 @@ def _suggestion_table(sugg: Sequence[Any], title: str, width: int = 100):
     zero-shot ESR when stage 2 ran, else the fingerprint distance); the raw zero-shot ESR is shown
     beside it, labelled. Reasons are printed under the table (:func:`_why`).
 
+    The title above the table and the caption under it are plain text, wrapped at the console's
+    width like every other line of the output (a table's own title and caption would wrap at the
+    table's width, and be padded to it).
+
     Returns
     -------
-    (rich.table.Table, list of str)
-        The table, and the columns left out to fit ``width`` (:func:`_suggestion_columns`).
+    (rich.console.Group, list of str)
+        Title, table and caption, and the columns left out to fit ``width`` (:func:`_suggestion_columns`).
     """
+    from rich.console import Group
     from rich.table import Table
-    t = Table(title=title, show_lines=False, title_justify="left")
+    from rich.text import Text
+    t = Table(show_lines=False)
     staged = any(s.matched_esr is not None for s in sugg)
     cols, dropped = _suggestion_columns(sugg, width)
     for name, justify, cells in cols:
@@ -186,11 +219,10 @@ def _suggestion_table(sugg: Sequence[Any], title: str, width: int = 100):
                      style="bold" if name == "ESR matched" or (name == "fingerprint" and not staged) else None)
     for i in range(len(sugg)):
         t.add_row(*[cells[i] for _, _, cells in cols])
-    t.caption = ("sorted by ESR matched: zero-shot ESR on the capture after matching output level and polarity "
-                 "(learned in the first epochs of fine-tuning); fingerprint: stage-1 rank and distance"
-                 if staged else "sorted by fingerprint distance (stage 1 only)")
-    t.caption_justify = "left"
-    return t, dropped
+    caption = ("sorted by ESR matched: zero-shot ESR on the capture after matching output level and polarity "
+               "(learned in the first epochs of fine-tuning); fingerprint: stage-1 rank and distance"
+               if staged else "sorted by fingerprint distance (stage 1 only)")
+    return Group(Text(title), t, Text(caption)), dropped
 
 
 def _who(ranks: Sequence[int], n: int) -> str:
@@ -202,7 +234,7 @@ def _who(ranks: Sequence[int], n: int) -> str:
     return ", ".join(f"#{r}" for r in ranks)
 
 
-def _why(sugg: Sequence[Any], dropped: Sequence[str] = ()):
+def _why(sugg: Sequence[Any], dropped: Sequence[str] = (), width: int = 100):
     """The reasons under the ranking, saying per row only what differs between the rows.
 
     Each row names the fingerprint feature group in which the model is closest to the capture,
@@ -212,19 +244,18 @@ def _why(sugg: Sequence[Any], dropped: Sequence[str] = ()):
 
     Returns
     -------
-    rich.table.Table
-        A two-column grid (who, what): wrapped text stays aligned in a narrow terminal.
+    rich.text.Text
+        Two columns (who, what) as plain lines of at most ``width`` characters (:func:`_hanging`):
+        wrapped text stays aligned in a narrow terminal, and no line ends in padding.
     """
     from collections import Counter
-    from rich.table import Table
+    from rich.text import Text
     n = len(sugg)
     far, far_count = Counter(s.furthest for s in sugg).most_common(1)[0] if n else ("", 0)
     far_shared = far_count >= 2
     notes = Counter(note for s in sugg for note in dict.fromkeys(s.notes))
     shared = [note for note, count in notes.items() if count >= 2]
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(no_wrap=True)
-    grid.add_column()
+    rows: list[tuple[str, str]] = []
     for s in sugg:
         parts = [f"closest in {s.closest}"]
         if s.furthest != far or not far_shared:
@@ -238,12 +269,34 @@ def _why(sugg: Sequence[Any], dropped: Sequence[str] = ()):
         if "ESR as is" in dropped and s.zero_shot_esr is not None:
             parts.append(f"ESR as is {s.zero_shot_esr:.4f}")
         parts += [note for note in dict.fromkeys(s.notes) if note not in shared]
-        grid.add_row(f"  #{s.rank} {s.id}", "; ".join(parts))
+        rows.append((f"  #{s.rank} {s.id}", "; ".join(parts)))
     if far_shared:
-        grid.add_row(f"  {_who([s.rank for s in sugg if s.furthest == far], n)}", f"furthest in {far}")
+        rows.append((f"  {_who([s.rank for s in sugg if s.furthest == far], n)}", f"furthest in {far}"))
     for note in shared:
-        grid.add_row(f"  {_who([s.rank for s in sugg if note in s.notes], n)}", note)
-    return grid
+        rows.append((f"  {_who([s.rank for s in sugg if note in s.notes], n)}", note))
+    return Text("\n".join(_hanging(rows, width)))
+
+
+def _hanging(rows: Sequence[tuple[str, str]], width: int, *, gap: int = 2, least: int = 20) -> list[str]:
+    """Two columns as plain lines of at most ``width`` characters, none padded at its end.
+
+    The first column (an id) is never broken; the second starts ``gap`` characters after the
+    widest first cell and wraps between words (never inside one, nor at a hyphen) under its own
+    first line. When that leaves fewer than ``least`` characters, the second column goes on the
+    lines below the first, indented by 4.
+    """
+    import textwrap
+    lead = max((len(who) for who, _ in rows), default=0) + gap
+    beside = width - lead >= least
+    out: list[str] = []
+    for who, what in rows:
+        lines = textwrap.wrap(what, (width - lead) if beside else (width - 4), break_long_words=False,
+                              break_on_hyphens=False) or [""]
+        if beside:
+            out += [(who.ljust(lead) + lines[0]).rstrip(), *(" " * lead + ln for ln in lines[1:])]
+        else:
+            out += [who, *("    " + ln for ln in lines)]
+    return out
 
 
 def _parse_knobs(items: Sequence[str]) -> dict[str, float]:
@@ -274,7 +327,7 @@ def run_suggest(args: argparse.Namespace) -> int:
                                              f"{level_text(peak, level)}) from {zoo_text(zoo)}", width=con.width)
     con.print(table)
     con.print("why (the fingerprint's feature groups):")
-    con.print(_why(sugg, dropped))
+    con.print(_why(sugg, dropped, width=con.width))
     guess = _device_kind(capture)
     if guess is not None:
         others = ", ".join(f"{c} {p:.0%}" for c, p in guess.top(3)[1:])
@@ -282,8 +335,12 @@ def run_suggest(args: argparse.Namespace) -> int:
                   "-- the device-kind classifier's call, apart from the ranking above")
     pick = sugg[0]
     named = "" if pick.name in ("", pick.id) else f"{pick.name}, "
-    con.print(f"pick: [bold]{pick.id}[/bold] ({named}{pick.category}); 'tonezoo train ... --from auto' races the top "
-              "3 for a fifth of its epochs (at most 6) and fine-tunes the best")
+    from .train import arch_name
+    group = arch_name(zoo.entry(pick.id).config)
+    mixed = any(arch_name(zoo.entry(s.id).config) != group for s in sugg[:3])
+    whom = f"the 3 best {group} models (the pick's architecture; --arch ARCH chooses another)" if mixed else "the top 3"
+    con.print(f"pick: [bold]{pick.id}[/bold] ({named}{pick.category}); 'tonezoo train ... --from auto' races {whom} "
+              "for a fifth of its epochs (at most 6) and fine-tunes the best")
     if plot_path is not None:
         path = plot_transfer(zoo, capture, sugg[:min(3, len(sugg))], plot_path)
         con.print(f"plot written to {path}")
@@ -328,25 +385,61 @@ def run_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows))
         return 0
     kind = f"{args.category} " if args.category else ""
-    t = Table(title=f"{len(rows)} {kind}model{'s' * (len(rows) != 1)} in {zoo_text(zoo)}", title_justify="left")
+    title = f"{len(rows)} {kind}model{'s' * (len(rows) != 1)} in {zoo_text(zoo)}"
     cells = [[r["id"], "" if r["name"] == r["id"] else r["name"], r["category"], r["knobs"], str(r["rate"]),
               r["arch"], _fmt(r["val_esr"])] for r in rows]
-    names = ("id", "name", "category", "knobs", "rate", "arch", "val_esr")
-    shown = [i for i, col in enumerate(names) if col not in ("name", "knobs") or any(c[i] for c in cells)]
-    wraps = {i: names[i] in ("name", "knobs", "arch") for i in shown}
-    widest = {i: max([len(c[i]) for c in cells] + [len(names[i])]) for i in shown}
-    # the id is what other commands take, and the short columns read badly broken: never cut; the
-    # name, knobs and architecture wrap between words while the table fits, and inside them when not
-    word = {i: max([len(w) for c in cells for w in c[i].split()] + [len(names[i])]) for i in shown if wraps[i]}
     con = _console()
-    fits = sum(word.get(i, widest[i]) + 3 for i in shown) + 1 <= con.width
+    names, shown, dropped = _list_columns(cells, con.width)
+    t = Table()
     for i in shown:
-        t.add_column(names[i], no_wrap=not wraps[i], overflow="fold",
-                     min_width=word[i] if wraps[i] and fits else None if wraps[i] else widest[i])
+        # the id is what other commands take, and the short fixed columns (category, rate, architecture,
+        # ESR) read badly broken: never wrapped; the name and knobs wrap between words, never inside one
+        wraps = names[i] in _LIST_WRAPS
+        t.add_column(names[i], no_wrap=not wraps, overflow="fold",
+                     min_width=_list_width(cells, i, names[i], wraps))
     for c in cells:
         t.add_row(*[c[i] for i in shown])
+    from rich.text import Text
+    con.print(Text(title))
     con.print(t)
+    if dropped:
+        con.print(Text(f"left out to fit {con.width} columns: {', '.join(dropped)} ('--json' gives every field)"))
     return 0
+
+
+#: Columns of ``zoo list`` that wrap between words; the others are never broken.
+_LIST_WRAPS = ("name", "knobs")
+#: Columns of ``zoo list`` that give way, in this order, when a terminal is too narrow for the table;
+#: the id and the architecture are always shown.
+_LIST_DROPPABLE = ("knobs", "name", "rate", "val_esr", "category")
+
+
+def _list_width(cells: Sequence[Sequence[str]], i: int, name: str, wraps: bool) -> int:
+    """Column ``i``'s least width: its longest word when it wraps, else its widest cell (or heading)."""
+    texts = [w for c in cells for w in c[i].split()] if wraps else [c[i] for c in cells]
+    return max([len(x) for x in texts] + [len(name)])
+
+
+def _list_columns(cells: Sequence[Sequence[str]], width: int) -> tuple[tuple[str, ...], list[int], list[str]]:
+    """``zoo list``'s columns: ``(names, indices shown, names left out to fit width)``.
+
+    The name and knobs columns are shown only when some entry has one. Columns are left out
+    (:data:`_LIST_DROPPABLE`) until the table fits ``width`` with no cell broken inside a word.
+    """
+    names = ("id", "name", "category", "knobs", "rate", "arch", "val_esr")
+    shown = [i for i, col in enumerate(names) if col not in _LIST_WRAPS or any(c[i] for c in cells)]
+
+    def needed(cols: Sequence[int]) -> int:     # content + one space each side + the rules between and around
+        return sum(_list_width(cells, i, names[i], names[i] in _LIST_WRAPS) + 3 for i in cols) + 1
+
+    dropped: list[str] = []
+    for col in _LIST_DROPPABLE:
+        if needed(shown) <= width:
+            break
+        if names.index(col) in shown:
+            shown.remove(names.index(col))
+            dropped.append(col)
+    return names, shown, dropped
 
 
 def run_add(args: argparse.Namespace) -> int:
