@@ -427,6 +427,8 @@ def test_cli_zoo_management(tmp_path, capsys, monkeypatch):
     rows = json.loads(capsys.readouterr().out)                  # JSON alone, for a pipe
     assert [r["id"] for r in rows] == ["fz"]
     assert main(["zoo", "refresh", "--zoo", str(zdir)]) == 0
+    assert f"recomputed 1 fingerprint in {zdir}" in capsys.readouterr().out       # one: singular
+    assert repr(Zoo.open(zdir)).endswith(", 1 model)")
     sf.write(tmp_path / "di.wav", 0.1 * np.sin(np.arange(4410) * 0.05), 44100, subtype="PCM_24")
     wet = [str(tmp_path / "di.wav"), str(tmp_path / "wet.wav")]
     assert main(["process", "fz", *wet]) == 2                               # not in the bundled zoo
@@ -545,3 +547,11 @@ def test_suggest_says_the_race_keeps_to_the_picks_architecture(tmp_path, capsys,
     assert len(set(archs)) > 1, archs                   # the case this test is about
     pick_line = " ".join(" ".join(out[:-1]).split()).split("pick: ")[1]
     assert "races the 3 best nam-feather models (the pick's architecture; --arch ARCH chooses another)" in pick_line
+
+
+def test_counts_take_the_number_of_their_noun():
+    from tonezoo._cli._common import epochs_text
+    from tonezoo._progress import count_text
+    assert [count_text(n, "model") for n in (0, 1, 2)] == ["0 models", "1 model", "2 models"]
+    assert count_text(1, "nam-feather WaveNet") == "1 nam-feather WaveNet"
+    assert epochs_text(1) == "1 epoch" and epochs_text(3, "more") == "3 more epochs"

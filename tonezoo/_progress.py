@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-__all__ = ["Progress", "Counter", "duration_text"]
+__all__ = ["Progress", "Counter", "duration_text", "count_text"]
 
 
 def _terminal_bar(label: str, total: int, *, info: bool, transient: bool):
@@ -19,6 +19,12 @@ def _terminal_bar(label: str, total: int, *, info: bool, transient: bool):
     columns += [TextColumn("{task.fields[info]}")] if info else []
     bar = Progress(*columns, TimeRemainingColumn(), transient=transient, console=console)
     return bar, bar.add_task(label, total=total, **({"info": ""} if info else {}))
+
+
+def count_text(n: int, noun: str, word: str = "") -> str:
+    """A count with its noun in the number it takes: ``"1 epoch"``, ``"3 epochs"``, ``"1 model"``;
+    with ``word`` between them, ``"3 more epochs"``. ``noun`` is the singular; its plural adds an s."""
+    return f"{n} {word + ' ' if word else ''}{noun}{'s' * (n != 1)}"
 
 
 def duration_text(seconds: float) -> str:

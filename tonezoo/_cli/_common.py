@@ -128,7 +128,8 @@ def race_line(race: list[dict], winner: str) -> str:
 
 def epochs_text(n: int, word: str = "") -> str:
     """``"1 epoch"``, ``"3 epochs"``; with ``word``, ``"3 more epochs"``."""
-    return f"{n} {word + ' ' if word else ''}epoch{'s' * (n != 1)}"
+    from .._progress import count_text
+    return count_text(n, "epoch", word)
 
 
 def zoo_text(zoo) -> str:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .._progress import count_text
 from ..formats import format_spec, list_formats
 from ._common import parse_knobs
 from ._outputs import check_file_output
@@ -87,7 +88,7 @@ def run_import(args: argparse.Namespace) -> int:
             continue
         print(f"imported {path} -> {target} ({_describe(model)})")
     if failed:
-        print(f"{failed} of {len(args.files)} file(s) not imported", file=sys.stderr)
+        print(f"{failed} of {count_text(len(args.files), 'file')} not imported", file=sys.stderr)
         return 2
     return 0
 

@@ -481,7 +481,7 @@ def run_train(args: argparse.Namespace) -> int:
                                        skip=not args.no_skip, knobs=tuple(knobs), sample_rate=capture.sample_rate)
         tcfg = _recipe(model_config, args, epochs)
         stops = f"stops after {args.patience} validations without improvement; " if args.patience < epochs else ""
-        print(f"training at most {epochs} epochs on {capture.train_seconds:.1f} s of audio at {capture.sample_rate} Hz "
+        print(f"training at most {epochs_text(epochs)} on {capture.train_seconds:.1f} s of audio at {capture.sample_rate} Hz "
               f"(DI: {level_text(*(round(v, 2) for v in input_levels(capture.train_x)))}; "   # as the card gives it
               f"validation {capture.val_seconds:.1f} s); "
               f"{stops}--epochs N trains longer", flush=True)

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from ._common import capture_options, load_capture_args, race_line, zoo_text
+from .._progress import count_text
+from ._common import capture_options, epochs_text, load_capture_args, race_line, zoo_text
 from ._outputs import check_own_dir_output
 
 __all__ = ["register"]
@@ -470,7 +471,7 @@ def run_remove(args: argparse.Namespace) -> int:
 def run_init(args: argparse.Namespace) -> int:
     from ..zoo import Zoo
     zoo = Zoo.default().copy(args.directory) if args.copy_default else Zoo.open(args.directory, create=True)
-    print(f"zoo ready at {zoo.directory} ({len(zoo)} models)")
+    print(f"zoo ready at {zoo.directory} ({count_text(len(zoo), 'model')})")
     return 0
 
 
@@ -491,8 +492,8 @@ def run_build(args: argparse.Namespace) -> int:
         if unknown:
             raise ConfigError(f"--only: unknown plan entries {unknown}; known: {sorted(known)}")
         plan = tuple(p for p in ZOO_PLAN if p[0] in args.only)
-    print(f"building {len(plan)} models into {args.from_devices} ({args.seconds:g} s of audio, "
-          f"{args.epochs} epochs each)", flush=True)
+    print(f"building {count_text(len(plan), 'model')} into {args.from_devices} ({args.seconds:g} s of audio, "
+          f"at most {epochs_text(args.epochs)} each)", flush=True)
     from ._interrupt import Interrupts
     try:
         # a first Ctrl-C stops at the end of the running epoch (the epoch program donates its buffers; the
@@ -509,14 +510,14 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"interrupted: {done} finished models in {args.from_devices}; the same command resumes after them",
               file=sys.stderr, flush=True)
         return 130
-    print(f"zoo ready at {zoo.directory} ({len(zoo)} models)")
+    print(f"zoo ready at {zoo.directory} ({count_text(len(zoo), 'model')})")
     return 0
 
 
 def run_refresh(args: argparse.Namespace) -> int:
     zoo = _open_zoo(args.zoo)
     zoo.refresh(progress=True)
-    print(f"recomputed {len(zoo)} fingerprints in {zoo.directory}")
+    print(f"recomputed {count_text(len(zoo), 'fingerprint')} in {zoo.directory}")
     return 0
 
 
@@ -532,7 +533,8 @@ def run_pull(args: argparse.Namespace) -> int:
     for repo, why in report.skipped:
         print(f"skipped {repo}: {why}")
     note = " (offline: from the local cache)" if report.offline else ""
-    print(f"{len(report.added)} added, {len(report.skipped)} skipped; {len(zoo)} models in {zoo.directory}{note}")
+    print(f"{len(report.added)} added, {len(report.skipped)} skipped; {count_text(len(zoo), 'model')} in "
+          f"{zoo.directory}{note}")
     from ..hub import is_offline
     if report.offline and not is_offline() and not report.added:
         raise HubError("the Hub did not answer and the local cache had nothing to add; check the network "
@@ -590,7 +592,8 @@ def run_demo(args: argparse.Namespace) -> int:
                             on_race=lambda rows, winner: con.print(race_line(rows, winner)))
     race = transfer.model.metadata.get("race", [])
     scratch = train(capture, label="scratch", **budget)
-    t = Table(title=f"{dev.name}: same budget ({args.epochs} epochs, {capture.train_seconds:.1f} s of training audio)")
+    t = Table(title=f"{dev.name}: same budget ({epochs_text(args.epochs)}, {capture.train_seconds:.1f} s of training "
+                    "audio)")
     for col in ("run", "first val ESR", "best val ESR", "fresh-audio ESR", "best epoch", "seconds"):
         t.add_column(col, justify="right" if col != "run" else "left")
     rows = {f"transfer from {transfer.source}": transfer, "scratch": scratch}

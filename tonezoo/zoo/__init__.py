@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from .. import embed
+from .._progress import count_text
 from ..errors import ConfigError, ModelFileError, ZooError
 from ..model import Model, ModelConfig
 from ..modelfile import atomic_write, read_versioned_json
@@ -290,7 +291,7 @@ class Zoo:
         return any(e.id == model_id for e in self._entries)
 
     def __repr__(self) -> str:
-        return f"Zoo({str(self.directory)!r}, {len(self)} models{', read-only' if self.read_only else ''})"
+        return f"Zoo({str(self.directory)!r}, {count_text(len(self), 'model')}{', read-only' if self.read_only else ''})"
 
     def list(self, *, category: str | None = None) -> list[ZooEntry]:
         """Entries, optionally of one category."""

@@ -16,6 +16,7 @@ import time
 import zlib
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from .._progress import count_text
 from ..model import Model, ModelConfig
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,7 +77,7 @@ def _train_group(chunk: Sequence[tuple[str, str, dict[str, float]]], *, seconds:
                                seed=_entry_seed(seed, mid, attempt))
                 for dev, (mid, _, knobs) in zip(devices, chunk)]
     if progress:
-        log(f"training {len(chunk)} models together ({seconds:g} s each): {', '.join(p[0] for p in chunk)}")
+        log(f"training {count_text(len(chunk), 'model')} together ({seconds:g} s each): {', '.join(p[0] for p in chunk)}")
     results = train_many(captures, n_models=len(chunk), model_config=ModelConfig(hidden_size=hidden_size,
                                                                                  sample_rate=sample_rate),
                          progress=progress, max_epochs=epochs, patience=patience, seed=seed + attempt,
@@ -276,8 +277,8 @@ def build_wavenets(directory: str | os.PathLike, *, preset: str = "nam-feather",
     captures = [render_capture(dev, seconds=seconds, sample_rate=sample_rate, knobs=knobs,
                                seed=_entry_seed(seed, mid))
                 for dev, (mid, _, knobs) in zip(devices, todo)]
-    log(f"training {len(todo)} {preset} WaveNets together ({seconds:g} s each at {sample_rate} Hz, "
-        f"at most {epochs} epochs, batches of {batch_size}): {', '.join(p[0] for p in todo)}")
+    log(f"training {count_text(len(todo), preset + ' WaveNet')} together ({seconds:g} s each at {sample_rate} Hz, "
+        f"at most {count_text(epochs, 'epoch')}, batches of {batch_size}): {', '.join(p[0] for p in todo)}")
     t0 = time.perf_counter()
     results = train_many(captures, model_config=wn.model_config(preset, sample_rate=sample_rate),
                          max_epochs=epochs, batch_size=batch_size, progress=progress, seed=seed)

@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from .._progress import count_text
 from ..errors import ConfigError, HubError, ModelFileError, ZooError
 from ..hub import fetch_model, list_hub_records
 from ..model import Model
@@ -52,7 +53,7 @@ class PullReport:
         lines = []
         if self.offline:
             lines.append("offline: used the local Hugging Face cache, not the Hub")
-        lines.append(f"added {len(self.added)} model(s)" + (f": {', '.join(self.added)}" if self.added else ""))
+        lines.append(f"added {count_text(len(self.added), 'model')}" + (f": {', '.join(self.added)}" if self.added else ""))
         for repo_id, reason in self.skipped:
             lines.append(f"skipped {repo_id}: {reason}")
         return "\n".join(lines)
