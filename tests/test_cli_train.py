@@ -130,3 +130,20 @@ def test_fine_tune_a_model_of_another_sample_rate(wavs, trained_dir, tmp_path, c
     assert "trained at 48000 Hz, the capture is at" in said
     assert "training at most 1 epoch on" in said and "1 epochs" not in said          # the count's number
     assert Model.load(tmp_path / "ft").config.sample_rate == src.config.sample_rate
+
+
+def test_the_start_line_and_the_card_give_the_same_refit_figures():
+    from tonezoo._cli.train import start_line
+    from tonezoo.card import _refit_text
+    # an ESR measured by start_note (float32 output, the training loss's denominator) differs in the
+    # fourth digit from the record refit_output keeps: the line prints the record, as the card does
+    note = {"esr": 0.50171, "matched_esr": 0.49, "gain_db": 0.2, "inverted": False}
+    record = {"esr_before": 0.61, "esr_after": 0.4, "seconds": 3.0, "val_esr_before": 0.50134,
+              "val_esr_after": 0.49612, "val_seconds": 10.0, "fit": "least squares"}
+    line = start_line("od-hump-s1", note, record)
+    assert "validation ESR 0.5013 as it is; 0.4961 once its output layer is refit" in line
+    assert "on 10.0 s of validation audio" in line and "0.5017" not in line
+    assert "ESR 0.5013 -> 0.4961 on 10.0 s of validation audio" in _refit_text(record)
+    # no record (the layer kept as it was): the start's own figure
+    assert "validation ESR 0.5017 as it is" in start_line("od-hump-s1", note, None)
+

@@ -203,11 +203,13 @@ def start_note(model, capture, *, seconds: float = 10.0) -> dict[str, float]:
             "gain_db": float(20 * np.log10(max(abs(g), 1e-12))), "inverted": g < 0}
 
 
-def start_line(name: str, note: dict[str, float], refit: dict[str, float] | None = None) -> str:
+def start_line(name: str, note: dict[str, float], refit: dict[str, Any] | None = None) -> str:
     """One line explaining a starting model's validation ESR (level and polarity against the capture's).
 
-    ``refit``: the same figures after :func:`tonezoo.warmstart.refit_output` (what ``--from auto``
-    trains from), when that lowered the ESR.
+    ``refit``: the ``output_refit`` record of :func:`tonezoo.warmstart.refit_output` (what ``--from
+    auto`` trains from, and what the model card reports), when it has one. Its figures are then the
+    ones printed, both "as it is" and after the refit, so that this line and the card say the same:
+    ESR with the 1e-5 denominator term on the first ``val_seconds`` of the validation audio.
     """
     level, inv = note["gain_db"], note["inverted"]
     parts = []
@@ -218,26 +220,31 @@ def start_line(name: str, note: dict[str, float], refit: dict[str, float] | None
     why = ""
     if parts and note["esr"] > 1.5 * note["matched_esr"]:
         why = f" ({'worse than silence: ' if note['esr'] > 1 else ''}its output is {' and '.join(parts)})"
-    line = f"starting from {name}: validation ESR {note['esr']:.4g} as it is{why}"
-    if refit is not None and refit["esr"] < note["esr"]:
+    before, after, on = (refit or {}).get("val_esr_before"), (refit or {}).get("val_esr_after"), \
+        (refit or {}).get("val_seconds")
+    if None not in (before, after, on) and after < before:
         how = "turned to the capture's level and polarity" if refit.get("fit") == "gain" else \
             "once its output layer is refit to the capture"
-        return line + f"; {refit['esr']:.4g} {how}, where training starts"
+        return (f"starting from {name}: validation ESR {before:.4g} as it is{why}; {after:.4g} {how}, where "
+                f"training starts (on {on:.1f} s of validation audio)")
+    line = f"starting from {name}: validation ESR {note['esr']:.4g} as it is{why}"
     if why:
         line += (f"; {note['matched_esr']:.4g} with level and polarity matched, which fine-tuning does in its "
                  "first epochs")
     return line
 
 
-def _refit_note(model, capture) -> dict[str, float] | None:
-    """:func:`start_note` after the output-layer refit ``Zoo.transfer`` gives every start, if it has one."""
+def _refit_note(model, capture) -> dict[str, Any] | None:
+    """The ``output_refit`` record ``Zoo.transfer`` will make for this start (the same function on the
+    same model and audio), if the start gets one."""
     import inspect
     from ..zoo.transfer import transfer
     if "refit" not in inspect.signature(transfer).parameters:
         return None
     from ..warmstart import refit_output
-    refit = refit_output(model, capture)
-    return dict(start_note(refit, capture), fit=(refit.metadata.get("output_refit") or {}).get("fit", ""))
+    out = refit_output(model, capture)
+    # refit_output returns the model itself when it keeps the layer: a record there is the zoo model's own
+    return None if out is model else out.metadata.get("output_refit")
 
 
 def describe_trained_model(result, capture, *, name: str, category: str | None = None,
