@@ -236,7 +236,7 @@ def test_a_reader_that_goes_away_is_no_error(tmp_path):
 def test_ctrl_c_during_a_zoo_build_keeps_finished_models_only(tmp_path):
     cmd = [*CLI, "zoo", "build", "--from-devices", str(tmp_path / "z"), "--only", "boost", "--seconds", "4",
            "--epochs", "500"]
-    rc, after, text = _run_until(cmd, "training 1 models together", then=4.0)
+    rc, after, text = _run_until(cmd, "training 1 model (4 s each)", then=4.0)
     assert rc == 130 and "resumes" in text and "Traceback" not in text, text
     assert after < 10
     from tonezoo.zoo import Zoo

@@ -77,7 +77,9 @@ def _train_group(chunk: Sequence[tuple[str, str, dict[str, float]]], *, seconds:
                                seed=_entry_seed(seed, mid, attempt))
                 for dev, (mid, _, knobs) in zip(devices, chunk)]
     if progress:
-        log(f"training {count_text(len(chunk), 'model')} together ({seconds:g} s each): {', '.join(p[0] for p in chunk)}")
+        together = " together" if len(chunk) > 1 else ""
+        log(f"training {count_text(len(chunk), 'model')}{together} ({seconds:g} s each): "
+            f"{', '.join(p[0] for p in chunk)}")
     results = train_many(captures, n_models=len(chunk), model_config=ModelConfig(hidden_size=hidden_size,
                                                                                  sample_rate=sample_rate),
                          progress=progress, max_epochs=epochs, patience=patience, seed=seed + attempt,
@@ -277,7 +279,8 @@ def build_wavenets(directory: str | os.PathLike, *, preset: str = "nam-feather",
     captures = [render_capture(dev, seconds=seconds, sample_rate=sample_rate, knobs=knobs,
                                seed=_entry_seed(seed, mid))
                 for dev, (mid, _, knobs) in zip(devices, todo)]
-    log(f"training {count_text(len(todo), preset + ' WaveNet')} together ({seconds:g} s each at {sample_rate} Hz, "
+    together = " together" if len(todo) > 1 else ""
+    log(f"training {count_text(len(todo), preset + ' WaveNet')}{together} ({seconds:g} s each at {sample_rate} Hz, "
         f"at most {count_text(epochs, 'epoch')}, batches of {batch_size}): {', '.join(p[0] for p in todo)}")
     t0 = time.perf_counter()
     results = train_many(captures, model_config=wn.model_config(preset, sample_rate=sample_rate),
