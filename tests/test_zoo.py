@@ -555,3 +555,14 @@ def test_counts_take_the_number_of_their_noun():
     assert [count_text(n, "model") for n in (0, 1, 2)] == ["0 models", "1 model", "2 models"]
     assert count_text(1, "nam-feather WaveNet") == "1 nam-feather WaveNet"
     assert epochs_text(1) == "1 epoch" and epochs_text(3, "more") == "3 more epochs"
+
+
+def test_zoo_init_takes_the_folder_as_the_other_actions_do(tmp_path, capsys):
+    assert main(["zoo", "init", str(tmp_path / "a")]) == 0
+    assert main(["zoo", "init", "--zoo", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "a" / "index.json").is_file() and (tmp_path / "b" / "index.json").is_file()
+    capsys.readouterr()
+    assert main(["zoo", "init"]) == 2 and "tonezoo zoo init DIR" in capsys.readouterr().err
+    assert main(["zoo", "init", str(tmp_path / "c"), "--zoo", str(tmp_path / "d")]) == 2
+    assert "name two folders" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()

@@ -57,7 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     zr.add_argument("--zoo", required=True, help="zoo directory")
     zr.set_defaults(func=run_remove)
     zi = zs.add_parser("init", help="create an empty zoo (or a copy of the bundled one)")
-    zi.add_argument("directory", metavar="DIR", help="folder for the new zoo (created if missing)")
+    zi.add_argument("directory", metavar="DIR", nargs="?", default=None,
+                    help="folder for the new zoo (created if missing)")
+    zi.add_argument("--zoo", default=None, metavar="DIR", help="the same folder, spelled as the other zoo actions "
+                    "take it")
     zi.add_argument("--copy-default", action="store_true", help="start from a copy of the bundled zoo")
     zi.set_defaults(func=run_init)
     zb = zs.add_parser("build", help="train a zoo from the virtual devices (the bundled zoo's recipe)")
@@ -469,8 +472,16 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_init(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
     from ..zoo import Zoo
-    zoo = Zoo.default().copy(args.directory) if args.copy_default else Zoo.open(args.directory, create=True)
+    given = [d for d in (args.directory, args.zoo) if d is not None]
+    if not given:
+        raise ConfigError("give the folder for the new zoo: 'tonezoo zoo init DIR' "
+                          "(or --zoo DIR, as 'zoo add' takes it)")
+    if len(given) == 2 and Path(given[0]).resolve() != Path(given[1]).resolve():
+        raise ConfigError(f"zoo init: DIR {given[0]} and --zoo {given[1]} name two folders; give one")
+    folder = given[0]
+    zoo = Zoo.default().copy(folder) if args.copy_default else Zoo.open(folder, create=True)
     print(f"zoo ready at {zoo.directory} ({count_text(len(zoo), 'model')})")
     return 0
 
