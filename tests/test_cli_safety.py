@@ -185,15 +185,20 @@ def test_export_for_a_player_at_another_rate_is_refused_or_forced(tmp_path):
     assert json.loads((tmp_path / "a.json").read_text())["metadata"]["samplerate"] == "48000"
 
 
-def test_process_resamples_when_asked(tmp_path):
+def test_process_runs_the_model_at_its_own_rate(tmp_path):
     m = _model_dir(tmp_path / "m", hidden=4, sample_rate=22050)
     sr = 44100
     x = (0.3 * np.sin(2 * np.pi * 220 * np.arange(sr) / sr)).astype(np.float32)
     sf.write(tmp_path / "gtr.wav", x, sr)
-    r = tz("process", m, tmp_path / "gtr.wav", tmp_path / "wet2.wav", "--resample")
+    r = tz("process", m, tmp_path / "gtr.wav", tmp_path / "wet2.wav")          # resampled by default
     assert r.returncode == 0 and "resampled 44100 -> 22050 -> 44100 Hz" in r.stdout, r.stderr
+    assert "warning" not in r.stderr
     y, ysr = sf.read(tmp_path / "wet2.wav")
     assert ysr == sr and len(y) == len(x)
+    r = tz("process", m, tmp_path / "gtr.wav", tmp_path / "wet3.wav", "--no-resample")
+    assert r.returncode == 0 and "resampled" not in r.stdout and "--no-resample runs it at 44100 Hz" in r.stderr
+    y3, _ = sf.read(tmp_path / "wet3.wav")
+    assert len(y3) == len(x) and not np.allclose(y3, y, atol=1e-4)
     r = tz("process", m, tmp_path / "gtr.wav", tmp_path / "wet2.wav")
     assert r.returncode == 2 and "--overwrite" in r.stderr
     # a missing input is reported as such, even where the output name is taken

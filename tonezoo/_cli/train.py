@@ -117,8 +117,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a knob setting of a model with knob inputs (0 to 1; repeat for each knob)")
     q.add_argument("--channel", type=int, default=None, metavar="N",
                    help="channel of a multi-channel input (0 = left); files whose channels are identical need none")
-    q.add_argument("--resample", action="store_true",
-                   help="resample the input to the model's sample rate (and the output back to the input's)")
+    q.add_argument("--resample", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the model at its own sample rate when the input's differs: the input is resampled to "
+                        "it and the output back to the input's rate (the default, as Neural Amp Modeler's plugin "
+                        "does); --no-resample runs it at the input's rate")
     q.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     q.add_argument("--zoo", default=None, help="zoo directory a zoo id is looked up in (default: the bundled zoo)")
     q.set_defaults(func=run_process)
@@ -599,9 +601,9 @@ def run_process(args: argparse.Namespace) -> int:
     model = load_model_arg(args.model, args.zoo)
     rate = model.sample_rate
     if sr != rate and not args.resample:
-        print(f"tonezoo process: warning: {args.input} is at {sr} Hz but the model was trained at {rate} Hz; pass "
-              f"--resample to "
-              f"run the model at {rate} Hz (the output is written at {sr} Hz either way)", file=sys.stderr)
+        print(f"tonezoo process: warning: {args.input} is at {sr} Hz but the model was trained at {rate} Hz, and "
+              f"--no-resample runs it at {sr} Hz, where its filters sit at other frequencies; without "
+              f"--no-resample it runs at {rate} Hz (the output is written at {sr} Hz either way)", file=sys.stderr)
     # InputLevelWarning: the input is hotter than the capture's DI
     with printed_warnings("process", about={InputLevelWarning: args.input}):
         if sr != rate and args.resample:
