@@ -291,3 +291,15 @@ def test_an_output_that_is_the_input_is_refused(tmp_path):
         assert f"the output file {wav} (OUT.wav) is the input file too" in r.stderr, r.stderr
         assert f"give the output another name, e.g. {tmp_path / 'di-out.wav'}" in r.stderr, r.stderr
     assert wav.read_bytes() == before
+
+
+def test_an_export_into_its_own_model_folder_suggests_a_file_beside_it(tmp_path):
+    m = _model_dir(tmp_path / "my-amp", hidden=4, sample_rate=48000)
+    before = sorted(p.name for p in m.iterdir())
+    r = tz("export", "my-amp", "--format", "nam", "-o", "my-amp", cwd=tmp_path)
+    assert r.returncode == 2 and "-o my-amp: is a model folder; give a file name, e.g. my-amp.nam" in r.stderr, r.stderr
+    (tmp_path / "exports").mkdir()
+    r = tz("export", str(m), "--format", "nam", "-o", "exports", cwd=tmp_path)
+    assert r.returncode == 2 and "is a folder; give a file name, e.g. exports/out.nam" in r.stderr, r.stderr
+    assert sorted(p.name for p in m.iterdir()) == before                  # nothing written into the model
+    assert not any((tmp_path / "exports").iterdir())

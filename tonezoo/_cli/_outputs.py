@@ -84,7 +84,14 @@ def check_file_output(path: str | os.PathLike, flag: str, *, suffixes: tuple[str
         raise _error(f"the output file {path} ({flag}) is the input file too, and tonezoo never writes over "
                      f"its input; give the output another name, e.g. {other}")
     if str(path).endswith((os.sep, "/")) or p.is_dir() or p.name in ("", ".", ".."):
-        raise _error(f"{flag} {path}: is a folder; give a file name, e.g. {Path(path) / ('out' + (suffixes[0] if suffixes else ''))}")
+        suffix = suffixes[0] if suffixes else ""
+        from ..modelfile import WEIGHTS_NAME
+        # a model folder keeps its own files only: suggest a file beside it, named after it
+        beside = p.is_dir() and (p / WEIGHTS_NAME).is_file() and p.resolve().name not in ("", "/")
+        example = p.resolve().with_name(p.resolve().name + suffix) if beside else p / ("out" + suffix)
+        if beside and not Path(path).is_absolute():
+            example = Path(os.path.relpath(example))
+        raise _error(f"{flag} {path}: is a {'model ' if beside else ''}folder; give a file name, e.g. {example}")
     if suffixes and p.suffix.lower() not in suffixes:
         raise _error(f"{flag} {path}: expected a file name ending in {' or '.join(suffixes)}")
     if p.exists() and overwrite is False:
