@@ -236,19 +236,6 @@ def start_line(name: str, note: dict[str, float], refit: dict[str, Any] | None =
     return line
 
 
-def _refit_note(model, capture) -> dict[str, Any] | None:
-    """The ``output_refit`` record ``Zoo.transfer`` will make for this start (the same function on the
-    same model and audio), if the start gets one."""
-    import inspect
-    from ..zoo.transfer import transfer
-    if "refit" not in inspect.signature(transfer).parameters:
-        return None
-    from ..warmstart import refit_output
-    out = refit_output(model, capture)
-    # refit_output returns the model itself when it keeps the layer: a record there is the zoo model's own
-    return None if out is model else out.metadata.get("output_refit")
-
-
 def describe_trained_model(result, capture, *, name: str, category: str | None = None,
                            category_source: str | None = None) -> dict[str, Any]:
     """Metadata that describes the capture that was trained, keeping only the lineage of a start model.
@@ -498,16 +485,13 @@ def run_train(args: argparse.Namespace) -> int:
             zoo, sugg, candidates = _auto_start(_open_zoo(args.zoo), capture, args)
             if sugg:
                 tcfg = _recipe(zoo.entry(sugg[0].id).config, args, epochs)
-            from ..zoo.transfer import race_length
-            n_start = max(1, min(args.race, len(sugg))) if epochs > race_length(epochs, args.race_epochs) else 1
-            for s in sugg[:n_start]:
-                m = zoo.start_model(s.id, capture)
-                print(start_line(s.id, start_note(m, capture), _refit_note(m, capture)), flush=True)
             stop.check()
-            with stop.deferred():
+            with stop.deferred():     # each start is made once, by Zoo.transfer, which says where it starts
                 result = zoo.transfer(capture, race=args.race, race_epochs=args.race_epochs, config=tcfg,
                                       progress=progress, suggestions=sugg, epoch_callback=callback,
-                                      on_race=lambda rows, winner: print(race_line(rows, winner), flush=True))
+                                      on_race=lambda rows, winner: print(race_line(rows, winner), flush=True),
+                                      on_start=lambda sid, m, rec: print(start_line(sid, start_note(m, capture), rec),
+                                                                         flush=True))
             source = result.source
             final = result.model.metadata.get("final")
             if final:

@@ -631,6 +631,7 @@ class Zoo:
     def transfer(self, capture: "Capture", *, race: int = 3, race_epochs: int | None = None, top: int = 5,
                  shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,
                  on_race: Callable[[list[dict[str, Any]], str], None] | None = None,
+                 on_start: Callable[[str, Model, dict[str, Any] | None], None] | None = None,
                  **train_overrides: Any) -> "TrainResult":
         """Suggest a starting model for ``capture`` and fine-tune from it (:func:`tonezoo.zoo.transfer.transfer`).
 
@@ -639,13 +640,14 @@ class Zoo:
         and the one with the best validation ESR carries on up to ``max_epochs`` in all. ``race=0``
         or 1 fine-tunes the first suggestion directly. ``suggestions`` reuses a ranking;
         ``on_race(rows, winner_id)`` is called when the race is decided, before the winner carries
-        on; ``**train_overrides`` go to :func:`tonezoo.train.train`. Returns the winner's
+        on; ``on_start(id, model, refit_record)`` as each start is made; ``**train_overrides`` go to :func:`tonezoo.train.train`. Returns the winner's
         :class:`~tonezoo.train.TrainResult` (``metadata`` records ``base_model``, ``suggestions``
         and the ``race``).
         """
         from .transfer import transfer
         return transfer(self, capture, race=race, race_epochs=race_epochs, top=top, shortlist=shortlist,
-                        progress=progress, suggestions=suggestions, on_race=on_race, **train_overrides)
+                        progress=progress, suggestions=suggestions, on_race=on_race, on_start=on_start,
+                        **train_overrides)
 
     def start_model(self, model_id: str, capture: "Capture") -> Model:
         """Zoo model ``model_id`` adapted to the capture's knobs and sample rate (:func:`tonezoo.zoo.transfer.adapt_model`)."""

@@ -81,6 +81,7 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | 
              shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,
              scratch: bool = True, refit: bool = True,
              on_race: Callable[[list[dict[str, Any]], str], None] | None = None,
+             on_start: Callable[[str, Model, dict[str, Any] | None], None] | None = None,
              **train_overrides: Any) -> TrainResult:
     """Suggest a starting model from ``zoo`` for ``capture`` and fine-tune from it (:meth:`tonezoo.zoo.Zoo.transfer`).
 
@@ -133,6 +134,11 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | 
         Called once the race is decided, before the winner carries on, with the race's rows (as
         ``metadata["race"]`` records them: ``id``, ``val_esr``, ``epochs``) and the winner's id,
         so a caller can say who won while the winner trains.
+    on_start : callable, optional
+        Called for each start as it is made, before any training, with its zoo id, the start model
+        as it is (adapted to the capture's knobs and rate, output layer not refit) and its
+        ``output_refit`` record (``None`` when the layer was kept or ``refit`` is off), so a caller
+        can say where each contender starts without making the start again.
     **train_overrides
         Passed to :func:`tonezoo.train.train` (``max_epochs=...``, ``patience=...``, ``config=...``).
 
@@ -188,10 +194,11 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | 
     def start(sid: str) -> Model:
         m = start_model(zoo, sid, capture)
         m.metadata.pop("output_refit", None)       # a record of the zoo model's own start, not of this one
-        if not refit:
-            return m
-        out = refit_output(m, capture)
-        refits[sid] = dict(out.metadata.get("output_refit") or {"fit": "none"})
+        out = refit_output(m, capture) if refit else m
+        if refit:
+            refits[sid] = dict(out.metadata.get("output_refit") or {"fit": "none"})
+        if on_start is not None:                   # refit_output returns the model itself when it keeps the layer
+            on_start(sid, m, None if out is m else out.metadata.get("output_refit"))
         return out
 
     if len(contenders) >= 2:
