@@ -30,6 +30,13 @@ side by side in one vmapped run on ``--wavenet-seconds`` of synthetic guitar at 
 
     python benchmarks/build_zoo.py --out zoo_index --wavenet nam-feather --wavenet-per-category 1 \
         --wavenet-seconds 12 --wavenet-epochs 10 --wavenet-batch-size 4
+
+Retuning (``--retune``): every entry of ``--out`` whose virtual device can be rendered again fine-tunes
+on ``--retune-seconds`` of new synthetic guitar, and the better of its current and its fine-tuned
+model is kept (:func:`tonezoo.zoo.build.retune`; ``--only`` restricts it to some ids); entries
+still above ``--max-esr`` on the new audio are then left out, as in a build::
+
+    python benchmarks/build_zoo.py --out zoo_index --retune --retune-seconds 12 --retune-epochs 40
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ import sys
 import time
 from pathlib import Path
 
-from tonezoo.zoo.build import ZOO_PLAN, build_from_devices, build_wavenets, drop_failed, merge_zoos, refine
+from tonezoo.zoo.build import ZOO_PLAN, build_from_devices, build_wavenets, drop_failed, merge_zoos, refine, retune
 
 
 def family_plan(n_per_family: int, *, seed: int = 0) -> list[tuple[str, str, str, int]]:
@@ -131,9 +138,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wavenet-epochs", type=int, default=10)
     parser.add_argument("--wavenet-batch-size", type=int, default=4)
     parser.add_argument("--wavenet-sr", type=int, default=48000)
+    parser.add_argument("--retune", action="store_true",
+                        help="fine-tune every entry of --out on new audio of its own device, keep the better")
+    parser.add_argument("--retune-seconds", type=float, default=12.0)
+    parser.add_argument("--retune-epochs", type=int, default=40)
+    parser.add_argument("--retune-patience", type=int, default=10)
+    parser.add_argument("--retune-group", type=int, default=48)
+    parser.add_argument("--retune-lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     log = lambda m: print(m, flush=True)  # noqa: E731
+    if args.retune:
+        from tonezoo.zoo import Zoo
+        zoo = Zoo.open(args.out)
+        res = retune(zoo, args.only, seconds=args.retune_seconds, epochs=args.retune_epochs,
+                     patience=args.retune_patience, group=args.retune_group, lr=args.retune_lr, seed=args.seed,
+                     log=log)
+        better = sum(zoo.get(i).metadata["retuned"]["kept"] == "fine-tuned" for i in res)
+        print(f"{len(res)} entries retuned, {better} kept their fine-tuned model, {time.perf_counter() - t0:.0f} s")
+        drop_failed(zoo, max_esr=args.max_esr, log=log)      # the build's rule, on the new audio
+        return 0
     if args.wavenet:
         command = (f"python benchmarks/build_zoo.py --wavenet {args.wavenet} --wavenet-per-category "
                    f"{args.wavenet_per_category} --wavenet-seconds {args.wavenet_seconds:g} --wavenet-epochs "

@@ -60,7 +60,7 @@ from tonezoo.families import HELD_OUT_FAMILIES, draw, list_families  # noqa: E40
 from tonezoo.signals import synth_di  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-RENDER_VERSION = "r2"
+RENDER_VERSION = "r3"
 """Changes whenever :func:`augmented_di` or the families' renders change (invalidates the audio cache)."""
 
 Log = Callable[[str], None]

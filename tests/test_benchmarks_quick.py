@@ -67,9 +67,11 @@ def test_transfer_table_quick(tmp_path: Path) -> None:
         assert (tmp_path / "figures" / f"transfer_{c['pair']}_{c['data']}.png").stat().st_size > 1000
     assert {c["data"] for c in report["configs"]} == {"short"}
     for c in report["configs"]:
-        assert c["train_seconds"] == pytest.approx(report["settings"]["short_seconds"], abs=0.01)
+        # less what alignment removed: on 3 s of a high-gain device the correlation can find a
+        # delay of a few hundred samples (docs/captures.md)
+        assert c["train_seconds"] == pytest.approx(report["settings"]["short_seconds"], abs=0.05)
         assert c["train_seconds"] < report["settings"]["full_seconds"]
-        assert c["val_seconds"] == pytest.approx(report["settings"]["val_seconds"], abs=0.01)
+        assert c["val_seconds"] == pytest.approx(report["settings"]["val_seconds"], abs=0.05)
     assert "scratch" in proc.stdout and "transfer" in proc.stdout   # the printed table
 
 

@@ -423,9 +423,7 @@ class Zoo:
         for i, m in enumerate(loaded):
             label = names[i] or m.name
             mid = ids[i] or _slug(stems[i] or label)
-            if ids[i] is not None and not _ID_RE.match(mid):
-                raise ZooError(f"model id {mid!r} is invalid: use lowercase letters, digits, '.', '_' and '-'")
-            if ids[i] is not None and mid in taken:
+            if ids[i] is not None and mid in taken:      # the id an earlier model of this call was given
                 raise ZooError(f"{self.directory}: id {mid!r} already exists; remove it first or choose another id")
             base, k = mid, 2
             while mid in taken:
@@ -535,6 +533,33 @@ class Zoo:
         self._write()
         shutil.rmtree(self.directory / e.path, ignore_errors=True)
         return e
+
+    def replace_models(self, models: Mapping[str, Model], *, progress: bool = False) -> None:
+        """Put new weights (and metadata) under existing ids, keeping each entry's place and category.
+
+        The models must keep their entry's architecture (a retrained model of the same device);
+        their fingerprints are recomputed and ``val_esr`` is taken from their metadata. Each model
+        directory is replaced atomically (:meth:`Model.save`), then the index once.
+
+        Raises
+        ------
+        ZooError
+            An id not in the zoo, or a model of another architecture than its entry's.
+        """
+        self._check_writable()
+        rows = [(self.entry(mid), m) for mid, m in models.items()]
+        for e, m in rows:
+            if m.config.to_dict() != e.architecture:
+                raise ZooError(f"zoo entry {e.id!r}: the new model's architecture differs from the entry's; "
+                               "remove the entry and add the model instead")
+        fps = _fingerprint_all([m for _, m in rows], progress)
+        for (e, m), fp in zip(rows, fps):
+            m.save(self.directory / e.path, card=False)
+            val = m.metadata.get("val_esr")
+            e.val_esr = float(val) if isinstance(val, (int, float)) else e.val_esr
+            self._fps[self._entries.index(e)] = fp
+            self._models[e.id] = m
+        self._write()
 
     def refresh(self, *, progress: bool = False) -> None:
         """Recompute every fingerprint with this tonezoo version (after an upgrade; ``progress``: show it)."""

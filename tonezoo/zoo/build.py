@@ -7,6 +7,8 @@ side by side in one vmapped program (:func:`tonezoo.train.train_many`, one captu
 and indexes them; :func:`refine` gives the weak ones a second, longer run.
 :func:`build_wavenets` adds NAM WaveNets of one preset (:func:`wavenet_plan`: one device per
 category), trained side by side the same way, so ``--from auto --arch nam-feather`` has starts.
+:func:`retune` fine-tunes every entry of a zoo on a new render of its own device, e.g. after the
+synthetic DI (:func:`tonezoo.signals.synth_di`) changed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import Zoo
 
 __all__ = ["ZOO_PLAN", "HELD_OUT", "build_from_devices", "refine", "merge_zoos", "drop_failed", "wavenet_plan",
-           "build_wavenets"]
+           "build_wavenets", "entry_device", "retune"]
 
 # (id, device, knob overrides): every category at several settings.
 ZOO_PLAN: tuple[tuple[str, str, dict[str, float]], ...] = (
@@ -309,3 +311,115 @@ def build_wavenets(directory: str | os.PathLike, *, preset: str = "nam-feather",
         zoo.add_many(models, ids=ids, categories=cats, sources=srcs,
                      knob_values=[m.metadata.get("knob_values") for m in models])
     return zoo
+
+
+def entry_device(metadata: dict):
+    """The virtual device (and its knob values) a zoo model was trained on, from its metadata.
+
+    Parameters
+    ----------
+    metadata : dict
+        A model's metadata as the build scripts write it: ``device`` and ``knob_values`` for the
+        virtual devices' entries, ``family``, ``family_seed`` and ``category`` for the family draws.
+
+    Returns
+    -------
+    (Device, dict) or None
+        ``None`` for a model of a real device (imported files, user captures) or an unknown name.
+    """
+    from ..devices import get_device
+    from ..errors import ConfigError
+    from ..families import draw
+    try:
+        if metadata.get("family") is not None and metadata.get("family_seed") is not None:
+            return draw(str(metadata["category"]), str(metadata["family"]), int(metadata["family_seed"])), {}
+        if metadata.get("device"):
+            return get_device(str(metadata["device"])), dict(metadata.get("knob_values") or {})
+    except (ConfigError, KeyError, ValueError):
+        return None
+    return None
+
+
+def retune(zoo: "Zoo", ids: Sequence[str] | None = None, *, seconds: float = 12.0, epochs: int = 40,
+           patience: int = 10, group: int = 48, wavenet_batch_size: int = 4, lr: float | None = None,
+           seed: int = 0, progress: bool = True, log: Log = print) -> dict[str, dict[str, float]]:
+    """Fine-tune zoo entries on a new render of their own device; keep whichever model plays it better.
+
+    Every entry whose device :func:`entry_device` can rebuild renders ``seconds`` of new synthetic
+    guitar (:func:`tonezoo.devices.render_capture`, a seed of its own, last 20 % validation) at the
+    entry's rate, and fine-tunes from its current weights with its architecture's recipe (an LSTM:
+    AGAM's with 10 warm-up steps; a WaveNet: NAM's with ``wavenet_batch_size`` windows per step) for
+    at most ``epochs`` epochs (``lr``: another peak learning rate than the recipe's), up to ``group``
+    entries of one architecture side by side (:func:`tonezoo.train.train_many`). The current and the
+    fine-tuned model are both scored on the new validation section, which neither trained on, and
+    the better one is kept (the current one when no epoch improved on it); its ESR there
+    becomes ``val_esr`` and the metadata's ``retuned`` records the pass (before/after ESR, seconds,
+    epochs, best epoch). Entries are replaced in the index's order, so the zoo keeps its order; the
+    zoo is written once at the end (an interrupted pass changes nothing). Entries of real devices
+    are skipped.
+
+    Returns
+    -------
+    dict entry id -> {"before": ESR of the current model, "after": ESR of the fine-tuned one}.
+    The ids are those of the entries fine-tuned (ids given but not in the zoo are ignored).
+    """
+    import json
+
+    from ..devices import render_capture
+    from ..train import esr, train_many
+    todo = []
+    for e in zoo.list():
+        if ids is not None and e.id not in ids:
+            continue
+        model = zoo.get(e.id)
+        found = entry_device(model.metadata)
+        if found is None:
+            log(f"{e.id}: skipped (no virtual device to render)")
+            continue
+        todo.append((e, model, *found))
+    groups: dict[str, list] = {}
+    for row in todo:
+        groups.setdefault(json.dumps(row[1].config.to_dict(), sort_keys=True), []).append(row)
+    kept: dict[str, Model] = {}
+    out: dict[str, dict[str, float]] = {}
+    t0 = time.perf_counter()
+    for rows in groups.values():
+        for g in range(0, len(rows), max(int(group), 1)):
+            chunk = rows[g:g + max(int(group), 1)]
+            sr = chunk[0][1].sample_rate
+            caps = [render_capture(dev, seconds=seconds, sample_rate=sr, knobs=knobs or None,
+                                   seed=_entry_seed(seed, e.id, attempt=2))
+                    for e, _, dev, knobs in chunk]
+            wavenet = chunk[0][1].config.arch == "wavenet"
+            extra = {"batch_size": wavenet_batch_size} if wavenet else {}
+            if lr is not None:
+                extra["lr"] = lr
+            if progress:
+                names = chunk[0][0].id if len(chunk) == 1 else f"{chunk[0][0].id} ... {chunk[-1][0].id}"
+                together = " together" if len(chunk) > 1 else ""
+                log(f"fine-tuning {count_text(len(chunk), 'model')}{together} on {seconds:g} s of new audio each "
+                    f"(at most {count_text(epochs, 'epoch')}): {names}")
+            results = train_many(caps, [m for _, m, _, _ in chunk], max_epochs=epochs, patience=patience,
+                                 progress=progress, seed=seed, **extra)
+            if any(r.stop_reason == "interrupted" for r in results):
+                raise KeyboardInterrupt          # nothing written: the zoo keeps its current models
+            for (e, old, dev, knobs), cap, r in zip(chunk, caps, results):
+                before = float(esr(cap.val_y, old.process(cap.val_x)))
+                after = float(r.best_val_esr)
+                out[e.id] = {"before": before, "after": after}
+                # best epoch 0: no epoch improved on the start, whose weights those are
+                tuned = r.best_epoch > 0 and after < before
+                record = {"seconds": seconds, "epochs": r.epochs, "best_epoch": r.best_epoch,
+                          "val_esr_before": round(before, 6), "val_esr_after": round(after, 6),
+                          "kept": "fine-tuned" if tuned else "current"}
+                if lr is not None:
+                    record["lr"] = lr
+                params = r.model.params if tuned else old.params
+                kept[e.id] = Model(old.config, params, dict(old.metadata, val_esr=after if tuned else before,
+                                                            retuned=record))
+                if progress:
+                    log(f"{e.id:24s} {e.category:13s} ESR on new audio {before:.4f} -> {after:.4f} "
+                        f"(best epoch {r.best_epoch} of {r.epochs}; {time.perf_counter() - t0:.0f} s so far)")
+    if kept:
+        zoo.replace_models(kept)
+    return out
