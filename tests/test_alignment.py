@@ -178,3 +178,22 @@ def test_standard_signal_markers_obey_the_same_rule():
         cap = Capture.from_arrays(x, delayed(devices.render(device, x, sr), 480), sr)
         assert cap.metadata["alignment"] == "marker"
         assert 480 - ALIGN_MARGIN <= cap.metadata["latency_samples"] <= 480, device
+
+
+def test_short_captures_say_why_no_delay_was_found():
+    from tonezoo.errors import LatencyTooLargeError, SplitError
+    # too short for the split: said first, before alignment tries (and misreads) a delay
+    x, y, _ = devices.render_pair("5150-like", seconds=2.0, seed=0)
+    with pytest.raises(SplitError, match="0.40 s for validation"):
+        Capture.from_arrays(x, y, 44100)
+    # 3 s of a high-gain amp with no delay: the correlation's best guess is far off and unclear; the
+    # message says the audio is too short to read it, and how to record instead
+    x, y, _ = devices.render_pair("5150-like", seconds=3.0, seed=2)
+    with pytest.raises(LatencyTooLargeError, match=r"only 3.0 s of audio the delay cannot be read reliably.*"
+                                                   r"align=False") as err:
+        Capture.from_arrays(x, y, 44100)
+    assert "--no-align" in err.value.cli_message and "re-amp take" not in str(err.value)
+    x, y, _ = devices.render_pair("5150-like", seconds=3.0, seed=6)
+    with pytest.warns(CaptureWarning, match="cannot be read reliably"):
+        Capture.from_arrays(x, y, 44100)
+    assert Capture.from_arrays(x, y, 44100, align=False).metadata["latency_samples"] == 0

@@ -49,6 +49,7 @@ _SECOND_ARRIVAL_RATIO = 0.4
 _SECOND_ARRIVAL_SHAPE = 0.8   # correlation of |h| around both arrivals: an echo repeats the first one's shape
 _LOW_CONFIDENCE = 8.0         # peak / RMS of the lag function below this: no clear delay
 _DRIFT_WARN_MS = 0.5
+_RELIABLE_SECONDS = 10.0      # shorter audio of a distorting device: a low-confidence delay is likely wrong
 
 
 def _lag_function(x: np.ndarray, y: np.ndarray, sample_rate: int, max_lag: int
@@ -217,8 +218,17 @@ def _align(x: np.ndarray, y: np.ndarray, sample_rate: int, y_label: str, max_lat
     meta["latency_confidence"] = round(info["confidence"], 2)
     meta["polarity"] = "inverted" if info["polarity"] < 0 else "normal"
     max_lag = int(max_latency_ms * 1e-3 * sr)
+    low = info["confidence"] < _LOW_CONFIDENCE
+    # a few seconds of a distorting device give no reliable correlation (docs/captures.md)
+    short = (meta["alignment"] == "correlation" and low and min(x.size, y.size) < _RELIABLE_SECONDS * sr)
+    short_text = (f"; with only {min(x.size, y.size) / sr:.1f} s of audio the delay cannot be read reliably: "
+                  f"record {_RELIABLE_SECONDS:g} s or more (or the standard re-amp signal, whose sync markers "
+                  "fix the delay), or turn alignment off if the files are sample-aligned: <<align=False>>")
     if abs(lag) > max_lag:
-        low = info["confidence"] < _LOW_CONFIDENCE
+        if short:
+            raise _error(LatencyTooLargeError,
+                         f"{y_label}: no clear delay between input and target (the best guess, {abs(lag)} samples, "
+                         f"is more than the {max_latency_ms:g} ms allowed)" + short_text)
         raise _error(
             LatencyTooLargeError,
             f"{y_label}: the target {'lags' if lag > 0 else 'leads'} the input by {abs(lag)} samples "
@@ -226,9 +236,11 @@ def _align(x: np.ndarray, y: np.ndarray, sample_rate: int, y_label: str, max_lat
             + (" (and no clear delay was found: are these two files one re-amp take?)" if low else "")
             + ": export both files from the same start point, bypass latency-adding plug-ins, or allow a "
               f"larger delay if it is real: <<max_latency_ms={_suggest_ms(abs(lag), sr)}>>")
-    if info["confidence"] < _LOW_CONFIDENCE and meta["alignment"] == "correlation":
+    if low and meta["alignment"] == "correlation":
         warnings.warn(f"{y_label}: no clear delay between input and target (confidence {info['confidence']:.1f}); "
-                      f"shifted by {alignment_shift(lag)} samples anyway: check that the files are one re-amp take",
+                      f"shifted by {alignment_shift(lag)} samples anyway"
+                      + (short_text.replace("<<align=False>>", "--no-align (align=False in Python)") if short
+                         else ": check that the files are one re-amp take"),
                       CaptureWarning, stacklevel=3)
     second = info.get("second_arrival")
     if second is not None:
