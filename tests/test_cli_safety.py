@@ -172,11 +172,15 @@ def _model_dir(path: Path, *, hidden: int, sample_rate: int) -> Path:
 def test_export_for_a_player_at_another_rate_is_refused_or_forced(tmp_path):
     m48 = _model_dir(tmp_path / "amp48", hidden=40, sample_rate=48000)
     r = tz("export", m48, "--format", "agam", "--player", "proteus", "-o", tmp_path / "p.json")
-    assert r.returncode == 2 and "44100 Hz" in r.stderr and "48000 Hz" in r.stderr and "--force" in r.stderr
+    assert r.returncode == 2 and "44100 Hz" in r.stderr and "48000 Hz" in r.stderr and "--any-rate" in r.stderr
     assert not (tmp_path / "p.json").exists()
-    r = tz("export", m48, "--format", "agam", "--player", "proteus", "-o", tmp_path / "p.json", "--force")
+    r = tz("export", m48, "--format", "agam", "--player", "proteus", "-o", tmp_path / "p.json", "--any-rate")
     assert r.returncode == 0 and "48000 Hz" in r.stdout and "will not sound as trained" in r.stderr
     assert "records no sample rate" in r.stderr
+    r = tz("export", m48, "--format", "agam", "--player", "proteus", "-o", tmp_path / "p.json", "--force",
+           "--overwrite")                                             # the earlier name still works
+    assert r.returncode == 0 and "will not sound as trained" in r.stderr
+    assert "--force" not in tz("export", "--help").stdout and "--force" not in tz("import", "--help").stdout
     m44 = _model_dir(tmp_path / "amp44", hidden=16, sample_rate=44100)
     r = tz("export", m44, "--format", "aidax", "--player", "aida-x", "-o", tmp_path / "a.json")
     assert r.returncode == 2 and "48000 Hz" in r.stderr and not (tmp_path / "a.json").exists()

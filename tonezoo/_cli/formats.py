@@ -34,8 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to create the models in")
     p.add_argument("--sample-rate", type=int, default=None, metavar="SR",
                    help="training sample rate for files that do not state it (AGAM JSON; default 44100)")
-    p.add_argument("--overwrite", "--force", dest="force", action="store_true",
-                   help="replace model directories that already exist (--force: the same)")
+    p.add_argument("--overwrite", dest="force", action="store_true",
+                   help="replace model directories that already exist")
+    p.add_argument("--force", dest="force", action="store_true", help=argparse.SUPPRESS)   # earlier name
     p.set_defaults(func=run_import)
 
     q = sub.add_parser("export", help="export a model for a player (NeuralPi, Proteus, Chameleon, AIDA-X, NAM)",
@@ -48,8 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="bake this knob value into the exported model (repeat for each knob; needed for nam)")
     q.add_argument("-o", "--output", required=True, metavar="FILE", help="file to write (.json, or .nam for nam)")
     q.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
-    q.add_argument("--force", action="store_true",
+    q.add_argument("--any-rate", dest="force", action="store_true",
                    help="write the file even though --player runs models at another sample rate than the model's")
+    q.add_argument("--force", dest="force", action="store_true", help=argparse.SUPPRESS)   # earlier name
     q.set_defaults(func=run_export)
 
 
@@ -109,8 +111,8 @@ def run_export(args: argparse.Namespace) -> int:
                 f"{args.player} runs its models at {want} Hz, but {args.model} was trained at {rate} Hz: played "
                 f"there, every filter and time constant of the model would shift by a factor {want / rate:.3f} "
                 f"(it would not sound like the device). Train on a capture recorded at {want} Hz for "
-                f"{args.player}, or pass --force to write the file anyway")
-        notes.append(f"warning: written for {args.player} ({want} Hz) from a {rate} Hz model (--force): it will "
+                f"{args.player}, or pass --any-rate to write the file anyway")
+        notes.append(f"warning: written for {args.player} ({want} Hz) from a {rate} Hz model (--any-rate): it will "
                      "not sound as trained")
     if args.format == "agam":
         notes.append(f"note: the agam format records no sample rate; this model runs at {rate} Hz"
