@@ -301,11 +301,17 @@ def _assemble(x: np.ndarray, y: np.ndarray, sample_rate: int, x_label: str, y_la
     meta = dict(metadata)
     lag, val_start = 0, None
     if align:
-        # too short for the split is said first: alignment cannot help it, and on a few seconds of
-        # a distorting device the correlation's delay is unreliable (its error would mislead)
-        n0 = min(x.size, y.size)
-        Capture(x[:n0], y[:n0], sr, name=name, **split).split_points()
-        start, val_start = _align(x, y, sr, y_label, max_latency_ms, meta)
+        try:
+            start, val_start = _align(x, y, sr, y_label, max_latency_ms, meta)
+        except LatencyTooLargeError:
+            # audio too short for the split is the first thing to fix: on a few seconds of a
+            # distorting device the correlation's delay is unreliable, and its error would mislead
+            n0 = min(x.size, y.size)
+            try:
+                Capture(x[:n0], y[:n0], sr, name=name, **split).split_points()
+            except SplitError as short:
+                raise short from None
+            raise
         lag = alignment_shift(start)
         meta["latency_estimate"] = int(start)
         meta["latency_margin"] = ALIGN_MARGIN
