@@ -32,7 +32,7 @@ import scipy.fft
 import scipy.ndimage
 
 from . import signals
-from .errors import CaptureWarning, EchoWarning, LatencyTooLargeError, _error
+from .errors import CaptureWarning, EchoWarning, LatencyTooLargeError, _error, _warning_text
 
 __all__ = ["estimate_latency", "alignment_shift", "ALIGN_MARGIN"]
 
@@ -239,8 +239,7 @@ def _align(x: np.ndarray, y: np.ndarray, sample_rate: int, y_label: str, max_lat
     if low and meta["alignment"] == "correlation":
         warnings.warn(f"{y_label}: no clear delay between input and target (confidence {info['confidence']:.1f}); "
                       f"shifted by {alignment_shift(lag)} samples anyway"
-                      + (short_text.replace("<<align=False>>", "--no-align (align=False in Python)") if short
-                         else ": check that the files are one re-amp take"),
+                      + (_warning_text(short_text) if short else ": check that the files are one re-amp take"),
                       CaptureWarning, stacklevel=3)
     second = info.get("second_arrival")
     if second is not None:

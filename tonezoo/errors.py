@@ -91,6 +91,15 @@ def _error(cls: type[CaptureError], message: str) -> CaptureError:
     return err
 
 
+def _warning_text(message: str) -> str:
+    """``message`` for a warning, read by the library and the command line alike: each
+    ``<<name=value>>`` becomes ``--flag (name=value in Python)``."""
+    def both(m: re.Match) -> str:
+        keyword = m.group(1) + ("" if m.group(2) is None else f"={m.group(2)}")
+        return f"{_cli_flag(m)} ({keyword} in Python)"
+    return _OPTION.sub(both, message)
+
+
 class CaptureWarning(UserWarning):
     """Something about a capture was fixed up (trimmed, low alignment confidence, clock drift)."""
 

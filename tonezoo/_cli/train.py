@@ -222,10 +222,10 @@ def start_line(name: str, note: dict[str, float], refit: dict[str, Any] | None =
     why = ""
     if parts and note["esr"] > 1.5 * note["matched_esr"]:
         why = f" ({'worse than silence: ' if note['esr'] > 1 else ''}its output is {' and '.join(parts)})"
-    before, after, on = (refit or {}).get("val_esr_before"), (refit or {}).get("val_esr_after"), \
-        (refit or {}).get("val_seconds")
+    record = refit or {}
+    before, after, on = record.get("val_esr_before"), record.get("val_esr_after"), record.get("val_seconds")
     if None not in (before, after, on) and after < before:
-        how = "turned to the capture's level and polarity" if refit.get("fit") == "gain" else \
+        how = "turned to the capture's level and polarity" if record.get("fit") == "gain" else \
             "once its output layer is refit to the capture"
         return (f"starting from {name}: validation ESR {before:.4g} as it is{why}; {after:.4g} {how}, where "
                 f"training starts (on {on:.1f} s of validation audio)")

@@ -538,8 +538,9 @@ class Zoo:
         """Put new weights (and metadata) under existing ids, keeping each entry's place and category.
 
         The models must keep their entry's architecture (a retrained model of the same device);
-        their fingerprints are recomputed and ``val_esr`` is taken from their metadata. Each model
-        directory is replaced atomically (:meth:`Model.save`), then the index once.
+        their fingerprints are recomputed (kept for a model that holds the entry's own weights, with
+        only its metadata new) and ``val_esr`` is taken from their metadata. Each model directory is
+        replaced atomically (:meth:`Model.save`), then the index once.
 
         Raises
         ------
@@ -552,12 +553,14 @@ class Zoo:
             if m.config.to_dict() != e.architecture:
                 raise ZooError(f"zoo entry {e.id!r}: the new model's architecture differs from the entry's; "
                                "remove the entry and add the model instead")
-        fps = _fingerprint_all([m for _, m in rows], progress)
-        for (e, m), fp in zip(rows, fps):
+        changed = [(e, m) for e, m in rows if m.params is not self.get(e.id).params]
+        fps = _fingerprint_all([m for _, m in changed], progress) if changed else []
+        for (e, _), fp in zip(changed, fps):
+            self._fps[self._entries.index(e)] = fp
+        for e, m in rows:
             m.save(self.directory / e.path, card=False)
             val = m.metadata.get("val_esr")
             e.val_esr = float(val) if isinstance(val, (int, float)) else e.val_esr
-            self._fps[self._entries.index(e)] = fp
             self._models[e.id] = m
         self._write()
 

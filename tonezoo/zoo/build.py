@@ -63,6 +63,11 @@ Log = Callable[[str], None]
 EpochCallback = Callable[[int, list[dict]], None]
 
 
+def _side_by_side(n: int, noun: str) -> str:
+    """``"1 model"``, ``"13 models together"``: how many train in one vmapped program."""
+    return count_text(n, noun) + (" together" if n > 1 else "")
+
+
 def _entry_seed(seed: int, entry_id: str, attempt: int = 0) -> int:
     """Seed of an entry's synthetic input: fixed per entry, whatever the grouping or the plan."""
     return seed + zlib.crc32(f"{entry_id}#{attempt}".encode() if attempt else entry_id.encode()) % 100_000
@@ -79,8 +84,7 @@ def _train_group(chunk: Sequence[tuple[str, str, dict[str, float]]], *, seconds:
                                seed=_entry_seed(seed, mid, attempt))
                 for dev, (mid, _, knobs) in zip(devices, chunk)]
     if progress:
-        together = " together" if len(chunk) > 1 else ""
-        log(f"training {count_text(len(chunk), 'model')}{together} ({seconds:g} s each): "
+        log(f"training {_side_by_side(len(chunk), 'model')} ({seconds:g} s each): "
             f"{', '.join(p[0] for p in chunk)}")
     results = train_many(captures, n_models=len(chunk), model_config=ModelConfig(hidden_size=hidden_size,
                                                                                  sample_rate=sample_rate),
@@ -281,8 +285,7 @@ def build_wavenets(directory: str | os.PathLike, *, preset: str = "nam-feather",
     captures = [render_capture(dev, seconds=seconds, sample_rate=sample_rate, knobs=knobs,
                                seed=_entry_seed(seed, mid))
                 for dev, (mid, _, knobs) in zip(devices, todo)]
-    together = " together" if len(todo) > 1 else ""
-    log(f"training {count_text(len(todo), preset + ' WaveNet')}{together} ({seconds:g} s each at {sample_rate} Hz, "
+    log(f"training {_side_by_side(len(todo), preset + ' WaveNet')} ({seconds:g} s each at {sample_rate} Hz, "
         f"at most {count_text(epochs, 'epoch')}, batches of {batch_size}): {', '.join(p[0] for p in todo)}")
     t0 = time.perf_counter()
     results = train_many(captures, model_config=wn.model_config(preset, sample_rate=sample_rate),
@@ -383,9 +386,10 @@ def retune(zoo: "Zoo", ids: Sequence[str] | None = None, *, seconds: float = 12.
     kept: dict[str, Model] = {}
     out: dict[str, dict[str, float]] = {}
     t0 = time.perf_counter()
+    step = max(int(group), 1)
     for rows in groups.values():
-        for g in range(0, len(rows), max(int(group), 1)):
-            chunk = rows[g:g + max(int(group), 1)]
+        for g in range(0, len(rows), step):
+            chunk = rows[g:g + step]
             sr = chunk[0][1].sample_rate
             caps = [render_capture(dev, seconds=seconds, sample_rate=sr, knobs=knobs or None,
                                    seed=_entry_seed(seed, e.id, attempt=2))
@@ -396,8 +400,7 @@ def retune(zoo: "Zoo", ids: Sequence[str] | None = None, *, seconds: float = 12.
                 extra["lr"] = lr
             if progress:
                 names = chunk[0][0].id if len(chunk) == 1 else f"{chunk[0][0].id} ... {chunk[-1][0].id}"
-                together = " together" if len(chunk) > 1 else ""
-                log(f"fine-tuning {count_text(len(chunk), 'model')}{together} on {seconds:g} s of new audio each "
+                log(f"fine-tuning {_side_by_side(len(chunk), 'model')} on {seconds:g} s of new audio each "
                     f"(at most {count_text(epochs, 'epoch')}): {names}")
             results = train_many(caps, [m for _, m, _, _ in chunk], max_epochs=epochs, patience=patience,
                                  progress=progress, seed=seed, **extra)
