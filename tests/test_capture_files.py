@@ -19,7 +19,7 @@ import soundfile as sf
 from tonezoo import devices
 from tonezoo.capture import (ALIGN_MARGIN, ChannelChoiceWarning, ClippedTargetError, DCOffsetWarning,
                              HotTargetWarning, IdenticalAudioError, LatencyTooLargeError, StereoInputError,
-                             load_capture)
+                             SwappedFilesWarning, crest_factor_db, load_capture)
 from tonezoo.cli import main
 
 DI_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "di"
@@ -103,6 +103,29 @@ def test_identical_input_and_target_files_are_refused(tmp_path):
     for target in ("di.wav", "di_copy.wav"):
         with pytest.raises(IdenticalAudioError, match="you exported the DI twice"):
             load_capture(tmp_path / "di.wav", tmp_path / target)
+
+
+def test_swapped_input_and_target_files_are_named(tmp_path, capsys):
+    sr = 48000
+    x = di(10, sr)
+    sf.write(str(tmp_path / "di.wav"), x, sr, subtype="PCM_24")
+    for device in ("muff", "crunch-amp", "screamer", "boost", "compressor", "clean-amp"):
+        y = wet(x, sr, device, delay=25)
+        sf.write(str(tmp_path / f"{device}.wav"), y, sr, subtype="PCM_24")
+        # in the right order no device draws the warning: its output is never much peakier than its DI
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SwappedFilesWarning)
+            cap = load_capture(tmp_path / "di.wav", tmp_path / f"{device}.wav")
+        crest = cap.metadata["crest_factor_db"]
+        assert crest["target"] - crest["input"] <= 1.5, (device, crest)
+    # swapped, a distorting device's output is named, and the delay it shows is told too
+    with pytest.warns(SwappedFilesWarning, match=r"input file '.*muff\.wav' looks like a device's output.*"
+                                                 r"leads the input by \d+ samples.*swapped"):
+        load_capture(tmp_path / "muff.wav", tmp_path / "di.wav")
+    assert main(["train", str(tmp_path / "crunch-amp.wav"), str(tmp_path / "di.wav"), "-o", str(tmp_path / "m"),
+                 "--epochs", "1", "--arch", "lstm"]) == 0
+    assert "Are the two files swapped?" in capsys.readouterr().err
+    assert np.isnan(crest_factor_db(np.zeros(100)))
 
 
 # ---- levels: normalised, hot, clipped, DC --------------------------------------------------------

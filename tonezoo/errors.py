@@ -116,6 +116,10 @@ class DCOffsetWarning(CaptureWarning):
     """The target carries a DC offset (the interface's); it was removed."""
 
 
+class SwappedFilesWarning(CaptureWarning):
+    """The input looks like a device's output and the target like a dry DI: the files may be swapped."""
+
+
 class ChannelChoiceWarning(CaptureWarning):
     """A multi-channel file with one non-silent channel: that channel was taken."""
 
