@@ -685,6 +685,9 @@ def main(argv: list[str] | None = None) -> int:
     n_random = args.random if args.random is not None else budget["random"]
     race = args.race if args.race is not None else budget["race"]
     race_epochs = args.race_epochs or race_length(epochs)
+    if race > pool:
+        ap.error(f"--race {race} is larger than the oracle's shortlist (--pool {pool}): transfer's run of its winner "
+                 f"must be one of the pool's runs; give --pool {race} or more")
     settings = dict(vars(args), seconds=seconds, epochs=epochs, pool=pool, random=n_random, race=race,
                     race_epochs=race_epochs, protocol=PROTOCOL)
     todo = [t for t in targets(quick=args.quick) if (args.half == "all" or t["half"] == args.half)

@@ -42,15 +42,21 @@ def test_transfer_is_never_worse_than_the_same_budget_from_scratch_on_validation
     assert plain.source == plain.model.metadata["suggestions"][0]["id"]
 
 
-def test_default_race_is_a_fifth_of_the_budget_up_to_six_epochs(tmp_path) -> None:
-    from tonezoo.zoo.transfer import RACE_EPOCHS, race_length
-    assert [race_length(n) for n in (1, 2, 5, 10, 25, 30, 100)] == [1, 1, 1, 2, 5, RACE_EPOCHS, RACE_EPOCHS]
+def test_default_race_is_the_top_5_for_a_quarter_of_the_budget_up_to_eight_epochs(tmp_path) -> None:
+    import inspect
+
+    from tonezoo._cli.train import DEFAULT_RACE
+    from tonezoo.zoo.transfer import RACE, RACE_EPOCHS, race_length, transfer
+    assert RACE_EPOCHS == 8 and RACE == 5
+    assert [race_length(n) for n in (1, 2, 5, 10, 25, 30, 100)] == [1, 1, 2, 3, 7, RACE_EPOCHS, RACE_EPOCHS]
+    for f in (Zoo.transfer, transfer):                       # the library's and the command's defaults agree
+        assert inspect.signature(f).parameters["race"].default == RACE == DEFAULT_RACE
     assert race_length(100, 2) == 2                          # a given length is kept
     zoo = Zoo.open(tmp_path / "zoo", create=True)
     zoo.add_many([Model.create(ModelConfig(hidden_size=4), seed=i, name=f"tiny{i}") for i in range(2)])
     cap = render_capture("ts9-like", seconds=3.0, seed=2)
     tr = zoo.transfer(cap, race=2, scratch=False, max_epochs=10, patience=20, progress=False)
-    assert [r["epochs"] for r in tr.model.metadata["race"]] == [2, 2] and tr.epochs == 10
+    assert [r["epochs"] for r in tr.model.metadata["race"]] == [3, 3] and tr.epochs == 10
 
 
 def test_wavenet_contenders_train_with_nams_recipe(tmp_path) -> None:

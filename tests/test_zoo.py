@@ -291,7 +291,7 @@ def test_transfer_races_the_top_suggestions_within_the_budget(default_zoo):
     at = events.index(announced[0])
     # the race's epoch, then the winner's epochs 2-3, then the from-scratch contender's 1-3
     assert [e[1] for e in events[:at]] == [1] and [e[1] for e in events[at + 1:]] == [2, 3, 1, 2, 3]
-    assert [r["id"] for r in rows] == [s.id for s in sugg]            # the default race is the top 3
+    assert [r["id"] for r in rows] == [s.id for s in sugg]            # the default race takes up to the top 5
     winner = min(rows, key=lambda r: r["val_esr"])
     assert raced.source == raced.model.metadata["base_model"] == winner["id"]
     assert raced.epochs == 3 and [h["epoch"] for h in raced.history] == [0, 1, 2, 3]
@@ -504,8 +504,8 @@ def test_cli_build_and_demo(tmp_path, capsys):
     out = capsys.readouterr().out
     result = json.loads(out.strip().splitlines()[-1])
     assert result["device"] == "mt2-like" and result["pick"]
-    race = json.loads((tmp_path / "demo" / "summary.json").read_text())["race"]   # 3 epochs: the top 3 race
-    assert len(race) == 3 and result["pick"] in [r["id"] for r in race] and "race: " in out
+    race = json.loads((tmp_path / "demo" / "summary.json").read_text())["race"]   # 3 epochs: the top 5 race
+    assert len(race) == 5 and result["pick"] in [r["id"] for r in race] and "race: " in out
     assert (tmp_path / "demo" / "loss.png").exists() and (tmp_path / "demo" / "transfer" / "config.json").exists()
     assert main(["demo", "--device", "boost"]) == 2                          # in the zoo: refused
     # the demo replaces only its own files: a folder holding others is refused before anything is written
@@ -551,7 +551,7 @@ def test_suggest_says_the_race_keeps_to_the_picks_architecture(tmp_path, capsys,
     archs = [zoo.entry(c["id"]).config.arch for c in json.loads(out[-1])["candidates"]]
     assert len(set(archs)) > 1, archs                   # the case this test is about
     pick_line = " ".join(" ".join(out[:-1]).split()).split("pick: ")[1]
-    assert "races the 3 best nam-feather models (the pick's architecture; --arch ARCH chooses another)" in pick_line
+    assert "races the 5 best nam-feather models (the pick's architecture; --arch ARCH chooses another)" in pick_line
 
 
 def test_counts_take_the_number_of_their_noun():

@@ -29,7 +29,7 @@ __all__ = ["register", "describe_trained_model", "start_note", "DEFAULT_EPOCHS_T
 # trainer defaults to 100 epochs. Early stopping (--patience) usually ends a run sooner.
 DEFAULT_EPOCHS_TRANSFER = 100
 DEFAULT_EPOCHS_SCRATCH = 300
-DEFAULT_RACE = 3
+DEFAULT_RACE = 5                 # tonezoo.zoo.transfer.RACE (not imported here: it loads JAX)
 """Contenders in the race of --from auto (Zoo.transfer's default)."""
 
 # metadata keys that describe the trained capture or its lineage; everything else a starting
@@ -67,10 +67,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "bundled zoo)")
     p.add_argument("--race", type=int, default=None, metavar="K",
                    help="with --from auto: fine-tune the top K suggestions together for --race-epochs epochs and "
-                        "continue the best (default 3). 0 or 1: no race, start from the first suggestion; there is "
+                        "continue the best (default 5). 0 or 1: no race, start from the first suggestion; there is "
                         "no race either when --epochs is not longer than --race-epochs")
     p.add_argument("--race-epochs", type=int, default=None, metavar="E",
-                   help="epochs of the race (default: a fifth of --epochs, at most 6; part of --epochs)")
+                   help="epochs of the race (default: a quarter of --epochs, at most 8; part of --epochs)")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"maximum epochs (default {DEFAULT_EPOCHS_TRANSFER} with --from, "
                         f"{DEFAULT_EPOCHS_SCRATCH} from scratch)")

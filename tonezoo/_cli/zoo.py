@@ -339,12 +339,13 @@ def run_suggest(args: argparse.Namespace) -> int:
                   "-- the device-kind classifier's call, apart from the ranking above")
     pick = sugg[0]
     named = "" if pick.name in ("", pick.id) else f"{pick.name}, "
-    from .train import arch_name
+    from .train import DEFAULT_RACE, arch_name
     group = arch_name(zoo.entry(pick.id).config)
-    mixed = any(arch_name(zoo.entry(s.id).config) != group for s in sugg[:3])
-    whom = f"the 3 best {group} models (the pick's architecture; --arch ARCH chooses another)" if mixed else "the top 3"
+    mixed = any(arch_name(zoo.entry(s.id).config) != group for s in sugg[:DEFAULT_RACE])
+    whom = (f"the {DEFAULT_RACE} best {group} models (the pick's architecture; --arch ARCH chooses another)" if mixed
+            else f"the top {DEFAULT_RACE}")
     con.print(f"pick: [bold]{pick.id}[/bold] ({named}{pick.category}); 'tonezoo train ... --from auto' races {whom} "
-              "for a fifth of its epochs (at most 6) and fine-tunes the best")
+              "for a quarter of its epochs (at most 8) and fine-tunes the best")
     if plot_path is not None:
         path = plot_transfer(zoo, capture, sugg[:min(3, len(sugg))], plot_path)
         con.print(f"plot written to {path}")

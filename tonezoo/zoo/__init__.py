@@ -35,7 +35,7 @@ The package, one way (each module imports only those above it):
 * :mod:`tonezoo.zoo.build`: the recipe of the bundled zoo (plan, held-out devices, building);
 * :mod:`tonezoo.zoo.hub`: filling a zoo from the Hugging Face Hub.
 
-:meth:`Zoo.transfer` races the top 3 for a fifth of the budget (at most 6 epochs) and fine-tunes the
+:meth:`Zoo.transfer` races the top 5 for a quarter of the budget (at most 8 epochs) and fine-tunes the
 winner (``race=0``: the first suggestion).
 
 A zoo of fewer than :data:`MIN_ZOO_FOR_OWN_SCALER` models standardises its features with the
@@ -656,15 +656,16 @@ class Zoo:
                         weighting=weighting, fingerprint=fingerprint, exclude=exclude, at_level=at_level,
                         level_db=level_db)
 
-    def transfer(self, capture: "Capture", *, race: int = 3, race_epochs: int | None = None, top: int = 5,
+    def transfer(self, capture: "Capture", *, race: int = 5, race_epochs: int | None = None, top: int = 5,
                  shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,
                  on_race: Callable[[list[dict[str, Any]], str], None] | None = None,
                  on_start: Callable[[str, Model, dict[str, Any] | None], None] | None = None,
                  **train_overrides: Any) -> "TrainResult":
         """Suggest a starting model for ``capture`` and fine-tune from it (:func:`tonezoo.zoo.transfer.transfer`).
 
-        By default the top 3 suggestions *race* for ``race_epochs`` epochs (fine-tuned together;
-        default a fifth of ``max_epochs``, at most 6: :func:`tonezoo.zoo.transfer.race_length`)
+        By default the top 5 suggestions (:data:`tonezoo.zoo.transfer.RACE`) *race* for ``race_epochs``
+        epochs (fine-tuned together; default a quarter of ``max_epochs``, at most 8:
+        :func:`tonezoo.zoo.transfer.race_length`)
         and the one with the best validation ESR carries on up to ``max_epochs`` in all. ``race=0``
         or 1 fine-tunes the first suggestion directly. ``suggestions`` reuses a ranking;
         ``on_race(rows, winner_id)`` is called when the race is decided, before the winner carries

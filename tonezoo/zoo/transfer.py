@@ -42,22 +42,28 @@ def adapt_model(model: Model, *, knobs: Sequence[str] = (), knob_values: Mapping
     return Model(dataclasses.replace(out.config, sample_rate=rate), out.params, out.metadata)
 
 
-RACE_EPOCHS = 6
-"""Longest default race (epochs); the default is a fifth of the budget up to this (:func:`race_length`)."""
+RACE = 5
+"""Contenders in the default race: the top 5 suggestions (:func:`race_length` says how it was decided)."""
+
+RACE_EPOCHS = 8
+"""Longest default race (epochs); the default is a quarter of the budget up to this (:func:`race_length`)."""
 
 
 def race_length(max_epochs: int, race_epochs: int | None = None) -> int:
-    """Epochs of the race: ``race_epochs`` when given, else a fifth of ``max_epochs``, 1 to :data:`RACE_EPOCHS`.
+    """Epochs of the race: ``race_epochs`` when given, else a quarter of ``max_epochs`` (rounded up), 1 to
+    :data:`RACE_EPOCHS`.
 
-    Decided on half A of ``benchmarks/selection.py`` (17 held-out targets, 30 epochs): read off the
-    pool's validation curves, a race of the top 3 kept a model within 10 % of the oracle pool on
-    8 of 17 targets when it lasted 2 epochs, 9 at 4, 11 at 6 and 12 at 8 or 10; racing 4 or 5
-    contenders did no better. 6 of 30 epochs cost 12 more model-epochs than the winner's and
-    scratch's 60 (``docs/zoo.md``).
+    Decided with the race's size (:data:`RACE`) on half A of ``benchmarks/selection.py`` (17 held-out
+    targets, 30 epochs), read off the oracle pool's validation curves, on the zoo before and after its
+    retuning: the top 5 racing 8 epochs kept a model within 10 % of the oracle pool on 9 and 13 of 17
+    targets, more than any other size (2-5) and length (1-12) on the two runs together; the earlier
+    default, the top 3 for 6 epochs, on 4 and 11 (``docs/zoo.md``). Most misses of the retuned zoo's
+    half A were starts that the top 3 left out. 8 of 30 epochs cost 32 model-epochs on top of the
+    winner's and scratch's 60; a transfer on 6 s of audio took 42 s against 32 s.
     """
     if race_epochs is not None:
         return int(race_epochs)
-    return int(min(RACE_EPOCHS, max(1, int(max_epochs) // 5)))
+    return int(min(RACE_EPOCHS, max(1, -(-int(max_epochs) // 4))))
 
 
 def _check_options(overrides: dict[str, Any], fields: set[str]) -> None:
@@ -77,7 +83,7 @@ def _check_options(overrides: dict[str, Any], fields: set[str]) -> None:
                           "(max_epochs, lr, patience, ...) and train's keywords")
 
 
-def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | None = None, top: int = 5,
+def transfer(zoo: Any, capture: "Capture", *, race: int = RACE, race_epochs: int | None = None, top: int = 5,
              shortlist: int = 16, progress: bool = True, suggestions: Sequence[Suggestion] | None = None,
              scratch: bool = True, refit: bool = True,
              on_race: Callable[[list[dict[str, Any]], str], None] | None = None,
@@ -93,9 +99,9 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | 
        step -- the seed article's "first loss much lower", without training; a linear probe before
        fine-tuning, as in LP-FT (Kumar et al., "Fine-Tuning can Distort Pretrained Features and
        Underperform Out-of-Distribution", ICLR 2022).
-    2. **Race** (``race``, default 3): the top ``race`` suggestions are fine-tuned together (one
+    2. **Race** (``race``, default 5): the top ``race`` suggestions are fine-tuned together (one
        vmapped run per architecture, validated every epoch) for ``race_epochs`` epochs (default: a
-       fifth of the budget, at most 6: :func:`race_length`), and the one
+       quarter of the budget, at most 8: :func:`race_length`), and the one
        with the best validation ESR carries on from where the race left it (weights, optimizer and
        learning-rate state) up to ``max_epochs`` in all, so the result is the winner's whole run.
        The zero-shot ranking alone is a weak predictor of how well a model fine-tunes (see
@@ -120,8 +126,8 @@ def transfer(zoo: Any, capture: "Capture", *, race: int = 3, race_epochs: int | 
         Contenders in the race (the top ``race`` suggestions); 0 or 1 fine-tunes the first
         suggestion directly.
     race_epochs : int, optional
-        Epochs of the race (part of ``max_epochs``); default :func:`race_length`: a fifth of
-        ``max_epochs``, 1 to 6.
+        Epochs of the race (part of ``max_epochs``); default :func:`race_length`: a quarter of
+        ``max_epochs``, 1 to 8.
     top, shortlist : see :meth:`suggest`
     progress : bool
     suggestions : sequence of Suggestion, optional
