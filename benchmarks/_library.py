@@ -93,6 +93,44 @@ UNLABELLED: dict[str, str] = {
 }
 
 
+# Captures from other public repositories, under ``--more-captures DIR`` as ``owner+repo/path`` (a copy of each
+# file at the commit named): relative path -> (commit, category, device). The category is what the author
+# states: Chameleon's README names its three models "Red (high gain), Gold (crunchy), and Green (crisp and
+# clean)" channels of one amp head; AIDA-X's "US Double Nrm" is the Normal (clean) channel of a Fender Twin-style
+# amp. AIDA-X's ``deerinkstudios-tw40-ac-clean.json`` at 07f2615 is not valid JSON and is not used.
+MORE_LABELLED: dict[str, tuple[str, str, str]] = {
+    "GuitarML+Chameleon/models/red.json": ("bf0b03b4ebead33c84432e3beabe199ff0fa847e", "amp-highgain", "chameleon"),
+    "GuitarML+Chameleon/models/gold.json": ("bf0b03b4ebead33c84432e3beabe199ff0fa847e", "amp-crunch", "chameleon"),
+    "GuitarML+Chameleon/models/green.json": ("bf0b03b4ebead33c84432e3beabe199ff0fa847e", "amp-clean", "chameleon"),
+    "AidaDSP+AIDA-X/files/US-Double-Nrm-Model.json": ("56e454948464a945b0b94a6934f9927a7feb1823", "amp-clean",
+                                                      "us-double"),
+}
+
+
+def more_models(root: Path) -> list[tuple[str, str, str]]:
+    """The files of :data:`MORE_LABELLED` under ``root``, as ``(relative path, category, device)``.
+
+    Raises
+    ------
+    FileNotFoundError
+        A file of the table is missing under ``root``.
+    ValueError
+        A file is a fixture's device or holds a fixture's weights (the table must never name one).
+    """
+    root = Path(root)
+    digests = fixture_digests()
+    used = []
+    for rel, (_, cat, device) in MORE_LABELLED.items():
+        if not (root / rel).is_file():
+            raise FileNotFoundError(f"{root / rel}: missing; copy it from its repository at the commit "
+                                    f"{MORE_LABELLED[rel][0][:7]} (benchmarks/_library.py)")
+        why = excluded_as_fixture(rel, digests, root)
+        if why:
+            raise ValueError(f"{rel}: {why}")
+        used.append((rel, cat, device))
+    return used
+
+
 def _digest(path: Path) -> str:
     doc = json.loads(path.read_text())
     return hashlib.sha1(json.dumps(doc.get("state_dict", doc), sort_keys=True).encode()).hexdigest()

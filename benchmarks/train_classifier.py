@@ -174,23 +174,30 @@ LIBRARY_KNOBS = (0.25, 1.0)
 """Range of a library model's knob inputs (uniform): a device is captured at the settings people play it at."""
 
 
-def library_pairs(root: Path, per_model: int, *, seconds: float, log: Log | None
+def library_pairs(root: Path, per_model: int, *, seconds: float, log: Log | None,
+                  models: list[tuple[str, str, str]] | None = None, first_index: int = 0
                   ) -> Iterator[tuple[np.ndarray, np.ndarray, int, str, str]]:
     """``(x, y, sample_rate, category, device)``: every labelled library model (:mod:`_library`) on
-    ``per_model`` augmented DIs, its knob inputs drawn from :data:`LIBRARY_KNOBS`."""
+    ``per_model`` augmented DIs, its knob inputs drawn from :data:`LIBRARY_KNOBS`. ``models`` (``(path
+    under root, category, device)``) replaces the library's table; model ``i`` draws its DIs from the seed
+    ``first_index + i``."""
     from _library import library_models
 
     from tonezoo.formats import import_model
-    used, skipped = library_models(root)
-    if log:
-        log(f"  library: {len(used)} labelled models of {len({d for _, _, d in used})} devices; "
-            f"{len(skipped)} files not used ({sum(v.startswith('fixture') for v in skipped.values())} of fixture devices)")
+    if models is None:
+        used, skipped = library_models(root)
+        if log:
+            log(f"  library: {len(used)} labelled models of {len({d for _, _, d in used})} devices; "
+                f"{len(skipped)} files not used ({sum(v.startswith('fixture') for v in skipped.values())} of fixture "
+                "devices)")
+    else:
+        used = models
     t0 = time.perf_counter()
     for i, (rel, cat, device) in enumerate(used):
         model = import_model(Path(root) / rel)
         sr = int(model.config.sample_rate)
         for j in range(per_model):
-            rng = np.random.default_rng([i, j, 7331])
+            rng = np.random.default_rng([first_index + i, j, 7331])
             x = augmented_di(rng, seconds, sr)
             knobs = {k: float(rng.uniform(*LIBRARY_KNOBS)) for k in model.config.knobs} or None
             yield x, np.asarray(model.process(x, knobs), np.float32), sr, cat, device
@@ -409,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="a copy of GuitarML/ToneLibrary: its labelled captures (benchmarks/_library.py) join the "
                          "training set, and cross-validation leaves each of their devices out in turn")
     ap.add_argument("--library-renders", type=int, default=24, help="renders of every labelled library model")
+    ap.add_argument("--more-captures", default=None, metavar="DIR",
+                    help="with --library: copies of the other public captures of benchmarks/_library.py's "
+                         "MORE_LABELLED (DIR/owner+repo/path), trained on and left out in turn as the library's")
     ap.add_argument("--library-score-only", action="store_true",
                     help="score the library's captures with a classifier trained without them (the baseline)")
     ap.add_argument("--drop", nargs="*", default=[], help="feature names left out of the classifier's input")
@@ -447,6 +457,17 @@ def main(argv: list[str] | None = None) -> int:
         Xl, ml = _feats(library_pairs(Path(args.library), args.library_renders, seconds=args.seconds, log=log), cache,
                         f"library-{args.library_renders}-{args.seconds:g}")
         library = (Xl, [m[0] for m in ml], [m[1] for m in ml])
+        if args.more_captures:
+            import hashlib
+
+            from _library import MORE_LABELLED, more_models
+            more = more_models(Path(args.more_captures))
+            key = hashlib.sha1(repr(sorted(MORE_LABELLED.items())).encode()).hexdigest()[:8]
+            log(f"  more captures: {len(more)} models of {len({d for _, _, d in more})} devices ({args.more_captures})")
+            Xm, mm = _feats(library_pairs(Path(args.more_captures), args.library_renders, seconds=args.seconds,
+                                          log=log, models=more, first_index=1000), cache,
+                            f"more-{key}-{args.library_renders}-{args.seconds:g}")
+            library = (np.vstack([Xl, Xm]), library[1] + [m[0] for m in mm], library[2] + [m[1] for m in mm])
     t_train = time.perf_counter() - t0
     cv = None
     if args.cv or args.cv_only:
@@ -476,7 +497,9 @@ def main(argv: list[str] | None = None) -> int:
             "library_renders": 0 if library is None or args.library_score_only else int(len(library[0])),
             "recipe": "benchmarks/train_classifier.py"}
     if library is not None and not args.library_score_only:
-        meta["library"] = f"GuitarML/ToneLibrary@{LIBRARY_COMMIT[:7]}: {len(set(library[2]))} devices"
+        meta["library"] = (f"GuitarML/ToneLibrary@{LIBRARY_COMMIT[:7]}"
+                           + (" and other public captures (benchmarks/_library.py MORE_LABELLED)"
+                              if args.more_captures else "") + f": {len(set(library[2]))} devices")
     if models is not None:
         Xt, ct = np.vstack([Xt, models[0]]), ct + models[1]
     if library is not None and not args.library_score_only:
@@ -514,7 +537,8 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     clf.save(args.out)
     settings = dict(vars(args), audio_cache=None if cache is None else "(a local folder)",
-                    library=None if not args.library else f"a copy of GuitarML/ToneLibrary@{LIBRARY_COMMIT[:7]}")
+                    library=None if not args.library else f"a copy of GuitarML/ToneLibrary@{LIBRARY_COMMIT[:7]}",
+                    more_captures=None if not args.more_captures else "copies of MORE_LABELLED's files")
     for key in ("out", "report"):
         if Path(settings[key]).resolve().is_relative_to(ROOT):
             settings[key] = str(Path(settings[key]).resolve().relative_to(ROOT))

@@ -68,3 +68,30 @@ def test_not_a_library_is_refused(tmp_path: Path) -> None:
     from _library import library_models
     with pytest.raises(FileNotFoundError, match="ToneLibrary"):
         library_models(tmp_path)
+
+
+def test_more_captures_are_checked_like_the_library(tmp_path: Path) -> None:
+    from _library import FIXTURE_DEVICES, MORE_LABELLED, more_models
+    from train_classifier import library_pairs
+    src = FIXTURES / "models" / "agam"
+    doc = json.loads((src / "neuralpi_princeton_clean.json").read_text())
+    doc["state_dict"]["lin.bias"] = [float(b) + 0.03 for b in doc["state_dict"]["lin.bias"]]
+    for rel in MORE_LABELLED:                    # other weights under the table's paths: used as labelled
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(json.dumps(doc))
+    used = more_models(tmp_path)
+    assert [(r, c, d) for r, (_, c, d) in MORE_LABELLED.items()] == used
+    assert {c for _, c, _ in used} == {"amp-clean", "amp-crunch", "amp-highgain"}
+    rows = list(library_pairs(tmp_path, 1, seconds=0.5, log=None, models=used[:1], first_index=1000))
+    assert [(r[3], r[4]) for r in rows] == [used[0][1:]]
+    # a fixture's weights under a table path are refused, and so is a missing file
+    first = next(iter(MORE_LABELLED))
+    shutil.copy(src / "neuralpi_procorat.json", tmp_path / first)
+    with pytest.raises(ValueError, match="neuralpi_procorat"):
+        more_models(tmp_path)
+    (tmp_path / first).unlink()
+    with pytest.raises(FileNotFoundError, match="commit"):
+        more_models(tmp_path)
+    for rel in MORE_LABELLED:
+        assert not any(key in Path(rel).stem.lower().replace("_", "").replace("-", "") for key in FIXTURE_DEVICES)
+
