@@ -62,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "better, so the run takes about twice a plain one)")
     p.add_argument("--arch", default=None, choices=ARCHS,
                    help="architecture from scratch: lstm (the default, LSTM-20) or NAM's WaveNet presets; with "
-                        "--from auto, only zoo models of this architecture are candidates")
+                        "--from auto, only zoo models of this architecture are candidates (without it, the "
+                        "architecture of the zoo's best suggestion)")
     p.add_argument("--zoo", default=None, help="zoo directory for --from auto or --from ZOO_ID (default: the "
                    "bundled zoo)")
     p.add_argument("--race", type=int, default=None, metavar="K",
