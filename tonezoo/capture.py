@@ -320,8 +320,9 @@ def _check_swapped(x: np.ndarray, y: np.ndarray, x_label: str, y_label: str, met
     warnings.warn(
         f"{x_label} looks like a device's output and {y_label} like a dry DI: the target's crest factor (peak over "
         f"RMS) is {cy:.1f} dB against the input's {cx:.1f} dB, while a pedal or amp (clipping, compression, a "
-        f"cabinet) lowers a signal's crest factor or leaves it as it is{leads}. Are the two files swapped? The input is the dry signal played into the device and comes "
-        f"first; the target is the device's recording", SwappedFilesWarning, stacklevel=4)
+        f"cabinet) lowers a signal's crest factor or leaves it as it is{leads}. Are the two files swapped? The "
+        f"input is the dry signal played into the device and comes first; the target is the device's recording",
+        SwappedFilesWarning, stacklevel=4)
 
 
 def _assemble(x: np.ndarray, y: np.ndarray, sample_rate: int, x_label: str, y_label: str, *, align: bool,
