@@ -81,7 +81,8 @@ def test_more_captures_are_checked_like_the_library(tmp_path: Path) -> None:
         (tmp_path / rel).write_text(json.dumps(doc))
     used = more_models(tmp_path)
     assert [(r, c, d) for r, (_, c, d) in MORE_LABELLED.items()] == used
-    assert {c for _, c, _ in used} == {"amp-clean", "amp-crunch", "amp-highgain"}
+    from tonezoo.devices import CATEGORIES
+    assert {c for _, c, _ in used} <= set(CATEGORIES)
     rows = list(library_pairs(tmp_path, 1, seconds=0.5, log=None, models=used[:1], first_index=1000))
     assert [(r[3], r[4]) for r in rows] == [used[0][1:]]
     # a fixture's weights under a table path are refused, and so is a missing file
@@ -95,3 +96,21 @@ def test_more_captures_are_checked_like_the_library(tmp_path: Path) -> None:
     for rel in MORE_LABELLED:
         assert not any(key in Path(rel).stem.lower().replace("_", "").replace("-", "") for key in FIXTURE_DEVICES)
 
+
+
+def test_a_fixture_nam_capture_is_refused_by_its_weights(tmp_path: Path) -> None:
+    """A NAM WaveNet fixture's weights under a NAM_models path of the table are refused, whatever its metadata."""
+    from _library import MORE_LABELLED, NAM_MODELS, more_models
+    src = FIXTURES / "models" / "agam"
+    doc = json.loads((src / "neuralpi_princeton_clean.json").read_text())
+    doc["state_dict"]["lin.bias"] = [float(b) + 0.04 for b in doc["state_dict"]["lin.bias"]]
+    for rel in MORE_LABELLED:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(json.dumps(doc))
+    assert len(more_models(tmp_path)) == len(MORE_LABELLED)
+    nam = json.loads((FIXTURES / "models" / "nam" / "t3k_dumble_feather.nam").read_text())
+    nam["metadata"] = {"name": "renamed"}
+    rel = next(r for r in MORE_LABELLED if r.endswith(next(iter(NAM_MODELS))))
+    (tmp_path / rel).write_text(json.dumps(nam))
+    with pytest.raises(ValueError, match="t3k_dumble_feather"):
+        more_models(tmp_path)
