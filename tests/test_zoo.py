@@ -571,3 +571,15 @@ def test_zoo_init_takes_the_folder_as_the_other_actions_do(tmp_path, capsys):
     assert main(["zoo", "init", str(tmp_path / "c"), "--zoo", str(tmp_path / "d")]) == 2
     assert "name two folders" in capsys.readouterr().err
     assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
+
+
+def test_plain_progress_lines_say_time_left_then_time_taken(capsys) -> None:
+    """Logged progress (no terminal) estimates the time left until the last epoch, which says the time taken."""
+    from tonezoo._progress import Progress
+    progress = Progress(True, 3, "train", every=1)
+    for epoch in (1, 2, 3):
+        progress.update(epoch, "loss 0.1")
+    progress.close()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and all("s/epoch" in line for line in lines)
+    assert "left)" in lines[1] and "left" not in lines[2] and lines[2].endswith("in all)")

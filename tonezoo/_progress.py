@@ -63,9 +63,10 @@ class Progress:
         elif info and (epoch % self.every == 0 or epoch == self.total):
             done = epoch - self.start_epoch
             rate = (time.perf_counter() - self.t0) / max(done, 1)
-            eta = rate * (self.total - epoch)
-            print(f"{self.label}: epoch {epoch}/{self.total}  {info}  ({rate:.2f} s/epoch, "
-                  f"at most {duration_text(eta)} left)", file=sys.stderr, flush=True)
+            left = (f"at most {duration_text(rate * (self.total - epoch))} left" if epoch < self.total
+                    else f"{duration_text(time.perf_counter() - self.t0)} in all")
+            print(f"{self.label}: epoch {epoch}/{self.total}  {info}  ({rate:.2f} s/epoch, {left})",
+                  file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.enabled and self.live:
