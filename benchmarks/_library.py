@@ -206,8 +206,8 @@ NAM_MODELS: dict[str, tuple[str, str]] = {
     "Tom C Engl e530 preamp & 840 power amp with Boss DS1 Overdrive.nam": ("amp-highgain", "engl-e530"),
 }
 
-for _f, (_cat, _dev) in NAM_MODELS.items():
-    MORE_LABELLED[f"pelennor2170+NAM_models/{_f}"] = (NAM_MODELS_COMMIT, _cat, _dev)
+MORE_LABELLED.update({f"pelennor2170+NAM_models/{name}": (NAM_MODELS_COMMIT, cat, device)
+                      for name, (cat, device) in NAM_MODELS.items()})
 
 
 def more_models(root: Path) -> list[tuple[str, str, str]]:
@@ -223,10 +223,10 @@ def more_models(root: Path) -> list[tuple[str, str, str]]:
     root = Path(root)
     digests = fixture_digests()
     used = []
-    for rel, (_, cat, device) in MORE_LABELLED.items():
+    for rel, (commit, cat, device) in MORE_LABELLED.items():
         if not (root / rel).is_file():
             raise FileNotFoundError(f"{root / rel}: missing; copy it from its repository at the commit "
-                                    f"{MORE_LABELLED[rel][0][:7]} (benchmarks/_library.py)")
+                                    f"{commit[:7]} (benchmarks/_library.py)")
         why = excluded_as_fixture(rel, digests, root)
         if why:
             raise ValueError(f"{rel}: {why}")

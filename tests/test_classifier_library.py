@@ -70,15 +70,21 @@ def test_not_a_library_is_refused(tmp_path: Path) -> None:
         library_models(tmp_path)
 
 
+def _more_captures(root: Path) -> None:
+    """A file at every path of MORE_LABELLED under ``root``: a fixture's model with other weights (no fixture's)."""
+    from _library import MORE_LABELLED
+    doc = json.loads((FIXTURES / "models" / "agam" / "neuralpi_princeton_clean.json").read_text())
+    doc["state_dict"]["lin.bias"] = [float(b) + 0.03 for b in doc["state_dict"]["lin.bias"]]
+    for rel in MORE_LABELLED:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(json.dumps(doc))
+
+
 def test_more_captures_are_checked_like_the_library(tmp_path: Path) -> None:
     from _library import FIXTURE_DEVICES, MORE_LABELLED, more_models
     from train_classifier import library_pairs
     src = FIXTURES / "models" / "agam"
-    doc = json.loads((src / "neuralpi_princeton_clean.json").read_text())
-    doc["state_dict"]["lin.bias"] = [float(b) + 0.03 for b in doc["state_dict"]["lin.bias"]]
-    for rel in MORE_LABELLED:                    # other weights under the table's paths: used as labelled
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(json.dumps(doc))
+    _more_captures(tmp_path)                     # other weights under the table's paths: used as labelled
     used = more_models(tmp_path)
     assert [(r, c, d) for r, (_, c, d) in MORE_LABELLED.items()] == used
     from tonezoo.devices import CATEGORIES
@@ -97,16 +103,10 @@ def test_more_captures_are_checked_like_the_library(tmp_path: Path) -> None:
         assert not any(key in Path(rel).stem.lower().replace("_", "").replace("-", "") for key in FIXTURE_DEVICES)
 
 
-
 def test_a_fixture_nam_capture_is_refused_by_its_weights(tmp_path: Path) -> None:
     """A NAM WaveNet fixture's weights under a NAM_models path of the table are refused, whatever its metadata."""
     from _library import MORE_LABELLED, NAM_MODELS, more_models
-    src = FIXTURES / "models" / "agam"
-    doc = json.loads((src / "neuralpi_princeton_clean.json").read_text())
-    doc["state_dict"]["lin.bias"] = [float(b) + 0.04 for b in doc["state_dict"]["lin.bias"]]
-    for rel in MORE_LABELLED:
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / rel).write_text(json.dumps(doc))
+    _more_captures(tmp_path)
     assert len(more_models(tmp_path)) == len(MORE_LABELLED)
     nam = json.loads((FIXTURES / "models" / "nam" / "t3k_dumble_feather.nam").read_text())
     nam["metadata"] = {"name": "renamed"}
